@@ -1,0 +1,55 @@
+"""One blob-store port, two implementations: S3/MinIO (``s3``) and a local folder (``fs``).
+
+Keys are file ids chosen by Ferry, never client filenames. Writes are all or
+nothing: a failed ``put`` leaves no object behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+class BlobNotFound(KeyError):
+    """No object is stored under that key."""
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key) or ".." in key:
+        raise ValueError(f"invalid blob key: {key!r}")
+    return key
+
+
+class BlobStore(Protocol):
+    async def start(self) -> None:
+        """Prepare the store (create the bucket or folder)."""
+        ...
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> int:
+        """Stream ``chunks`` into ``key``; returns the byte count."""
+        ...
+
+    def get(self, key: str) -> AsyncIterator[bytes]:
+        """Stream the object back; raises ``BlobNotFound`` on first iteration."""
+        ...
+
+    async def download(self, key: str, path: Path) -> None:
+        """Copy the object into a local file (parsers want a seekable file)."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key is not an error."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+__all__ = ["BlobNotFound", "BlobStore", "check_key"]

@@ -1,0 +1,217 @@
+"""The bus contract: the event envelope and every event payload, defined once.
+
+The envelope uses CloudEvents 1.0 attribute names plus ``correlation_id``; the
+event type doubles as the AMQP routing key. ``contracts/`` is generated from
+the models in this module (see ``ferry_core.contracts``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXCHANGE = "ferry.events"
+
+
+def new_id() -> str:
+    """A random, URL-safe identifier for files, events and users."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class FileStatus(StrEnum):
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    PARSING = "parsing"
+    PARSED = "parsed"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        """Position in the lifecycle; a status never moves to a lower rank."""
+        return _STATUS_RANK[self]
+
+    @property
+    def terminal(self) -> bool:
+        return self in (FileStatus.PARSED, FileStatus.FAILED)
+
+
+_STATUS_RANK = {
+    FileStatus.UPLOADING: 0,
+    FileStatus.QUEUED: 1,
+    FileStatus.PARSING: 2,
+    FileStatus.PARSED: 3,
+    FileStatus.FAILED: 3,
+}
+
+
+class Stage(StrEnum):
+    UPLOAD = "upload"
+    QUEUE = "queue"
+    PARSE = "parse"
+    STORE = "store"
+    DONE = "done"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorInfo(_Model):
+    code: str
+    message: str
+
+
+class ColumnInfo(_Model):
+    name: str
+    type: str
+
+
+class SheetInfo(_Model):
+    name: str
+    rows: int
+    columns: list[ColumnInfo]
+
+
+class Summary(_Model):
+    """What a parse found: the shape of the content, not the content itself."""
+
+    kind: Literal["table", "pages", "text", "document"]
+    rows: int = 0
+    columns: list[ColumnInfo] = Field(default_factory=list)
+    sheets: list[SheetInfo] = Field(default_factory=list)
+    pages: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Progress(_Model):
+    """A file's position in the pipeline: the public progress object.
+
+    The same object is the ``data`` of the notifier's ``progress_update`` and
+    ``status_update`` messages.
+    """
+
+    file_id: str
+    status: FileStatus
+    progress: int = Field(ge=0, le=100)
+    stage: Stage
+    bytes_done: int = 0
+    bytes_total: int | None = None
+    rows_done: int = 0
+    pages_done: int = 0
+    pages_total: int | None = None
+    error: ErrorInfo | None = None
+    filename: str | None = None
+    updated_at: datetime | None = None
+
+
+# -- payloads ------------------------------------------------------------------
+
+
+class FileUploaded(_Model):
+    file_id: str
+    owner_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    format: str
+    blob_key: str
+
+
+class FileProgress(_Model):
+    file_id: str
+    owner_id: str
+    status: FileStatus
+    stage: Stage
+    progress: int = Field(ge=0, le=100)
+    bytes_done: int = 0
+    bytes_total: int | None = None
+    rows_done: int = 0
+    pages_done: int = 0
+    pages_total: int | None = None
+
+
+class FileParsed(_Model):
+    file_id: str
+    owner_id: str
+    summary: Summary
+    duration_ms: int
+
+
+class FileFailed(_Model):
+    file_id: str
+    owner_id: str
+    stage: Stage
+    error: ErrorInfo
+
+
+class FileDeleted(_Model):
+    file_id: str
+    owner_id: str
+
+
+class UserDeleted(_Model):
+    user_id: str
+
+
+EVENT_TYPES: dict[str, type[_Model]] = {
+    "file.uploaded.v1": FileUploaded,
+    "file.progress.v1": FileProgress,
+    "file.parsed.v1": FileParsed,
+    "file.failed.v1": FileFailed,
+    "file.deleted.v1": FileDeleted,
+    "user.deleted.v1": UserDeleted,
+}
+
+_TYPE_OF = {model: name for name, model in EVENT_TYPES.items()}
+
+
+class Envelope(_Model):
+    """CloudEvents 1.0 attributes plus ``correlation_id``; ``data`` is the payload."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=new_id)
+    type: str
+    source: str
+    time: datetime = Field(default_factory=utcnow)
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlation_id: str | None = None
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(
+        cls,
+        payload: _Model,
+        *,
+        source: str,
+        subject: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Envelope:
+        return cls(
+            type=_TYPE_OF[type(payload)],
+            source=source,
+            subject=subject,
+            correlation_id=correlation_id,
+            data=payload.model_dump(mode="json"),
+        )
+
+    def payload(self) -> Any:
+        """The data parsed into its payload model; ``KeyError`` for an unknown type."""
+        return EVENT_TYPES[self.type].model_validate(self.data)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, body: bytes) -> Envelope:
+        return cls.model_validate_json(body)

@@ -1,0 +1,138 @@
+"""Documented read access to collections one service writes and another reads.
+
+``parsed_documents`` / ``parsed_chunks`` are written by the parser and read by
+the gateway's content API; ``files`` is written by the gateway and read by the
+notifier for the current state of a file on subscribe. The shapes below are
+the contract; writers keep to them.
+
+- ``parsed_documents``: ``{_id: file_id, owner_id, summary, duration_ms, parsed_at}``
+- ``parsed_chunks``: ``{file_id, part, seq, start, count, rows | pages}``; ``part`` is the
+  sheet name for tables (``""`` for a single table) or ``"pages"``; ``rows`` are value
+  arrays in the sheet's column order; ``pages`` are ``{number, text}``. Unique on
+  ``(file_id, part, seq)``, so rewriting a chunk is idempotent.
+- ``files``: ``{_id: file_id, owner_id, filename, status, progress, stage, bytes_done, ...}``
+  with the fields of ``Progress``; a record with ``deleting: true`` is gone for readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ferry_core.events import ErrorInfo, FileStatus, Progress, Stage, Summary
+
+DOCUMENTS = "parsed_documents"
+CHUNKS = "parsed_chunks"
+FILES = "files"
+PAGES_PART = "pages"
+
+Db = AsyncDatabase[dict[str, Any]]
+
+
+async def ensure_parsed_indexes(db: Db) -> None:
+    await db[CHUNKS].create_index([("file_id", ASCENDING), ("part", ASCENDING), ("seq", ASCENDING)], unique=True)
+    await db[CHUNKS].create_index([("file_id", ASCENDING), ("part", ASCENDING), ("start", ASCENDING)])
+
+
+@dataclass
+class TablePage:
+    columns: list[str]
+    total: int
+    rows: list[list[Any]]
+
+
+@dataclass
+class TextPage:
+    total: int
+    pages: list[dict[str, Any]]
+
+
+class ParsedReadModel:
+    def __init__(self, db: Db) -> None:
+        self._documents = db[DOCUMENTS]
+        self._chunks = db[CHUNKS]
+
+    async def summary(self, file_id: str) -> Summary | None:
+        doc = await self._documents.find_one({"_id": file_id}, {"summary": 1})
+        return Summary.model_validate(doc["summary"]) if doc else None
+
+    async def table_page(self, file_id: str, summary: Summary, sheet: str | None, offset: int, limit: int) -> TablePage:
+        """Rows ``[offset, offset + limit)`` of one sheet; ``KeyError`` for an unknown sheet."""
+        part, columns, total = _sheet(summary, sheet)
+        rows = await self._slice(file_id, part, "rows", offset, limit)
+        return TablePage(columns=columns, total=total, rows=rows)
+
+    async def text_page(self, file_id: str, summary: Summary, offset: int, limit: int) -> TextPage:
+        pages = await self._slice(file_id, PAGES_PART, "pages", offset, limit)
+        return TextPage(total=summary.pages, pages=pages)
+
+    async def _slice(self, file_id: str, part: str, field: str, offset: int, limit: int) -> list[Any]:
+        if limit <= 0:
+            return []
+        end = offset + limit
+        # Chunks overlapping [offset, end): those starting before `end`, newest start <= offset first.
+        first = await self._chunks.find_one(
+            {"file_id": file_id, "part": part, "start": {"$lte": offset}},
+            {"start": 1},
+            sort=[("start", -1)],
+        )
+        lower = first["start"] if first else offset
+        cursor = self._chunks.find(
+            {"file_id": file_id, "part": part, "start": {"$gte": lower, "$lt": end}},
+            {field: 1, "start": 1},
+        ).sort("start", ASCENDING)
+        items: list[Any] = []
+        async for chunk in cursor:
+            start = chunk["start"]
+            values = chunk.get(field, [])
+            lo = max(offset - start, 0)
+            hi = min(end - start, len(values))
+            if hi > lo:
+                items.extend(values[lo:hi])
+        return items
+
+
+def _sheet(summary: Summary, sheet: str | None) -> tuple[str, list[str], int]:
+    if summary.sheets:
+        chosen = summary.sheets[0] if sheet is None else next((s for s in summary.sheets if s.name == sheet), None)
+        if chosen is None:
+            raise KeyError(sheet)
+        return chosen.name, [c.name for c in chosen.columns], chosen.rows
+    if sheet not in (None, ""):
+        raise KeyError(sheet)
+    return "", [c.name for c in summary.columns], summary.rows
+
+
+class FileStateReader:
+    """The notifier's view of a file: who owns it and where it stands now."""
+
+    def __init__(self, db: Db) -> None:
+        self._files = db[FILES]
+
+    async def current(self, file_id: str) -> tuple[str, Progress] | None:
+        doc = await self._files.find_one({"_id": file_id, "deleting": {"$ne": True}})
+        if doc is None:
+            return None
+        return str(doc["owner_id"]), progress_of(doc)
+
+
+def progress_of(doc: dict[str, Any]) -> Progress:
+    """The public progress object of a ``files`` record."""
+    error = doc.get("error")
+    return Progress(
+        file_id=str(doc["_id"]),
+        status=FileStatus(doc["status"]),
+        progress=int(doc.get("progress", 0)),
+        stage=Stage(doc.get("stage", Stage.UPLOAD)),
+        bytes_done=int(doc.get("bytes_done", 0)),
+        bytes_total=doc.get("bytes_total"),
+        rows_done=int(doc.get("rows_done", 0)),
+        pages_done=int(doc.get("pages_done", 0)),
+        pages_total=doc.get("pages_total"),
+        error=ErrorInfo.model_validate(error) if error else None,
+        filename=doc.get("filename"),
+        updated_at=doc.get("updated_at"),
+    )
