@@ -41,8 +41,21 @@ class EmbeddedMongo:
         storage = str(self.storage) if self.storage is not None else ":memory:"
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(self.port),
-             "--storage-path", storage, "--log-level", "WARNING", "--cache-size", "256M"],
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                storage,
+                "--log-level",
+                "WARNING",
+                "--cache-size",
+                "256M",
+            ],
             stdout=log,
             stderr=log,
             # Its own process group, so a Ctrl-C in the terminal reaches Ferry first
@@ -58,6 +71,7 @@ class EmbeddedMongo:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"SecantusDB exited with code {self._process.returncode}")
             try:
+                client: MongoClient[dict[str, object]]
                 with MongoClient(self.url, serverSelectionTimeoutMS=500) as client:
                     client.admin.command("ping")
                 return

@@ -35,9 +35,7 @@ HTTP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 EVENTS_PUBLISHED = Counter("ferry_events_published_total", "Events published to the bus.", ["service", "type"])
-EVENTS_CONSUMED = Counter(
-    "ferry_events_consumed_total", "Events handled from the bus.", ["service", "type", "outcome"]
-)
+EVENTS_CONSUMED = Counter("ferry_events_consumed_total", "Events handled from the bus.", ["service", "type", "outcome"])
 
 
 def configure_logging(service: str, level: str = "info", *, json: bool = True) -> None:
@@ -157,7 +155,9 @@ def ops_router(readiness: ReadinessCheck) -> APIRouter:
     async def ready() -> JSONResponse:
         checks = await readiness()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

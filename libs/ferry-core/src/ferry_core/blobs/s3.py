@@ -32,11 +32,11 @@ class _StreamReader:
     """A blocking file-like reader over chunks handed in from the event loop."""
 
     def __init__(self) -> None:
-        self._chunks: queue.Queue[bytes | None | BaseException] = queue.Queue(maxsize=8)
+        self._chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
         self._buffer = bytearray()
         self._eof = False
 
-    def feed(self, item: bytes | None | BaseException) -> None:
+    def feed(self, item: bytes | BaseException | None) -> None:
         self._chunks.put(item)
 
     def read(self, size: int = -1) -> bytes:

@@ -54,9 +54,7 @@ class AmqpBus:
     async def _declare_topology(self, channel: AbstractChannel) -> AbstractExchange:
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        dead = await channel.declare_queue(
-            DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"}
-        )
+        dead = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
         await dead.bind(dlx, routing_key="#")
         return exchange
 
@@ -115,7 +113,12 @@ class AmqpBus:
 
     async def ping(self) -> bool:
         connection = self._connection
-        return connection is not None and not connection.is_closed and self._channel is not None and not self._channel.is_closed
+        return (
+            connection is not None
+            and not connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -1,0 +1,73 @@
+"""One behaviour suite for both blob stores: S3 (moto or MinIO) and the local folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ferry_core.blobs import BlobNotFound, BlobStore, check_key
+from ferry_core.events import new_id
+
+
+async def chunks_of(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+async def read_all(store: BlobStore, key: str) -> bytes:
+    return b"".join([chunk async for chunk in store.get(key)])
+
+
+async def test_put_get_roundtrip(blobs: BlobStore) -> None:
+    key = new_id()
+    data = os.urandom(300_000)
+    assert await blobs.put(key, chunks_of(data), content_type="application/octet-stream") == len(data)
+    assert await blobs.exists(key)
+    assert await read_all(blobs, key) == data
+
+
+async def test_multipart_sized_upload_streams(blobs: BlobStore, tmp_path: Path) -> None:
+    key = new_id()
+    data = os.urandom(9 * 1024 * 1024 + 123)  # more than one S3 part
+    await blobs.put(key, chunks_of(data, 1 << 20), content_type="text/csv")
+    target = tmp_path / "copy"
+    await blobs.download(key, target)
+    assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest()
+
+
+async def test_failed_put_leaves_nothing(blobs: BlobStore) -> None:
+    key = new_id()
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * 100_000
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await blobs.put(key, broken(), content_type="text/plain")
+    assert not await blobs.exists(key)
+
+
+async def test_missing_and_delete(blobs: BlobStore, tmp_path: Path) -> None:
+    key = new_id()
+    with pytest.raises(BlobNotFound):
+        await read_all(blobs, key)
+    with pytest.raises(BlobNotFound):
+        await blobs.download(key, tmp_path / "nothing")
+    await blobs.delete(key)  # deleting a missing key is fine
+    await blobs.put(key, chunks_of(b"abc"), content_type="text/plain")
+    await blobs.delete(key)
+    assert not await blobs.exists(key)
+
+
+async def test_ping(blobs: BlobStore) -> None:
+    assert await blobs.ping()
+
+
+@pytest.mark.parametrize("key", ["../etc/passwd", "a/b", "", ".hidden", "x" * 300])
+def test_keys_are_checked(key: str) -> None:
+    with pytest.raises(ValueError, match="invalid blob key"):
+        check_key(key)

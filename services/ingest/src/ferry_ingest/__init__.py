@@ -1,0 +1,1 @@
+"""Ferry's gateway: accepts uploads, owns file records and originals, serves parsed content."""

@@ -1,0 +1,69 @@
+"""``create_app``: the only place the gateway is wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ferry_core.infra import Infrastructure, connect
+from ferry_core.observability import instrument, ops_router
+from ferry_core.readmodels import ParsedReadModel
+from ferry_core.tokens import TokenVerifier, http_jwks_source
+from ferry_ingest import projection
+from ferry_ingest.errors import install_error_handlers
+from ferry_ingest.files import FilesRepository
+from ferry_ingest.outbox import OutboxRelay
+from ferry_ingest.routes import router
+from ferry_ingest.service import FilesService
+from ferry_ingest.settings import IngestSettings
+from ferry_ingest.uploads import UploadContext
+
+
+def create_app(
+    settings: IngestSettings, infra: Infrastructure | None = None, verifier: TokenVerifier | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = infra or await connect(settings)
+        blobs = resources.require_blobs()
+        repo = FilesRepository(resources.db)
+        await repo.ensure_indexes()
+        relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds)
+        files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay)
+        app.state.infra = resources
+        app.state.settings = settings
+        app.state.verifier = verifier or TokenVerifier(http_jwks_source(settings.auth_url))
+        app.state.files = files
+        app.state.upload_context = UploadContext(
+            repo=repo,
+            blobs=blobs,
+            bus=resources.bus,
+            max_bytes=settings.max_upload_bytes,
+            progress_interval=settings.progress_interval_seconds,
+        )
+        subscriptions = await projection.subscribe(
+            resources.bus, projection.StatusProjection(repo), projection.UserCleanup(repo, files.delete)
+        )
+        await relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            for subscription in reversed(subscriptions):
+                await subscription.cancel()
+            if infra is None:
+                await resources.close()
+
+    app = FastAPI(
+        title="Ferry files API",
+        version="0.1.0",
+        description="Upload files, follow their parsing, and read the parsed content.",
+        lifespan=lifespan,
+    )
+    instrument(app, "ingest")
+    install_error_handlers(app)
+    app.include_router(router)
+    app.include_router(ops_router(lambda: app.state.infra.readiness()))
+    return app

@@ -1,0 +1,54 @@
+"""The gateway's errors, each mapped to one HTTP status in ``install_error_handlers``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class IngestError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadUpload(IngestError):
+    status_code = 400
+
+
+class FileNotFound(IngestError):
+    status_code = 404
+
+    def __init__(self, detail: str = "file not found") -> None:
+        super().__init__(detail)
+
+
+class NotReady(IngestError):
+    status_code = 409
+
+
+class UploadTooLarge(IngestError):
+    status_code = 413
+
+
+class UnsupportedFormat(IngestError):
+    status_code = 415
+
+
+class InvalidContent(IngestError):
+    status_code = 422
+
+
+class Unauthorized(IngestError):
+    status_code = 401
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, IngestError)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    app.add_exception_handler(IngestError, handle)

@@ -1,0 +1,283 @@
+"""File records in MongoDB: the gateway's own collection, with its outbox inside.
+
+A record and the events it owes the bus are written in one atomic update
+(``pending_events``), so nothing is lost between storing and publishing; the
+relay in ``outbox.py`` publishes them. The shape is documented in
+``ferry_core.readmodels`` because the notifier reads it too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ferry_core.events import (
+    Envelope,
+    FileFailed,
+    FileParsed,
+    FileProgress,
+    FileStatus,
+    Stage,
+    utcnow,
+)
+from ferry_core.readmodels import FILES
+
+Doc = dict[str, Any]
+
+SORTS = {
+    "created_at": ("created_at", ASCENDING),
+    "-created_at": ("created_at", DESCENDING),
+    "filename": ("filename", ASCENDING),
+    "-filename": ("filename", DESCENDING),
+    "size": ("size", ASCENDING),
+    "-size": ("size", DESCENDING),
+}
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    owner_id: str | None  # None: every owner (admins)
+    status: str | None = None
+    file_type: str | None = None
+    q: str | None = None
+    sort: str = "-created_at"
+    limit: int = 50
+    offset: int = 0
+
+
+def _lower_statuses(status: FileStatus, *, inclusive: bool) -> list[str]:
+    """Non-terminal statuses a record may move from to reach ``status``."""
+    return [
+        s.value
+        for s in FileStatus
+        if not s.terminal and (s.rank < status.rank or (inclusive and s.rank == status.rank))
+    ]
+
+
+class FilesRepository:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.collection: AsyncCollection[Doc] = db[FILES]
+
+    async def ensure_indexes(self) -> None:
+        c = self.collection
+        await c.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
+        await c.create_index([("owner_id", ASCENDING), ("status", ASCENDING)])
+        await c.create_index([("owner_id", ASCENDING), ("format", ASCENDING)])
+        await c.create_index([("has_pending", ASCENDING)], partialFilterExpression={"has_pending": True})
+        await c.create_index([("created_at", DESCENDING)])
+
+    # -- writes ----------------------------------------------------------------
+
+    async def create_uploading(self, file_id: str, owner_id: str, filename: str, content_type: str, fmt: str) -> None:
+        now = utcnow()
+        await self.collection.insert_one(
+            {
+                "_id": file_id,
+                "owner_id": owner_id,
+                "filename": filename,
+                "content_type": content_type,
+                "format": fmt,
+                "blob_key": file_id,
+                "size": 0,
+                "sha256": None,
+                "status": FileStatus.UPLOADING.value,
+                "progress": 0,
+                "stage": Stage.UPLOAD.value,
+                "bytes_done": 0,
+                "bytes_total": None,
+                "rows_done": 0,
+                "pages_done": 0,
+                "pages_total": None,
+                "error": None,
+                "summary": None,
+                "created_at": now,
+                "updated_at": now,
+                "pending_events": [],
+                "has_pending": False,
+            }
+        )
+
+    async def record_upload_progress(self, file_id: str, bytes_done: int, bytes_total: int | None) -> None:
+        await self.collection.update_one(
+            {"_id": file_id, "status": FileStatus.UPLOADING.value},
+            {"$set": {"bytes_done": bytes_done, "bytes_total": bytes_total, "updated_at": utcnow()}},
+        )
+
+    async def mark_queued(self, file_id: str, size: int, sha256: str, event: Envelope) -> Doc | None:
+        """The upload finished: record its size and digest and owe ``file.uploaded.v1``, atomically."""
+        return await self.collection.find_one_and_update(
+            {"_id": file_id, "status": FileStatus.UPLOADING.value},
+            {
+                "$set": {
+                    "size": size,
+                    "sha256": sha256,
+                    "bytes_done": size,
+                    "bytes_total": size,
+                    "status": FileStatus.QUEUED.value,
+                    "stage": Stage.QUEUE.value,
+                    "progress": 0,
+                    "uploaded_at": utcnow(),
+                    "updated_at": utcnow(),
+                    "has_pending": True,
+                },
+                "$push": {"pending_events": event.model_dump(mode="json")},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def discard(self, file_id: str) -> None:
+        """Forget a record whose upload never completed."""
+        await self.collection.delete_one({"_id": file_id, "status": FileStatus.UPLOADING.value})
+
+    async def mark_deleting(self, file_id: str, event: Envelope) -> bool:
+        """Hide the record from readers and owe ``file.deleted.v1``; the relay removes it once sent."""
+        result = await self.collection.update_one(
+            {"_id": file_id, "deleting": {"$ne": True}},
+            {
+                "$set": {"deleting": True, "updated_at": utcnow(), "has_pending": True},
+                "$push": {"pending_events": event.model_dump(mode="json")},
+            },
+        )
+        return result.modified_count == 1
+
+    # -- projection of status events -------------------------------------------
+
+    async def apply_progress(self, p: FileProgress) -> None:
+        """Move forward only: a late or repeated event never rewinds a record.
+
+        Upload progress is recorded by the gateway itself, and terminal states
+        come only from ``file.parsed`` / ``file.failed``, so those are ignored here.
+        """
+        if p.status is FileStatus.UPLOADING or p.status.terminal:
+            return
+        same_status_behind = {"status": p.status.value, "progress": {"$lte": p.progress}}
+        earlier_status = {"status": {"$in": _lower_statuses(p.status, inclusive=False)}}
+        await self.collection.update_one(
+            {"_id": p.file_id, "deleting": {"$ne": True}, "$or": [same_status_behind, earlier_status]},
+            {
+                "$set": {
+                    "status": p.status.value,
+                    "stage": p.stage.value,
+                    "progress": p.progress,
+                    "rows_done": p.rows_done,
+                    "pages_done": p.pages_done,
+                    "pages_total": p.pages_total,
+                    "updated_at": utcnow(),
+                }
+            },
+        )
+
+    async def apply_parsed(self, event: FileParsed) -> None:
+        await self.collection.update_one(
+            {"_id": event.file_id, "status": {"$in": _lower_statuses(FileStatus.PARSED, inclusive=False)}},
+            {
+                "$set": {
+                    "status": FileStatus.PARSED.value,
+                    "stage": Stage.DONE.value,
+                    "progress": 100,
+                    "summary": event.summary.model_dump(mode="json"),
+                    "rows_done": event.summary.rows,
+                    "pages_done": event.summary.pages,
+                    "pages_total": event.summary.pages or None,
+                    "duration_ms": event.duration_ms,
+                    "parsed_at": utcnow(),
+                    "updated_at": utcnow(),
+                }
+            },
+        )
+
+    async def apply_failed(self, event: FileFailed) -> None:
+        await self.collection.update_one(
+            {"_id": event.file_id, "status": {"$in": _lower_statuses(FileStatus.FAILED, inclusive=False)}},
+            {
+                "$set": {
+                    "status": FileStatus.FAILED.value,
+                    "stage": event.stage.value,
+                    "error": event.error.model_dump(mode="json"),
+                    "updated_at": utcnow(),
+                }
+            },
+        )
+
+    # -- reads -------------------------------------------------------------------
+
+    async def get_visible(self, file_id: str, owner_id: str | None) -> Doc | None:
+        """The record if it exists, is not being deleted, and belongs to ``owner_id`` (None: anyone)."""
+        query: Doc = {"_id": file_id, "deleting": {"$ne": True}}
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        return await self.collection.find_one(query, {"pending_events": 0})
+
+    async def page(self, query: FileQuery) -> tuple[list[Doc], int]:
+        flt = _filter(query)
+        field, direction = SORTS[query.sort]
+        cursor = (
+            self.collection.find(flt, {"pending_events": 0})
+            .sort([(field, direction), ("_id", direction)])
+            .skip(query.offset)
+            .limit(query.limit)
+        )
+        items = await cursor.to_list()
+        total = await self.collection.count_documents(flt)
+        return items, total
+
+    async def stats(self, owner_id: str | None) -> Doc:
+        match: Doc = {"deleting": {"$ne": True}}
+        if owner_id is not None:
+            match["owner_id"] = owner_id
+        by_status = await self._count_by(match, "$status")
+        by_format = await self._count_by(match, "$format")
+        totals = await (
+            await self.collection.aggregate(
+                [
+                    {"$match": match},
+                    {
+                        "$group": {
+                            "_id": None,
+                            "files": {"$sum": 1},
+                            "bytes": {"$sum": "$size"},
+                            "mean_duration_ms": {"$avg": "$duration_ms"},
+                        }
+                    },
+                ]
+            )
+        ).to_list()
+        total = totals[0] if totals else {"files": 0, "bytes": 0, "mean_duration_ms": None}
+        return {
+            "total_files": total["files"],
+            "total_bytes": total["bytes"],
+            "by_status": by_status,
+            "by_type": by_format,
+            "mean_processing_ms": total["mean_duration_ms"],
+        }
+
+    async def _count_by(self, match: Doc, key: str) -> dict[str, int]:
+        cursor = await self.collection.aggregate([{"$match": match}, {"$group": {"_id": key, "n": {"$sum": 1}}}])
+        return {str(row["_id"]): int(row["n"]) async for row in cursor}
+
+    async def ids_of_owner(self, owner_id: str) -> list[str]:
+        cursor = self.collection.find({"owner_id": owner_id, "deleting": {"$ne": True}}, {"_id": 1})
+        return [str(doc["_id"]) async for doc in cursor]
+
+    async def stale_uploads(self, before: datetime) -> list[str]:
+        cursor = self.collection.find({"status": FileStatus.UPLOADING.value, "updated_at": {"$lt": before}}, {"_id": 1})
+        return [str(doc["_id"]) async for doc in cursor]
+
+
+def _filter(query: FileQuery) -> Doc:
+    flt: Doc = {"deleting": {"$ne": True}}
+    if query.owner_id is not None:
+        flt["owner_id"] = query.owner_id
+    if query.status:
+        flt["status"] = query.status
+    if query.file_type:
+        flt["format"] = query.file_type
+    if query.q:
+        flt["filename"] = {"$regex": re.escape(query.q), "$options": "i"}
+    return flt

@@ -1,0 +1,80 @@
+"""The outbox relay: publishes the events file records owe the bus, then marks them sent.
+
+Events are stored inside their file record (one atomic write with the change
+they announce), so a crash between storing and publishing loses nothing: the
+relay finds them on its next pass. Publishing may repeat after a crash;
+consumers are idempotent by design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from ferry_core.bus import Bus
+from ferry_core.events import Envelope
+from ferry_core.observability import EVENTS_PUBLISHED
+from ferry_ingest.files import FilesRepository
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(self, repo: FilesRepository, bus: Bus, poll_seconds: float = 1.0) -> None:
+        self._files = repo.collection
+        self._bus = bus
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Publish soon: called after a write that added pending events."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay pass failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            self._wake.clear()
+
+    async def drain(self) -> int:
+        """Publish everything pending now; returns how many events went out."""
+        sent = 0
+        async for doc in self._files.find({"has_pending": True}, {"pending_events": 1, "deleting": 1}):
+            sent += await self._flush(doc)
+        return sent
+
+    async def _flush(self, doc: dict[str, Any]) -> int:
+        sent = 0
+        for raw in doc.get("pending_events", []):
+            envelope = Envelope.model_validate(raw)
+            await self._bus.publish(envelope)
+            EVENTS_PUBLISHED.labels("ingest", envelope.type).inc()
+            await self._files.update_one({"_id": doc["_id"]}, {"$pull": {"pending_events": {"id": envelope.id}}})
+            sent += 1
+        if doc.get("deleting"):
+            # file.deleted.v1 is out: the record can go.
+            await self._files.delete_one({"_id": doc["_id"], "pending_events": {"$size": 0}})
+        else:
+            await self._files.update_one(
+                {"_id": doc["_id"], "pending_events": {"$size": 0}}, {"$set": {"has_pending": False}}
+            )
+        return sent

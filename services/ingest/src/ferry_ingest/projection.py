@@ -1,0 +1,62 @@
+"""Consumes status events into file records, and deletes a deleted user's files."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from ferry_core.bus import Bus, Subscription
+from ferry_core.events import Envelope, FileFailed, FileParsed, FileProgress, UserDeleted
+from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
+from ferry_ingest.files import FilesRepository
+
+log = structlog.get_logger(__name__)
+
+STATUS_QUEUE = "ferry.ingest.file-status"
+USERS_QUEUE = "ferry.ingest.user-deleted"
+
+DeleteFile = Callable[[str, str], Awaitable[None]]
+
+
+class StatusProjection:
+    def __init__(self, repo: FilesRepository) -> None:
+        self._repo = repo
+
+    async def handle(self, envelope: Envelope) -> None:
+        bind_correlation(envelope.correlation_id)
+        payload = envelope.payload()
+        if isinstance(payload, FileProgress):
+            await self._repo.apply_progress(payload)
+        elif isinstance(payload, FileParsed):
+            await self._repo.apply_parsed(payload)
+        elif isinstance(payload, FileFailed):
+            await self._repo.apply_failed(payload)
+        EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
+
+
+class UserCleanup:
+    """On ``user.deleted.v1``, delete every file of that user (blobs and parsed data follow)."""
+
+    def __init__(self, repo: FilesRepository, delete_file: DeleteFile) -> None:
+        self._repo = repo
+        self._delete_file = delete_file
+
+    async def handle(self, envelope: Envelope) -> None:
+        bind_correlation(envelope.correlation_id)
+        payload = envelope.payload()
+        assert isinstance(payload, UserDeleted)
+        file_ids = await self._repo.ids_of_owner(payload.user_id)
+        for file_id in file_ids:
+            await self._delete_file(file_id, payload.user_id)
+        log.info("deleted files of a deleted user", user_id=payload.user_id, files=len(file_ids))
+        EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
+
+
+async def subscribe(bus: Bus, projection: StatusProjection, cleanup: UserCleanup) -> list[Subscription]:
+    return [
+        await bus.subscribe(
+            STATUS_QUEUE, ["file.progress.v1", "file.parsed.v1", "file.failed.v1"], projection.handle, prefetch=16
+        ),
+        await bus.subscribe(USERS_QUEUE, ["user.deleted.v1"], cleanup.handle, prefetch=1),
+    ]

@@ -1,0 +1,168 @@
+"""HTTP handlers of the files API: read the request, call the service, shape the reply."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from ferry_core.blobs import BlobNotFound
+from ferry_core.events import FileStatus, Progress
+from ferry_core.readmodels import progress_of
+from ferry_ingest.deps import CurrentUser, Files, Settings, Uploads
+from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat
+from ferry_ingest.files import SORTS, FileQuery
+from ferry_ingest.multipart import MultipartReader, boundary_of
+from ferry_ingest.schemas import FileDetail, FileList, FileRecord, FileStats, PagesContent, TableContent, record_of
+from ferry_ingest.uploads import receive_upload
+
+router = APIRouter(prefix="/files", tags=["files"])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+SortKey = Literal["created_at", "-created_at", "filename", "-filename", "size", "-size"]
+assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=FileRecord,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                }
+            },
+            "required": True,
+        }
+    },
+)
+async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, files: Files) -> FileRecord:
+    """Upload one file as multipart field ``file``; it is streamed to storage, then parsed."""
+    boundary = boundary_of(request.headers.get("content-type"))
+    if boundary is None:
+        raise UnsupportedFormat("the request body must be multipart/form-data with a boundary")
+    length = request.headers.get("content-length")
+    if length is not None and not length.isdigit():
+        raise BadUpload("invalid Content-Length")
+    reader = MultipartReader(request.stream().__aiter__(), boundary)
+    doc = await receive_upload(uploads, reader, user, int(length) if length else None)
+    files.relay.wake()
+    return record_of(doc)
+
+
+@router.get("", response_model=FileList)
+async def list_files(
+    user: CurrentUser,
+    files: Files,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    status: FileStatus | None = None,
+    file_type: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: SortKey = "-created_at",
+) -> FileList:
+    """The caller's files (an admin's: everyone's), filtered, sorted and paginated."""
+    query = FileQuery(
+        owner_id=None if user.is_admin else user.user_id,
+        status=status.value if status else None,
+        file_type=file_type,
+        q=q,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    items, total = await files.repo.page(query)
+    return FileList(items=[record_of(d) for d in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/search", response_model=FileList)
+async def search_files(
+    user: CurrentUser,
+    files: Files,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> FileList:
+    """Files whose name contains ``q`` (case-insensitive)."""
+    query = FileQuery(owner_id=None if user.is_admin else user.user_id, q=q, limit=limit, offset=offset)
+    items, total = await files.repo.page(query)
+    return FileList(items=[record_of(d) for d in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/stats", response_model=FileStats)
+async def file_stats(user: CurrentUser, files: Files) -> FileStats:
+    """Counts by status and type, bytes stored and mean processing time."""
+    return FileStats.model_validate(await files.repo.stats(None if user.is_admin else user.user_id))
+
+
+@router.get("/{file_id}", response_model=FileDetail)
+async def get_file(file_id: str, user: CurrentUser, files: Files, settings: Settings) -> FileDetail:
+    """The record, its parse summary and the first page of its content."""
+    doc = await files.find(file_id, user)
+    detail = FileDetail(**record_of(doc).model_dump())
+    if doc["status"] == FileStatus.PARSED.value:
+        detail.content = await files.content(doc, None, 0, settings.preview_rows)
+    return detail
+
+
+@router.get("/{file_id}/content", response_model=TableContent | PagesContent)
+async def get_content(
+    file_id: str,
+    user: CurrentUser,
+    files: Files,
+    sheet: str | None = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> TableContent | PagesContent:
+    """Rows of a table (or pages of a document), paginated; 409 until the file is parsed."""
+    doc = await files.find(file_id, user)
+    return await files.content(doc, sheet, offset, limit)
+
+
+@router.get("/{file_id}/progress", response_model=Progress)
+async def get_progress(file_id: str, user: CurrentUser, files: Files) -> Progress:
+    return progress_of(await files.find(file_id, user))
+
+
+@router.get("/{file_id}/download", response_class=StreamingResponse)
+async def download_file(file_id: str, user: CurrentUser, files: Files) -> StreamingResponse:
+    """The original bytes, streamed."""
+    doc = await files.find(file_id, user)
+    chunks = files.blobs.get(str(doc["_id"]))
+    try:
+        first = await anext(chunks)
+    except BlobNotFound:
+        raise FileNotFound("the file's content is not available") from None
+    except StopAsyncIteration:
+        first = b""
+
+    async def body() -> object:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    name = doc["filename"]
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    headers = {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        "Content-Length": str(doc["size"]),
+        "X-Content-SHA256": doc.get("sha256") or "",
+    }
+    return StreamingResponse(body(), media_type=doc["content_type"], headers=headers)  # type: ignore[arg-type]
+
+
+@router.delete("/{file_id}", status_code=204)
+async def delete_file(file_id: str, user: CurrentUser, files: Files) -> Response:
+    """Remove the record, the original and (through ``file.deleted.v1``) the parsed data."""
+    doc = await files.find(file_id, user)
+    await files.delete(str(doc["_id"]), str(doc["owner_id"]))
+    return Response(status_code=204)

@@ -1,0 +1,87 @@
+"""Response bodies of the files API (the shapes DESIGN.md fixes, plus a few extras)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ferry_core.events import ErrorInfo, FileStatus, Stage, Summary
+
+
+class FileRecord(BaseModel):
+    file_id: str
+    owner_id: str
+    filename: str
+    content_type: str
+    format: str
+    size: int
+    sha256: str | None
+    status: FileStatus
+    progress: int
+    stage: Stage
+    created_at: datetime
+    updated_at: datetime
+    summary: Summary | None = None
+    error: ErrorInfo | None = None
+    duration_ms: int | None = None
+
+
+class TableContent(BaseModel):
+    file_id: str
+    kind: Literal["table"]
+    sheet: str | None
+    offset: int
+    limit: int
+    total: int
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class PagesContent(BaseModel):
+    file_id: str
+    kind: Literal["pages", "text", "document"]
+    offset: int
+    limit: int
+    total: int
+    pages: list[dict[str, Any]]
+
+
+class FileDetail(FileRecord):
+    content: TableContent | PagesContent | None = None
+
+
+class FileList(BaseModel):
+    items: list[FileRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class FileStats(BaseModel):
+    total_files: int
+    total_bytes: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    mean_processing_ms: float | None
+
+
+def record_of(doc: dict[str, Any]) -> FileRecord:
+    return FileRecord(
+        file_id=str(doc["_id"]),
+        owner_id=str(doc["owner_id"]),
+        filename=doc["filename"],
+        content_type=doc["content_type"],
+        format=doc.get("format", ""),
+        size=int(doc.get("size", 0)),
+        sha256=doc.get("sha256"),
+        status=FileStatus(doc["status"]),
+        progress=int(doc.get("progress", 0)),
+        stage=Stage(doc.get("stage", Stage.UPLOAD)),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        summary=Summary.model_validate(doc["summary"]) if doc.get("summary") else None,
+        error=ErrorInfo.model_validate(doc["error"]) if doc.get("error") else None,
+        duration_ms=doc.get("duration_ms"),
+    )

@@ -1,0 +1,74 @@
+"""What the files API does, beneath the HTTP layer: find, page through, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferry_core.blobs import BlobStore
+from ferry_core.events import Envelope, FileDeleted, FileStatus, Summary
+from ferry_core.observability import correlation_id_var
+from ferry_core.readmodels import ParsedReadModel
+from ferry_core.tokens import Principal
+from ferry_ingest.errors import FileNotFound, InvalidContent, NotReady
+from ferry_ingest.files import FilesRepository
+from ferry_ingest.outbox import OutboxRelay
+from ferry_ingest.schemas import PagesContent, TableContent
+from ferry_ingest.uploads import SOURCE
+
+
+class FilesService:
+    def __init__(self, repo: FilesRepository, blobs: BlobStore, parsed: ParsedReadModel, relay: OutboxRelay) -> None:
+        self.repo = repo
+        self.blobs = blobs
+        self.parsed = parsed
+        self.relay = relay
+
+    async def find(self, file_id: str, principal: Principal) -> dict[str, Any]:
+        """The caller's file (any file for an admin); another user's file is not found."""
+        doc = await self.repo.get_visible(file_id, None if principal.is_admin else principal.user_id)
+        if doc is None:
+            raise FileNotFound()
+        return doc
+
+    async def content(
+        self, doc: dict[str, Any], sheet: str | None, offset: int, limit: int
+    ) -> TableContent | PagesContent:
+        if doc["status"] != FileStatus.PARSED.value:
+            raise NotReady(f"the file is {doc['status']}; content is available once it is parsed")
+        file_id = str(doc["_id"])
+        summary = Summary.model_validate(doc["summary"]) if doc.get("summary") else None
+        summary = summary or await self.parsed.summary(file_id)
+        if summary is None:
+            raise NotReady("the parsed content is not available yet")
+        if summary.kind == "table":
+            try:
+                page = await self.parsed.table_page(file_id, summary, sheet, offset, limit)
+            except KeyError:
+                raise InvalidContent(f"no sheet named {sheet!r}") from None
+            chosen = sheet if sheet is not None else (summary.sheets[0].name if summary.sheets else None)
+            return TableContent(
+                file_id=file_id,
+                kind="table",
+                sheet=chosen,
+                offset=offset,
+                limit=limit,
+                total=page.total,
+                columns=page.columns,
+                rows=page.rows,
+            )
+        text = await self.parsed.text_page(file_id, summary, offset, limit)
+        return PagesContent(
+            file_id=file_id, kind=summary.kind, offset=offset, limit=limit, total=text.total, pages=text.pages
+        )
+
+    async def delete(self, file_id: str, owner_id: str) -> None:
+        """Hide the record, owe ``file.deleted.v1`` (the parser drops parsed data), remove the blob."""
+        event = Envelope.wrap(
+            FileDeleted(file_id=file_id, owner_id=owner_id),
+            source=SOURCE,
+            subject=file_id,
+            correlation_id=correlation_id_var.get(),
+        )
+        if await self.repo.mark_deleting(file_id, event):
+            await self.blobs.delete(file_id)
+            self.relay.wake()
