@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ferry_ingest.sniff import detect
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"a,b,c\n1,2,3\n4,5,6\n", "csv"),
+        (b"a;b;c\n1;2;3\n", "csv"),
+        (b"a|b\n1|2\n", "csv"),
+        (b"a\tb\tc\n1\t2\t3\n", "tsv"),
+        ("\ufeffname,city\nZoë,Zürich\n".encode(), "csv"),
+        ("name,city\nZoë,Zürich\n".encode("cp1252"), "csv"),
+        ("name\tcity\nZoë\tZürich\n".encode("utf-16"), "tsv"),
+        (b"Just some prose.\nNothing tabular here at all.\n", "txt"),
+        (json.dumps([{"a": 1}, {"a": 2}]).encode(), "json"),
+        (json.dumps({"nested": {"x": [1, 2]}}).encode(), "json"),
+        (b'{"a": 1}\n{"a": 2}\n{"a": 3}\n', "jsonl"),
+        (b"%PDF-1.7\n...", "pdf"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "xls"),
+        (b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml", "xlsx"),
+        (b"\x00\x01\x02\x03binary\x00", "binary"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    ],
+)
+def test_detects_format_from_bytes(data: bytes, expected: str) -> None:
+    assert detect(data, "whatever.bin").format == expected
+
+
+def test_extension_does_not_decide() -> None:
+    assert detect(b"\x00\x01\x02binary", "data.csv").format == "binary"
+    assert detect(b"a,b\n1,2\n", "report.pdf").format == "csv"
+
+
+def test_truncated_json_window_is_still_json() -> None:
+    big = json.dumps([{"k": "v" * 100}] * 2000).encode()[: 64 * 1024]
+    assert detect(big).format == "json"
+
+
+def test_cut_multibyte_character_at_window_end_is_text() -> None:
+    data = ("a,b\n" + "é,ü\n" * 10).encode()[:-2]
+    assert detect(data).format == "csv"
+
+
+def test_only_text_formats_are_parseable_today() -> None:
+    assert detect(b"a,b\n1,2\n").parseable
+    assert not detect(b"%PDF-1.4").parseable

@@ -1,0 +1,1 @@
+"""The ``ferry`` command. It is the one package allowed to import every service: it composes them."""
