@@ -18,7 +18,6 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ferry_core.events import new_id
@@ -102,12 +101,11 @@ class RequestContextMiddleware:
         request_id = headers.get("x-request-id") or new_id()
         correlation_id = headers.get("x-correlation-id") or request_id
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
         bind_correlation(correlation_id)
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        route = _route_template(scope)
         method = scope["method"]
         started = time.perf_counter()
         status = 500
@@ -125,6 +123,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_ids)
         finally:
             elapsed = time.perf_counter() - started
+            route = _route_template(scope)
             HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
             HTTP_DURATION.labels(self.service, method, route).observe(elapsed)
             if route not in ("/metrics", "/health", "/ready"):
@@ -132,12 +131,8 @@ class RequestContextMiddleware:
 
 
 def _route_template(scope: Scope) -> str:
-    """The matched route's template, so metric labels stay bounded."""
-    for route in scope["app"].router.routes:
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    """The matched route's template (set on the scope by the router), so metric labels stay bounded."""
+    return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]

@@ -1,0 +1,101 @@
+"""The life of an account: registration, the first admin, an admin's changes, and deletion.
+
+Deleting a user announces ``user.deleted.v1`` so ingest removes that user's files.
+The record is hidden first, announced, then removed; if the announcement fails
+the hidden record stays, and repeating the DELETE announces again (consumers are
+idempotent), so no deletion goes unannounced.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from ferry_auth.errors import Conflict, NotFound, UsernameTaken
+from ferry_auth.passwords import Passwords
+from ferry_auth.refresh import RefreshTokenStore
+from ferry_auth.schemas import check_email, check_password, check_username
+from ferry_auth.users import Role, User, UserRepository
+from ferry_core.bus import Bus
+from ferry_core.events import Envelope, UserDeleted
+from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
+
+SOURCE = "ferry-auth"
+
+log = structlog.get_logger(__name__)
+
+
+class AdminBootstrapError(RuntimeError):
+    """``FERRY_ADMIN_*`` settings that cannot make an admin account."""
+
+
+class Accounts:
+    """Account changes that span users, refresh tokens and the bus."""
+
+    def __init__(self, users: UserRepository, refresh: RefreshTokenStore, passwords: Passwords, bus: Bus) -> None:
+        self._users = users
+        self._refresh = refresh
+        self._passwords = passwords
+        self._bus = bus
+
+    async def register(self, *, username: str, email: str, password: str, full_name: str | None = None) -> User:
+        return await self._users.create(
+            username=username, email=email, password_hash=await self._passwords.hash(password), full_name=full_name
+        )
+
+    async def ensure_admin(self, *, username: str, password: str, email: str | None = None) -> User:
+        """Create the configured admin, or make an existing user of that name an enabled admin.
+
+        The password is used only when creating: an existing account keeps its own.
+        """
+        try:
+            check_username(username)
+            check_password(password)
+            email = check_email(email or f"{username.lower()}@ferry.local")
+        except ValueError as exc:
+            raise AdminBootstrapError(f"FERRY_ADMIN_*: {exc}") from None
+        existing = await self._users.find_by_login(username)
+        if existing is None:
+            try:
+                created = await self._users.create(
+                    username=username, email=email, password_hash=await self._passwords.hash(password), role="admin"
+                )
+            except UsernameTaken:
+                existing = await self._users.find_by_login(username)  # another replica created it meanwhile
+            except Conflict as exc:
+                raise AdminBootstrapError(f"cannot create admin {username!r}: {exc.detail}") from None
+            else:
+                log.info("created the configured admin", username=username, user_id=created.id)
+                return created
+        if existing is None:
+            raise AdminBootstrapError(f"admin {username!r} vanished while being created")
+        if existing.is_admin and not existing.disabled:
+            return existing
+        promoted = await self._users.update(existing.id, role="admin", disabled=False)
+        log.info("promoted the configured admin", username=username, user_id=existing.id)
+        return promoted or existing
+
+    async def update(self, actor: User, user_id: str, *, role: Role | None, disabled: bool | None) -> User:
+        """Change a user's role or disabled state; admins cannot lock themselves out."""
+        if user_id == actor.id and (role == "user" or disabled):
+            raise Conflict("admins cannot demote or disable themselves")
+        user = await self._users.update(user_id, role=role, disabled=disabled)
+        if user is None:
+            raise NotFound()
+        if user.disabled:
+            await self._refresh.revoke_user(user.id)
+        return user
+
+    async def delete(self, actor: User, user_id: str) -> None:
+        """Remove a user and their sign-ins, and announce it with ``user.deleted.v1``."""
+        if user_id == actor.id:
+            raise Conflict("admins cannot delete themselves")
+        if await self._users.mark_deleting(user_id) is None:
+            raise NotFound()
+        await self._refresh.delete_user(user_id)
+        envelope = Envelope.wrap(
+            UserDeleted(user_id=user_id), source=SOURCE, subject=user_id, correlation_id=correlation_id_var.get()
+        )
+        await self._bus.publish(envelope)
+        EVENTS_PUBLISHED.labels("auth", envelope.type).inc()
+        await self._users.delete(user_id)
+        log.info("deleted user", user_id=user_id, by=actor.id)

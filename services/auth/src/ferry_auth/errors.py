@@ -1,0 +1,82 @@
+"""Auth's error hierarchy and the one handler that turns it into ``{"detail": ...}`` responses."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class AuthError(Exception):
+    """Base of every error a request can end with; carries its status code and public detail."""
+
+    status_code = 400
+    detail = "bad request"
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        if detail is not None:
+            self.detail = detail
+
+
+class Unauthenticated(AuthError):
+    """No usable access token: missing, malformed, expired, or its user is gone."""
+
+    status_code = 401
+    detail = "not authenticated"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class InvalidCredentials(Unauthenticated):
+    """Unknown user or wrong password; the two are deliberately indistinguishable."""
+
+    detail = "invalid credentials"
+
+
+class InvalidRefreshToken(Unauthenticated):
+    """The refresh token is unknown, expired, revoked or was already used."""
+
+    detail = "invalid refresh token"
+
+
+class AccountDisabled(AuthError):
+    """The right credentials, but an admin has disabled the account."""
+
+    status_code = 403
+    detail = "account disabled"
+
+
+class Forbidden(AuthError):
+    """The caller is known but lacks the admin role."""
+
+    status_code = 403
+    detail = "admin role required"
+
+
+class NotFound(AuthError):
+    status_code = 404
+    detail = "user not found"
+
+
+class Conflict(AuthError):
+    """The request clashes with stored state: a taken name, or an admin acting on themselves."""
+
+    status_code = 409
+    detail = "conflict"
+
+
+class UsernameTaken(Conflict):
+    detail = "username already taken"
+
+
+class EmailTaken(Conflict):
+    detail = "email already registered"
+
+
+async def _handle(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AuthError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def install_error_handler(app: FastAPI) -> None:
+    app.add_exception_handler(AuthError, _handle)

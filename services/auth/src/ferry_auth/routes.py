@@ -1,0 +1,117 @@
+"""Thin HTTP handlers: read the request, call accounts or sessions, shape the reply."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from ferry_auth.deps import AdminUser, CurrentUser, State
+from ferry_auth.errors import NotFound
+from ferry_auth.schemas import (
+    ErrorBody,
+    Jwks,
+    LoginRequest,
+    RefreshTokenBody,
+    RegisterRequest,
+    TokenResponse,
+    UserOut,
+    UserPage,
+    UserUpdate,
+)
+from ferry_auth.sessions import TokenPair
+
+router = APIRouter()
+
+_DESCRIPTIONS = {
+    401: "Missing, invalid or expired credentials",
+    403: "Account disabled, or admin role required",
+    404: "No such user",
+    409: "Username or email taken, or an admin acting on their own account",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the ``{"detail": ...}`` errors an endpoint answers with."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+def _tokens(pair: TokenPair, response: Response) -> TokenResponse:
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1: token responses must not be cached
+    return TokenResponse(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+
+
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"], responses=_errors(409))
+async def register(body: RegisterRequest, state: State) -> UserOut:
+    user = await state.accounts.register(
+        username=body.username, email=body.email, password=body.password, full_name=body.full_name
+    )
+    return UserOut.of(user)
+
+
+@router.post("/auth/login", tags=["auth"], responses=_errors(401, 403))
+async def login(body: LoginRequest, state: State, response: Response) -> TokenResponse:
+    return _tokens(await state.sessions.login(body.identifier, body.password), response)
+
+
+@router.post("/auth/token", tags=["auth"], responses=_errors(401, 403))
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], state: State, response: Response
+) -> TokenResponse:
+    """The OAuth2 password grant as a form, for ``/docs`` "Authorize" and OAuth2 clients."""
+    return _tokens(await state.sessions.login(form.username, form.password), response)
+
+
+@router.post("/auth/refresh", tags=["auth"], responses=_errors(401))
+async def refresh(body: RefreshTokenBody, state: State, response: Response) -> TokenResponse:
+    return _tokens(await state.sessions.refresh(body.refresh_token), response)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+async def logout(body: RefreshTokenBody, state: State) -> None:
+    await state.sessions.logout(body.refresh_token)
+
+
+@router.get("/users/me", tags=["users"], responses=_errors(401, 403))
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut.of(user)
+
+
+@router.get("/users", tags=["users"], responses=_errors(401, 403))
+async def list_users(
+    _: AdminUser,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UserPage:
+    users, total = await state.users.page(limit=limit, offset=offset)
+    return UserPage(items=[UserOut.of(user) for user in users], total=total, limit=limit, offset=offset)
+
+
+@router.get("/users/{user_id}", tags=["users"], responses=_errors(401, 403, 404))
+async def get_user(user_id: str, _: AdminUser, state: State) -> UserOut:
+    user = await state.users.get(user_id)
+    if user is None:
+        raise NotFound()
+    return UserOut.of(user)
+
+
+@router.patch("/users/{user_id}", tags=["users"], responses=_errors(401, 403, 404, 409))
+async def update_user(user_id: str, body: UserUpdate, admin: AdminUser, state: State) -> UserOut:
+    user = await state.accounts.update(admin, user_id, role=body.role, disabled=body.disabled)
+    return UserOut.of(user)
+
+
+@router.delete(
+    "/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"], responses=_errors(401, 403, 404, 409)
+)
+async def delete_user(user_id: str, admin: AdminUser, state: State) -> None:
+    await state.accounts.delete(admin, user_id)
+
+
+@router.get("/.well-known/jwks.json", tags=["keys"])
+async def jwks(state: State, response: Response) -> Jwks:
+    """The public keys access tokens are signed with; verifiers cache them and refetch on an unknown ``kid``."""
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return Jwks.model_validate(state.jwks)

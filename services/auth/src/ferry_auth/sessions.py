@@ -1,0 +1,65 @@
+"""Signing in and staying signed in: credentials to a token pair, refresh rotation, logout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ferry_auth.errors import AccountDisabled, InvalidCredentials, InvalidRefreshToken
+from ferry_auth.passwords import Passwords
+from ferry_auth.refresh import RefreshTokenStore
+from ferry_auth.tokens import AccessTokenIssuer
+from ferry_auth.users import User, UserRepository
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a sign-in or a refresh hands the client."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class Sessions:
+    """Sign-in, refresh and logout on top of users, passwords and the two kinds of token."""
+
+    def __init__(
+        self, users: UserRepository, refresh: RefreshTokenStore, passwords: Passwords, issuer: AccessTokenIssuer
+    ) -> None:
+        self._users = users
+        self._refresh = refresh
+        self._passwords = passwords
+        self._issuer = issuer
+
+    async def login(self, identifier: str, password: str) -> TokenPair:
+        """A new sign-in for a username or email and its password."""
+        user = await self._users.find_by_login(identifier)
+        if user is None:
+            await self._passwords.verify_dummy(password)
+            raise InvalidCredentials()
+        result = await self._passwords.verify(user.password_hash, password)
+        if not result.ok:
+            raise InvalidCredentials()
+        if result.new_hash is not None:
+            await self._users.set_password_hash(user.id, result.new_hash)
+        # Checked only after the password, so "disabled" tells nothing to someone who does not know it.
+        if user.disabled:
+            raise AccountDisabled()
+        return await self._pair(user, family_id=None)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Exchange a refresh token for a new pair; the old token is spent."""
+        grant = await self._refresh.consume(refresh_token)
+        user = await self._users.get(grant.user_id)
+        if user is None or user.disabled:
+            await self._refresh.revoke_family(grant.family_id)
+            raise InvalidRefreshToken()
+        return await self._pair(user, family_id=grant.family_id)
+
+    async def logout(self, refresh_token: str) -> None:
+        await self._refresh.revoke(refresh_token)
+
+    async def _pair(self, user: User, family_id: str | None) -> TokenPair:
+        access = self._issuer.issue(user)
+        refresh_token = await self._refresh.issue(user.id, family_id)
+        return TokenPair(access_token=access.token, refresh_token=refresh_token, expires_in=access.expires_in)

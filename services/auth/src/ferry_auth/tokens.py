@@ -1,0 +1,45 @@
+"""Issuing access tokens: short-lived EdDSA JWTs that every service verifies locally against the JWKS."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from ferry_auth.keys import SigningKey
+from ferry_auth.users import User
+from ferry_core.events import new_id
+from ferry_core.tokens import AUDIENCE, ISSUER
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A signed access token and its lifetime in seconds."""
+
+    token: str
+    expires_in: int
+
+
+class AccessTokenIssuer:
+    """Signs the claims CONVENTIONS.md fixes: iss, aud, sub, username, role, jti, iat, exp, typ."""
+
+    def __init__(self, key: SigningKey, ttl_seconds: int) -> None:
+        self._key = key
+        self._ttl = ttl_seconds
+
+    def issue(self, user: User) -> AccessToken:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": user.id,
+            "username": user.username,
+            "role": user.role,
+            "jti": new_id(),
+            "iat": now,
+            "exp": now + self._ttl,
+            "typ": "access",
+        }
+        token = jwt.encode(claims, self._key.private_key, algorithm="EdDSA", headers={"kid": self._key.kid})
+        return AccessToken(token=token, expires_in=self._ttl)

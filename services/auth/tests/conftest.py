@@ -1,0 +1,144 @@
+"""Auth running in-process on a real MongoDB-wire server and the in-memory bus, driven over ASGI.
+
+Test modules cannot import this file (pytest runs with ``--import-mode=importlib``),
+so everything they share is handed out as a fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ferry_auth.app import create_app
+from ferry_auth.settings import AuthSettings
+from ferry_core.bus.memory import MemoryBus
+from ferry_core.infra import Document, Infrastructure
+
+PASSWORD = "correct horse battery"
+ADMIN_USERNAME = "root"
+ADMIN_PASSWORD = "root-password-123"
+# The cheapest argon2 parameters: hashing cost is not what these tests are about.
+FAST_ARGON2: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> AuthSettings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "admin_username": ADMIN_USERNAME,
+        "admin_password": ADMIN_PASSWORD,
+        **FAST_ARGON2,
+        **overrides,
+    }
+    return AuthSettings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AuthSettings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def settings_with(tmp_path: Path) -> Callable[..., AuthSettings]:
+    """Test settings with some values changed; same data folder as ``settings``."""
+    return lambda **overrides: make_settings(tmp_path, **overrides)
+
+
+@pytest_asyncio.fixture
+async def bus() -> AsyncIterator[MemoryBus]:
+    memory = MemoryBus()
+    yield memory
+    await memory.close()
+
+
+@pytest.fixture
+def infra(mongo: AsyncMongoClient[Document], mongo_db: AsyncDatabase[Document], bus: MemoryBus) -> Infrastructure:
+    return Infrastructure(bus=bus, mongo=mongo, db=mongo_db, blobs=None)
+
+
+@asynccontextmanager
+async def running(settings: AuthSettings, infra: Infrastructure) -> AsyncIterator[httpx.AsyncClient]:
+    """An app inside its lifespan, and a client talking to it."""
+    app = create_app(settings, infra)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://auth") as client,
+    ):
+        yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Api:
+    """Shortcuts for the calls most tests start with; each asserts the call succeeded."""
+
+    password = PASSWORD
+    admin_username = ADMIN_USERNAME
+    admin_password = ADMIN_PASSWORD
+    bearer = staticmethod(bearer)
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def register(self, username: str, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+        body = {"username": username, "email": email or f"{username}@example.com", "password": password}
+        response = await self.client.post("/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.client.post("/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def user(self, username: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """A newly registered user and the headers to call as them."""
+        user = await self.register(username)
+        tokens = await self.login(username)
+        return user, bearer(tokens["access_token"])
+
+    async def admin(self) -> dict[str, str]:
+        tokens = await self.login(ADMIN_USERNAME, ADMIN_PASSWORD)
+        return bearer(tokens["access_token"])
+
+
+@pytest_asyncio.fixture
+async def client(settings: AuthSettings, infra: Infrastructure) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(settings, infra) as client:
+        yield client
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def start(infra: Infrastructure) -> Callable[[AuthSettings], Any]:
+    """Start another app on the same infrastructure: ``async with start(settings) as client``."""
+    return lambda settings: running(settings, infra)
+
+
+async def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll until ``predicate`` holds, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    return _wait_for
