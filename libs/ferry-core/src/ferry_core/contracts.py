@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ferry_core.bus.amqp import DEAD_LETTER_EXCHANGE
 from ferry_core.events import EVENT_TYPES, EXCHANGE, Envelope
 
 ASYNCAPI_PATH = "asyncapi.yaml"
@@ -22,10 +23,11 @@ EVENTS_DIR = "events"
 REGENERATE = "make contracts  (or: python -m ferry_core.contracts write)"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-# Who publishes and who consumes, as DESIGN.md's event table says. A consumer's
-# entry is the binding key of its queue, so it may be a topic pattern.
+# Who publishes and who consumes, as the services do today (DESIGN.md also allows ingest
+# to publish file.failed.v1; add it here when it does). A consumer's entry is the binding
+# key of its queue, so it may be a topic pattern.
 SENDS: dict[str, tuple[str, ...]] = {
-    "ingest": ("file.uploaded.v1", "file.progress.v1", "file.failed.v1", "file.deleted.v1"),
+    "ingest": ("file.uploaded.v1", "file.progress.v1", "file.deleted.v1"),
     "parser": ("file.progress.v1", "file.parsed.v1", "file.failed.v1"),
     "auth": ("user.deleted.v1",),
 }
@@ -39,7 +41,7 @@ _SUMMARIES = {
     "file.uploaded.v1": "A file's bytes are stored; it waits to be parsed.",
     "file.progress.v1": "A file moved forward in the pipeline (throttled to a few per second per file).",
     "file.parsed.v1": "A file was parsed; the summary describes the shape of its content.",
-    "file.failed.v1": "A file could not be uploaded or parsed.",
+    "file.failed.v1": "A file's processing failed; stage and error say where and why.",
     "file.deleted.v1": "A file was deleted; its parsed data must go too.",
     "user.deleted.v1": "A user was deleted; their files must go too.",
 }
@@ -48,7 +50,7 @@ _RECEIVE_NOTES = {
 }
 _SHARED_QUEUE_NOTE = (
     "Replicas share one durable quorum queue (competing consumers); manual ack after the effect is stored, "
-    "dead-lettered to ferry.dlx after the delivery limit."
+    f"dead-lettered to {DEAD_LETTER_EXCHANGE} after the delivery limit."
 )
 _AMQP_BINDING_VERSION = "0.3.0"
 
