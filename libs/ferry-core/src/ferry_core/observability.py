@@ -67,6 +67,22 @@ def configure_logging(service: str, level: str = "info", *, json: bool = True) -
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
+class _RefusedHandshakeNoise(logging.Filter):
+    """Drop uvicorn's false alarm after every refused WebSocket handshake (401/404).
+
+    Its websockets-sansio protocol never marks a denial response as a finished
+    handshake and logs an ERROR although the client got the right response
+    (Kludex/uvicorn#3138).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+def silence_refused_handshake_noise() -> None:
+    logging.getLogger("uvicorn.error").addFilter(_RefusedHandshakeNoise())
+
+
 def _add_service(service: str) -> structlog.typing.Processor:
     def processor(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
         event.setdefault("service", service)

@@ -19,6 +19,7 @@ from ferry_core.blobs.fs import FsBlobStore
 from ferry_core.bus.memory import MemoryBus
 from ferry_core.embedded_mongo import EmbeddedMongo
 from ferry_core.infra import Infrastructure, mongo_client
+from ferry_core.observability import silence_refused_handshake_noise
 from ferry_core.settings import CommonSettings
 from ferry_ingest.app import create_app as create_ingest
 from ferry_ingest.settings import IngestSettings
@@ -94,7 +95,21 @@ async def _serve(config: EmbeddedConfig, mongo_url: str) -> None:
     await blobs.start()
     infra = Infrastructure(bus=MemoryBus(), mongo=client, db=client[config.mongo_db], blobs=blobs)
     edge = build_edge(config, infra)
-    server = uvicorn.Server(uvicorn.Config(edge, host=config.host, port=config.port, log_config=None, lifespan="on"))
+    silence_refused_handshake_noise()
+    notifier = NotifierSettings()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            edge,
+            host=config.host,
+            port=config.port,
+            log_config=None,
+            lifespan="on",
+            ws_ping_interval=notifier.ws_ping_interval_seconds or None,
+            ws_ping_timeout=notifier.ws_ping_timeout_seconds,
+            # Open SSE streams never end by themselves; don't let them hold Ctrl-C hostage.
+            timeout_graceful_shutdown=notifier.shutdown_grace_seconds,
+        )
+    )
     original_startup = server.startup
 
     async def startup(sockets: list[object] | None = None) -> None:

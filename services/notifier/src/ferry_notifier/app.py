@@ -1,0 +1,71 @@
+"""``create_app``: the only place the notifier is wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ferry_core.infra import Infrastructure, connect
+from ferry_core.observability import instrument, ops_router
+from ferry_core.readmodels import FileStateReader
+from ferry_core.tokens import TokenVerifier, http_jwks_source
+from ferry_notifier import routes
+from ferry_notifier.errors import NotifierError, handle_notifier_error
+from ferry_notifier.hub import Hub
+from ferry_notifier.settings import NotifierSettings
+
+SERVICE = "notifier"
+FANOUT_QUEUE = "ferry.notifier.fanout"
+FILE_EVENTS = ("file.#",)
+# The fan-out handler never awaits, so deliveries in flight together still reach sockets in order.
+_FANOUT_PREFETCH = 64
+
+
+def create_app(
+    settings: NotifierSettings | None = None,
+    infra: Infrastructure | None = None,
+    verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    """The notifier app; ``infra`` given means the caller owns it (embedded mode, tests)."""
+    settings = settings or NotifierSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = infra is None
+        current = infra if infra is not None else await connect(settings, with_blobs=False)
+        hub = Hub()
+        app.state.infra = current
+        app.state.hub = hub
+        app.state.file_states = FileStateReader(current.db)
+        try:
+            # A private queue per replica (exclusive): every replica sees every event.
+            subscription = await current.bus.subscribe(
+                FANOUT_QUEUE, FILE_EVENTS, hub.handle, exclusive=True, prefetch=_FANOUT_PREFETCH
+            )
+            try:
+                yield
+            finally:
+                await subscription.cancel()
+        finally:
+            if owned:
+                await current.close()
+
+    async def readiness() -> dict[str, bool]:
+        state: Infrastructure = app.state.infra
+        return await state.readiness()
+
+    app = FastAPI(
+        title="Ferry notifier",
+        version="0.1.0",
+        summary="Live file status over WebSocket (/ws, /ws/{file_id}) and Server-Sent Events (/events).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = verifier or TokenVerifier(http_jwks_source(settings.auth_url))
+    app.add_exception_handler(NotifierError, handle_notifier_error)
+    app.include_router(ops_router(readiness))
+    app.include_router(routes.router)
+    instrument(app, SERVICE)
+    return app

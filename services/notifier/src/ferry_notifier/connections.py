@@ -1,0 +1,172 @@
+"""One subscriber's outgoing side: a bounded queue the fan-out never waits on.
+
+The hub only calls ``Outbox.offer``, which never blocks; each connection drains
+its own outbox with ``next()`` in its own task. When the queue is full, progress
+updates are coalesced (the latest per file wins) while status updates, deletions
+and replies are always kept; a connection that falls a whole queue behind on
+those is closed with 1013 ("try again later") instead of growing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from ferry_core.events import Progress
+from ferry_notifier.messages import Close, Outgoing, Reply, Update, file_deleted, status_update
+from ferry_notifier.metrics import DROPPED
+
+CLOSE_FILE_DELETED = Close(1000, "file deleted")
+CLOSE_TOO_SLOW = Close(1013, "consumer too slow")
+
+
+class Outbox:
+    """What one connection still has to send, and what it has told its client so far."""
+
+    def __init__(self, user_id: str, maxsize: int, *, close_on_delete: bool = False) -> None:
+        self.user_id = user_id
+        self._maxsize = maxsize
+        self._close_on_delete = close_on_delete
+        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize)
+        # Spill-over once the queue is full, in arrival order; a progress update is keyed
+        # by its file so a newer one replaces it, everything else by a running number.
+        self._overflow: dict[object, Outgoing] = {}
+        self._overflow_required = 0
+        self._numbers = itertools.count()
+        self._opening: dict[str, list[Update]] = {}
+        self._excluded: set[str] = set()
+        self._last: dict[str, Progress] = {}
+        self._deleted: set[str] = set()
+        self._closing = False
+
+    # -- called by the hub and the connection's handler --------------------------------
+
+    def offer(self, update: Update) -> None:
+        """Queue ``update`` if this connection should see it; never blocks."""
+        if self._closing or update.owner_id != self.user_id or update.file_id in self._excluded:
+            return
+        buffer = self._opening.get(update.file_id)
+        if buffer is not None:
+            buffer.append(update)
+            return
+        self._admit(update)
+
+    def open(self, file_id: str) -> None:
+        """Start following ``file_id``: hold its updates until ``opened`` gives the current state."""
+        self._excluded.discard(file_id)
+        self._opening.setdefault(file_id, [])
+
+    def opened(self, file_id: str, current: Progress) -> None:
+        """Send the file's current state first, then the updates that arrived while it was read."""
+        buffered = self._opening.pop(file_id, [])
+        if file_id in self._deleted:
+            self._put(file_deleted(self.user_id, file_id))
+            if self._close_on_delete:
+                self._put(CLOSE_FILE_DELETED)
+        else:
+            state = status_update(self.user_id, current)
+            if not self._advances(state):
+                # This connection already sent something newer than the stored record says
+                # (the record lags the events): repeat that rather than step back.
+                state = status_update(self.user_id, self._last[file_id])
+            self._put(state)
+        for update in buffered:
+            self.offer(update)
+
+    def abandon(self, file_id: str) -> None:
+        """Forget a file whose ``open`` did not lead anywhere (not found, not the caller's)."""
+        self._opening.pop(file_id, None)
+
+    def unfollow(self, file_id: str) -> None:
+        """Stop sending updates of ``file_id``, also those reaching this connection by owner."""
+        self._opening.pop(file_id, None)
+        self._excluded.add(file_id)
+        self._last.pop(file_id, None)
+
+    def reply(self, message: Reply) -> None:
+        if not self._closing:
+            self._put(message)
+
+    @property
+    def pending(self) -> int:
+        """How many messages wait to be sent."""
+        return self._queue.qsize() + len(self._overflow)
+
+    async def next(self) -> Outgoing:
+        """The next message to send; waits until there is one."""
+        item = await self._queue.get()
+        self._refill()
+        return item
+
+    # -- internals -------------------------------------------------------------------
+
+    def _admit(self, update: Update) -> None:
+        if not self._advances(update):
+            DROPPED.labels("stale").inc()
+            return
+        self._put(update)
+        if update.kind == "file_deleted" and self._close_on_delete:
+            self._put(CLOSE_FILE_DELETED)
+
+    def _advances(self, update: Update) -> bool:
+        """Whether ``update`` moves this connection's view of its file forward (and note it if so)."""
+        file_id, new = update.file_id, update.progress
+        if file_id in self._deleted:
+            return False
+        if new is None:
+            self._deleted.add(file_id)
+            self._last.pop(file_id, None)
+            return True
+        last = self._last.get(file_id)
+        if last is not None:
+            if new.status.rank < last.status.rank:
+                return False
+            if update.kind == "progress_update" and (
+                last.status.terminal or (new.status == last.status and new.progress < last.progress)
+            ):
+                return False
+        self._last[file_id] = new
+        return True
+
+    def _put(self, item: Outgoing) -> None:
+        if isinstance(item, Close):
+            self._closing = True
+        if not self._overflow:
+            try:
+                self._queue.put_nowait(item)
+                return
+            except asyncio.QueueFull:
+                pass
+        self._spill(item)
+
+    def _spill(self, item: Outgoing) -> None:
+        if isinstance(item, Update) and item.coalescable:
+            key = ("progress", item.file_id)
+            if key in self._overflow:
+                DROPPED.labels("coalesced").inc()
+            self._overflow[key] = item
+            return
+        if isinstance(item, Update) and self._overflow.pop(("progress", item.file_id), None) is not None:
+            DROPPED.labels("coalesced").inc()  # the status update supersedes the progress before it
+        if self._overflow_required >= self._maxsize:
+            self._give_up()
+            return
+        self._overflow_required += 1
+        self._overflow[next(self._numbers)] = item
+
+    def _refill(self) -> None:
+        while self._overflow and not self._queue.full():
+            item = self._overflow.pop(next(iter(self._overflow)))
+            if not (isinstance(item, Update) and item.coalescable):
+                self._overflow_required -= 1
+            self._queue.put_nowait(item)
+
+    def _give_up(self) -> None:
+        dropped = self._queue.qsize() + len(self._overflow)
+        DROPPED.labels("slow_consumer").inc(dropped)
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._overflow.clear()
+        self._overflow_required = 0
+        self._closing = True
+        self._queue.put_nowait(CLOSE_TOO_SLOW)

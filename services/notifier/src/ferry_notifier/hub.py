@@ -1,0 +1,104 @@
+"""The local fan-out: which connections of this replica follow which owners and files.
+
+Every replica receives every ``file.*`` event on its own queue and hands each one
+to the connections it serves here; nothing is shared between replicas.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from ferry_core.bus import Reject
+from ferry_core.events import Envelope
+from ferry_core.observability import bind_correlation
+from ferry_notifier.messages import Update, update_for
+from ferry_notifier.metrics import EVENTS
+
+log = structlog.get_logger(__name__)
+
+_OWNER = "owner"
+_FILE = "file"
+
+
+class Subscriber(Protocol):
+    def offer(self, update: Update) -> None:
+        """Take an update without blocking (the hub never waits for a subscriber)."""
+        ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._by_owner: dict[str, set[Subscriber]] = {}
+        self._by_file: dict[str, set[Subscriber]] = {}
+        # What each subscriber is registered under, so removing one touches only its entries.
+        self._entries: dict[Subscriber, set[tuple[str, str]]] = {}
+
+    def watch_owner(self, subscriber: Subscriber, owner_id: str) -> None:
+        """Send ``subscriber`` the updates of every file ``owner_id`` owns."""
+        self._add(_OWNER, owner_id, subscriber)
+
+    def unwatch_owner(self, subscriber: Subscriber, owner_id: str) -> None:
+        self._discard(_OWNER, owner_id, subscriber)
+
+    def watch_file(self, subscriber: Subscriber, file_id: str) -> None:
+        self._add(_FILE, file_id, subscriber)
+
+    def unwatch_file(self, subscriber: Subscriber, file_id: str) -> None:
+        self._discard(_FILE, file_id, subscriber)
+
+    def remove(self, subscriber: Subscriber) -> None:
+        """Forget ``subscriber`` everywhere (its connection has ended)."""
+        for kind, key in list(self._entries.get(subscriber, ())):
+            self._discard(kind, key, subscriber)
+
+    def publish(self, update: Update) -> None:
+        """Offer ``update`` to every local subscriber of its owner or its file."""
+        targets = self._by_owner.get(update.owner_id, set()) | self._by_file.get(update.file_id, set())
+        for subscriber in targets:
+            subscriber.offer(update)
+        if update.kind == "file_deleted":
+            # The file is gone; nothing follows it any more.
+            for subscriber in list(self._by_file.get(update.file_id, ())):
+                self._discard(_FILE, update.file_id, subscriber)
+
+    def subscriber_count(self) -> int:
+        return len(self._entries)
+
+    def _index(self, kind: str) -> dict[str, set[Subscriber]]:
+        return self._by_owner if kind == _OWNER else self._by_file
+
+    def _add(self, kind: str, key: str, subscriber: Subscriber) -> None:
+        self._index(kind).setdefault(key, set()).add(subscriber)
+        self._entries.setdefault(subscriber, set()).add((kind, key))
+
+    def _discard(self, kind: str, key: str, subscriber: Subscriber) -> None:
+        index = self._index(kind)
+        subscribers = index.get(key)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del index[key]
+        entries = self._entries.get(subscriber)
+        if entries is not None:
+            entries.discard((kind, key))
+            if not entries:
+                del self._entries[subscriber]
+
+    async def handle(self, envelope: Envelope) -> None:
+        """Bus handler: turn one event into a message and fan it out.
+
+        It never awaits, so events reach sockets in the order the bus delivers them
+        even when several deliveries are in flight at once.
+        """
+        bind_correlation(envelope.correlation_id)
+        EVENTS.labels(envelope.type).inc()
+        try:
+            update = update_for(envelope)
+        except (KeyError, ValidationError) as exc:
+            log.warning("undeliverable event dropped", event_id=envelope.id, event_type=envelope.type)
+            raise Reject(f"cannot map {envelope.type}") from exc
+        if update is not None:
+            self.publish(update)

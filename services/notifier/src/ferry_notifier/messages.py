@@ -1,0 +1,162 @@
+"""The messages a subscriber receives, and how bus events become them.
+
+Every update is serialised once, when the event arrives, and the same text goes
+to every connection that follows the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from ferry_core.events import (
+    Envelope,
+    FileDeleted,
+    FileFailed,
+    FileParsed,
+    FileProgress,
+    FileStatus,
+    FileUploaded,
+    Progress,
+    Stage,
+)
+
+UpdateKind = Literal["status_update", "progress_update", "file_deleted"]
+
+
+@dataclass(frozen=True)
+class Update:
+    """A message about one file, for the subscribers of that file (all of them its owner's)."""
+
+    kind: UpdateKind
+    file_id: str
+    owner_id: str
+    progress: Progress | None  # None for ``file_deleted``
+    text: str
+
+    @property
+    def coalescable(self) -> bool:
+        """Whether a later update of the same file may replace this one unsent."""
+        return self.kind == "progress_update"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message for one connection only: ``pong``, ``error``, ``unsubscribed``."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Close:
+    """Tells the sender to end the connection (a WebSocket close code; SSE just ends)."""
+
+    code: int
+    reason: str
+
+
+Outgoing = Update | Reply | Close
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def _progress_message(kind: UpdateKind, owner_id: str, progress: Progress) -> Update:
+    text = _dumps({"type": kind, "data": progress.model_dump(mode="json")})
+    return Update(kind=kind, file_id=progress.file_id, owner_id=owner_id, progress=progress, text=text)
+
+
+def status_update(owner_id: str, progress: Progress) -> Update:
+    return _progress_message("status_update", owner_id, progress)
+
+
+def progress_update(owner_id: str, progress: Progress) -> Update:
+    return _progress_message("progress_update", owner_id, progress)
+
+
+def file_deleted(owner_id: str, file_id: str) -> Update:
+    text = _dumps({"type": "file_deleted", "data": {"file_id": file_id}})
+    return Update(kind="file_deleted", file_id=file_id, owner_id=owner_id, progress=None, text=text)
+
+
+def reply(kind: str, **fields: Any) -> Reply:
+    return Reply(_dumps({"type": kind, **fields}))
+
+
+def update_for(envelope: Envelope) -> Update | None:
+    """The message an event means for subscribers; None for events they do not see.
+
+    Raises ``KeyError`` for an unknown event type and ``pydantic.ValidationError``
+    for a payload that does not fit its model.
+    """
+    payload = envelope.payload()
+    at = envelope.time
+    match payload:
+        case FileProgress():
+            return progress_update(payload.owner_id, _from_progress(payload, at))
+        case FileUploaded():
+            return status_update(payload.owner_id, _from_uploaded(payload, at))
+        case FileParsed():
+            return status_update(payload.owner_id, _from_parsed(payload, at))
+        case FileFailed():
+            return status_update(payload.owner_id, _from_failed(payload, at))
+        case FileDeleted():
+            return file_deleted(payload.owner_id, payload.file_id)
+    return None
+
+
+def _from_progress(event: FileProgress, at: datetime) -> Progress:
+    return Progress(
+        file_id=event.file_id,
+        status=event.status,
+        progress=event.progress,
+        stage=event.stage,
+        bytes_done=event.bytes_done,
+        bytes_total=event.bytes_total,
+        rows_done=event.rows_done,
+        pages_done=event.pages_done,
+        pages_total=event.pages_total,
+        updated_at=at,
+    )
+
+
+def _from_uploaded(event: FileUploaded, at: datetime) -> Progress:
+    # The bytes are all in; the file now waits for a parser.
+    return Progress(
+        file_id=event.file_id,
+        status=FileStatus.QUEUED,
+        progress=0,
+        stage=Stage.QUEUE,
+        bytes_done=event.size,
+        bytes_total=event.size,
+        filename=event.filename,
+        updated_at=at,
+    )
+
+
+def _from_parsed(event: FileParsed, at: datetime) -> Progress:
+    summary = event.summary
+    return Progress(
+        file_id=event.file_id,
+        status=FileStatus.PARSED,
+        progress=100,
+        stage=Stage.DONE,
+        rows_done=summary.rows,
+        pages_done=summary.pages,
+        pages_total=summary.pages or None,
+        updated_at=at,
+    )
+
+
+def _from_failed(event: FileFailed, at: datetime) -> Progress:
+    return Progress(
+        file_id=event.file_id,
+        status=FileStatus.FAILED,
+        progress=0,
+        stage=event.stage,
+        error=event.error,
+        updated_at=at,
+    )
