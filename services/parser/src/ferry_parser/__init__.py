@@ -1,0 +1,1 @@
+"""Ferry's parser service: uploaded files in, parsed summaries and chunks out."""

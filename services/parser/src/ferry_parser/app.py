@@ -1,0 +1,52 @@
+"""``create_app``: the only place the parser is wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ferry_core.infra import Infrastructure, connect
+from ferry_core.observability import instrument, ops_router
+from ferry_core.readmodels import ensure_parsed_indexes
+from ferry_parser.consumers import subscribe
+from ferry_parser.errors import install_error_handlers
+from ferry_parser.pipeline import FileParser
+from ferry_parser.settings import ParserSettings
+
+
+def create_app(settings: ParserSettings, infra: Infrastructure | None = None) -> FastAPI:
+    """The parser's app: no API of its own, only ``/health``, ``/ready`` and ``/metrics``.
+
+    When ``infra`` is None the lifespan connects (and closes) its own clients;
+    when given (embedded mode, tests) the caller owns it.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = infra if infra is not None else await connect(settings, with_blobs=True)
+        app.state.infra = current
+        subscriptions = []
+        try:
+            await ensure_parsed_indexes(current.db)
+            parser = FileParser(current, settings)
+            app.state.parser = parser
+            subscriptions = await subscribe(current.bus, parser, concurrency=settings.parse_concurrency)
+            yield
+        finally:
+            for subscription in reversed(subscriptions):
+                await subscription.cancel()
+            if infra is None:
+                await current.close()
+
+    app = FastAPI(title="Ferry parser", version="0.1.0", lifespan=lifespan)
+
+    async def readiness() -> dict[str, bool]:
+        checks: dict[str, bool] = await app.state.infra.readiness()
+        return checks
+
+    app.include_router(ops_router(readiness))
+    install_error_handlers(app)
+    instrument(app, "parser")
+    return app

@@ -1,0 +1,146 @@
+"""Parsed content as bounded chunks in ``parsed_chunks`` (the contract is ``ferry_core.readmodels``).
+
+A chunk holds at most ``max_items`` rows or pages and roughly ``max_bytes``;
+cutting is deterministic, and chunks are written by ``(file_id, part, seq)``,
+so parsing a file again rewrites the same chunks instead of adding more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+
+from ferry_core.readmodels import CHUNKS, PAGES_PART, Db
+from ferry_parser.formats import Page
+
+_VALUE_OVERHEAD = 16  # BSON type byte, array index key, length prefix: a generous estimate per value
+_ROW_OVERHEAD = 16
+
+
+@dataclass(frozen=True)
+class Chunk:
+    part: str
+    seq: int
+    start: int
+    field: Literal["rows", "pages"]
+    items: list[Any]
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class _Position:
+    seq: int = 0
+    start: int = 0
+
+
+@dataclass
+class ChunkCutter:
+    """Cuts batches into chunks, numbering them per part; pure CPU work, meant for a worker thread."""
+
+    max_items: int
+    max_bytes: int
+    positions: dict[str, _Position] = field(default_factory=dict)
+    truncated_cells: int = 0
+
+    @property
+    def max_cell_chars(self) -> int:
+        """The longest text one cell keeps, so one row always fits a chunk (4 bytes per character at most)."""
+        return max(self.max_bytes // 4, 1)
+
+    def rows(self, part: str, frame: pl.DataFrame) -> Iterator[Chunk]:
+        frame = self._bound_cells(frame)
+        sizes = row_sizes(frame).to_list()
+        for offset, length in cuts(sizes, self.max_items, self.max_bytes):
+            rows = [list(row) for row in frame.slice(offset, length).rows()]
+            yield self._chunk(part, "rows", rows)
+
+    def pages(self, pages: list[Page]) -> Iterator[Chunk]:
+        sizes = [len(page.text.encode()) + _ROW_OVERHEAD * 2 for page in pages]
+        for offset, length in cuts(sizes, self.max_items, self.max_bytes):
+            items = [{"number": p.number, "text": p.text} for p in pages[offset : offset + length]]
+            yield self._chunk(PAGES_PART, "pages", items)
+
+    def counts(self) -> dict[str, int]:
+        """How many chunks each part has so far."""
+        return {part: position.seq for part, position in self.positions.items()}
+
+    def _chunk(self, part: str, field: Literal["rows", "pages"], items: list[Any]) -> Chunk:
+        position = self.positions.setdefault(part, _Position())
+        chunk = Chunk(part=part, seq=position.seq, start=position.start, field=field, items=items)
+        position.seq += 1
+        position.start += len(items)
+        return chunk
+
+    def _bound_cells(self, frame: pl.DataFrame) -> pl.DataFrame:
+        limit = self.max_cell_chars
+        texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+        if not texts:
+            return frame
+        too_long = frame.select(
+            pl.sum_horizontal((pl.col(name).str.len_chars() > limit).fill_null(False).sum() for name in texts)
+        ).item()
+        if not too_long:
+            return frame
+        self.truncated_cells += int(too_long)
+        return frame.with_columns(pl.col(name).str.slice(0, limit) for name in texts)
+
+
+def row_sizes(frame: pl.DataFrame) -> pl.Series:
+    """A rough BSON size of each row: text lengths plus a fixed cost per value."""
+    fixed = _ROW_OVERHEAD + _VALUE_OVERHEAD * frame.width
+    texts = [
+        pl.col(name).str.len_bytes().fill_null(0).cast(pl.Int64)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    ]
+    if not texts:
+        return pl.Series("size", [fixed] * frame.height, dtype=pl.Int64)
+    return frame.select((pl.sum_horizontal(texts) + fixed).alias("size")).to_series()
+
+
+def cuts(sizes: list[int], max_items: int, max_bytes: int) -> Iterator[tuple[int, int]]:
+    """``(offset, length)`` slices of at most ``max_items`` items and ``max_bytes`` (never empty)."""
+    start, total = 0, len(sizes)
+    while start < total:
+        end, size = start, 0
+        while end < total and end - start < max_items and (end == start or size + sizes[end] <= max_bytes):
+            size += sizes[end]
+            end += 1
+        yield start, end - start
+        start = end
+
+
+class ChunkStore:
+    def __init__(self, db: Db) -> None:
+        self._chunks = db[CHUNKS]
+
+    async def write(self, file_id: str, chunk: Chunk) -> None:
+        document = {
+            "file_id": file_id,
+            "part": chunk.part,
+            "seq": chunk.seq,
+            "start": chunk.start,
+            "count": chunk.count,
+            chunk.field: chunk.items,
+        }
+        key = {"file_id": file_id, "part": chunk.part, "seq": chunk.seq}
+        await self._chunks.replace_one(key, document, upsert=True)
+
+    async def trim(self, file_id: str, counts: dict[str, int]) -> None:
+        """Remove chunks a previous, different parse left beyond the ones just written."""
+        await self._chunks.delete_many({"file_id": file_id, "part": {"$nin": list(counts)}})
+        for part, count in counts.items():
+            await self._chunks.delete_many({"file_id": file_id, "part": part, "seq": {"$gte": count}})
+
+    async def delete_file(self, file_id: str) -> int:
+        result = await self._chunks.delete_many({"file_id": file_id})
+        return result.deleted_count
+
+    async def count(self, file_id: str) -> int:
+        return await self._chunks.count_documents({"file_id": file_id})

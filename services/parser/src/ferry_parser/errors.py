@@ -1,0 +1,52 @@
+"""What can go wrong with a file's content, as the codes a ``file.failed.v1`` event carries.
+
+A ``ParseError`` is the file's fault: the parser reports it and acknowledges the
+event. Anything else (MongoDB or S3 unreachable, a full disk) propagates so the
+bus redelivers the event.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class ParseError(Exception):
+    """The content cannot be parsed; ``message`` is written for the file's owner."""
+
+    code = "unparseable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnsupportedFormat(ParseError):
+    code = "unsupported_format"
+
+
+class EmptyFile(ParseError):
+    code = "empty_file"
+
+
+class Undecodable(ParseError):
+    """Not text at all (binary content where text was expected)."""
+
+    code = "undecodable"
+
+
+class MalformedJson(ParseError):
+    code = "malformed_json"
+
+
+class MalformedCsv(ParseError):
+    code = "malformed_csv"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Unexpected errors answer ``{"detail": ...}`` with 500, like every Ferry service."""
+
+    async def internal_error(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    app.add_exception_handler(Exception, internal_error)

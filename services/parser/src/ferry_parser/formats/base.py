@@ -1,0 +1,73 @@
+"""What every format reader yields, so that adding a format is adding one module.
+
+A reader is a plain generator run in a worker thread. It yields a header for
+each part of the file, then that part's content:
+
+- ``TableHeader`` followed by ``polars.DataFrame`` batches whose columns are
+  already storable (see ``inference.storable``) and in the header's order;
+- ``DocumentHeader`` followed by ``Pages`` batches (kind ``text`` or ``document``).
+
+Bad content raises a ``ferry_parser.errors.ParseError``. Warnings found while
+reading may be appended to the current header's ``warnings``: they are read
+when the summary is built, after the last batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from ferry_core.events import ColumnInfo
+
+
+@dataclass
+class TableHeader:
+    """One table: a single table's ``part`` is ``""``, a workbook's sheets use their names."""
+
+    columns: list[ColumnInfo]
+    part: str = ""
+    rows_total: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DocumentHeader:
+    """Content stored as numbered pages of text (the ``pages`` part)."""
+
+    kind: Literal["text", "document"]
+    pages_total: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Pages:
+    pages: list[Page]
+
+
+Header = TableHeader | DocumentHeader
+Item = TableHeader | DocumentHeader | pl.DataFrame | Pages
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    format: str
+    workdir: Path
+    """A private folder for intermediate files (transcoded copies); removed after the parse."""
+    batch_rows: int = 20_000
+    max_text_bytes: int = 1_000_000
+    """The most text one page may hold (a document preview is cut there)."""
+
+
+Reader = Callable[[Path, ReadOptions], Iterator[Item]]

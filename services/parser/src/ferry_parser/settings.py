@@ -1,0 +1,23 @@
+"""The parser's settings, from ``FERRY_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from ferry_core.settings import CommonSettings
+
+
+class ParserSettings(CommonSettings):
+    port: int = 8003
+
+    parse_concurrency: int = Field(default=1, ge=1, description="Files parsed at once by this replica.")
+    chunk_rows: int = Field(default=2000, ge=1, description="Most rows (or pages) stored in one chunk.")
+    max_chunk_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Rough upper bound of one chunk's size; MongoDB's hard limit is 16 MB."
+    )
+    progress_interval: float = Field(default=0.25, ge=0, description="Least seconds between progress events per file.")
+    parse_tmp_dir: Path | None = Field(
+        default=None, description="Where downloads are staged; the system temp dir if unset."
+    )
