@@ -88,6 +88,8 @@ def distributed(
             "FERRY_S3_SECRET_KEY": s3_secret,
             "FERRY_S3_BUCKET": bucket,
             "FERRY_AUTH_URL": f"http://127.0.0.1:{ports['auth']}",
+            # Small chunks, so that reading content crosses chunk boundaries.
+            "FERRY_CHUNK_ROWS": "100",
         }
     )
     processes: dict[str, Process] = {}
