@@ -47,7 +47,9 @@ def _dev(args: argparse.Namespace) -> int:
     from ferry_launcher import embedded
 
     config = embedded.config_from_env()
-    configure_logging("ferry", os.environ.get("FERRY_LOG_LEVEL", "info"), json=os.environ.get("FERRY_LOG_JSON", "1") != "0")
+    configure_logging(
+        "ferry", os.environ.get("FERRY_LOG_LEVEL", "info"), json=os.environ.get("FERRY_LOG_JSON", "1") != "0"
+    )
     embedded.run(config)
     return 0
 

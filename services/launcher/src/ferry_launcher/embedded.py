@@ -8,8 +8,10 @@ driver code as in production. Everything persists under the data folder.
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 
@@ -28,6 +30,8 @@ from ferry_notifier.app import create_app as create_notifier
 from ferry_notifier.settings import NotifierSettings
 from ferry_parser.app import create_app as create_parser
 from ferry_parser.settings import ParserSettings
+
+S = TypeVar("S", bound=CommonSettings)
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,16 @@ def config_from_env() -> EmbeddedConfig:
     return EmbeddedConfig(host=common.host, port=common.port, data_dir=common.data_dir, mongo_db=common.mongo_db)
 
 
+def _settings(cls: type[S], config: EmbeddedConfig) -> S:
+    """A service's settings from the environment, pinned to this process's port and data folder."""
+    return cls(port=config.port, data_dir=config.data_dir, auth_url=config.self_url)
+
+
 def build_edge(config: EmbeddedConfig, infra: Infrastructure) -> Edge:
-    overrides = {"port": config.port, "data_dir": config.data_dir, "auth_url": config.self_url}
-    auth = create_auth(AuthSettings(**overrides), infra)
-    ingest = create_ingest(IngestSettings(**overrides), infra)
-    parser = create_parser(ParserSettings(**overrides), infra)
-    notifier = create_notifier(NotifierSettings(**overrides), infra)
+    auth = create_auth(_settings(AuthSettings, config), infra)
+    ingest = create_ingest(_settings(IngestSettings, config), infra)
+    parser = create_parser(_settings(ParserSettings, config), infra)
+    notifier = create_notifier(_settings(NotifierSettings, config), infra)
     return Edge(
         routes=[((("/auth", "/users", "/.well-known")), auth), (("/ws", "/events"), notifier)],
         default=ingest,
@@ -112,8 +120,8 @@ async def _serve(config: EmbeddedConfig, mongo_url: str) -> None:
     )
     original_startup = server.startup
 
-    async def startup(sockets: list[object] | None = None) -> None:
-        await original_startup(sockets)  # type: ignore[arg-type]
+    async def startup(sockets: list[socket.socket] | None = None) -> None:
+        await original_startup(sockets)
         if server.started:
             print(banner(config), flush=True)
 
