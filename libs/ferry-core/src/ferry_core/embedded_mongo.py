@@ -22,6 +22,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to stop the database if Ferry itself is killed without cleaning up."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class EmbeddedMongo:
     """A SecantusDB server on 127.0.0.1; ``storage`` ``None`` keeps data in memory only."""
 
@@ -61,6 +70,7 @@ class EmbeddedMongo:
             # Its own process group, so a Ctrl-C in the terminal reaches Ferry first
             # and Ferry stops the database after the services have finished with it.
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._wait_ready(timeout)
         return self
