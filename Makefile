@@ -26,18 +26,18 @@ dev: $(VENV)/.runtime  ## run the whole platform on http://127.0.0.1:8000 (FERRY
 	$(BIN)/ferry dev
 
 test: $(VENV)/.dev  ## every test: unit, integration and end-to-end, against real servers
-	scripts/ensure-rabbitmq.sh
+	scripts/test-prereqs.sh
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.dev
 	$(BIN)/python -m pytest libs services
 
 e2e: $(VENV)/.dev
-	scripts/ensure-rabbitmq.sh
+	scripts/test-prereqs.sh
 	$(BIN)/python -m pytest tests/e2e
 
 bench: $(VENV)/.dev
-	scripts/ensure-rabbitmq.sh
+	scripts/test-prereqs.sh
 	$(BIN)/python -m pytest tests/bench -p no:cacheprovider -s
 
 lint: $(VENV)/.dev

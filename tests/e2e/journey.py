@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.platform import Urls
+from tests.e2e.platform import ADMIN_PASSWORD, ADMIN_USERNAME, Urls
 
 CSV = (
     "id,name,city,score,active,joined\n"
@@ -213,4 +213,24 @@ async def run_journey(urls: Urls) -> dict[str, Any]:
         assert (await client.get(f"{urls.files}/files/{file_id}", headers=ada.headers)).status_code == 404
         assert (await client.get(f"{urls.files}/files/{file_id}/download", headers=ada.headers)).status_code == 404
 
+        await delete_user_and_their_files(client, urls, bob)
         return {"deleted_file_id": file_id, "kept_file_id": json_record["file_id"], "account": ada}
+
+
+async def delete_user_and_their_files(client: httpx.AsyncClient, urls: Urls, user: Account) -> None:
+    """An admin deletes a user: auth announces it, and the gateway deletes that user's files."""
+    record = await upload(client, urls, user, "mine.csv", CSV)
+    login = await client.post(f"{urls.auth}/auth/login", json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+    assert login.status_code == 200, login.text
+    admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    me = (await client.get(f"{urls.auth}/users/me", headers=user.headers)).json()
+    assert (await client.delete(f"{urls.auth}/users/{me['id']}", headers=user.headers)).status_code == 403
+    assert (await client.delete(f"{urls.auth}/users/{me['id']}", headers=admin)).status_code == 204
+
+    async def files_gone() -> bool:
+        response = await client.get(f"{urls.files}/files/{record['file_id']}", headers=admin)
+        return response.status_code == 404
+
+    await poll(files_gone)
+    again = await client.post(f"{urls.auth}/auth/login", json={"username": user.username, "password": PASSWORD})
+    assert again.status_code == 401

@@ -17,6 +17,10 @@ import httpx
 from ferry_core.embedded_mongo import free_port
 
 
+ADMIN_USERNAME = "root-admin"
+ADMIN_PASSWORD = "an-admin-passphrase-for-tests"
+
+
 @dataclass(frozen=True)
 class Urls:
     """Where a client sends each kind of request (one origin in embedded mode)."""
@@ -67,7 +71,15 @@ def wait_healthy(process: Process, url: str, timeout: float = 90.0, path: str = 
 
 def base_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-    env.update({"FERRY_DATA_DIR": str(data_dir), "FERRY_HOST": "127.0.0.1", "FERRY_LOG_LEVEL": "info"})
+    env.update(
+        {
+            "FERRY_DATA_DIR": str(data_dir),
+            "FERRY_HOST": "127.0.0.1",
+            "FERRY_LOG_LEVEL": "info",
+            "FERRY_ADMIN_USERNAME": ADMIN_USERNAME,
+            "FERRY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        }
+    )
     return env
 
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What the test suite needs from the machine, installed or started if missing:
+# - a RabbitMQ broker on 127.0.0.1:5672 (skipped when FERRY_TEST_AMQP_URL points elsewhere);
+# - nginx, so the edge configuration is exercised for real (best effort: its tests skip without it).
+set -euo pipefail
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+APT_UPDATED=0
+
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    return 1
+  fi
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    $SUDO apt-get update -qq || return 1
+    APT_UPDATED=1
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+rabbitmq_answers() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+
+ensure_rabbitmq() {
+  if [[ -n "${FERRY_TEST_AMQP_URL:-}" ]] || rabbitmq_answers; then
+    return 0
+  fi
+  if ! command -v rabbitmq-server >/dev/null 2>&1; then
+    echo "RabbitMQ is not installed; installing it with apt-get" >&2
+    apt_install rabbitmq-server
+  fi
+  if ! rabbitmq_answers; then
+    echo "starting RabbitMQ" >&2
+    $SUDO rabbitmq-server -detached || true
+  fi
+  for _ in $(seq 1 120); do
+    if rabbitmq_answers; then
+      return 0
+    fi
+    sleep 1
+  done
+  echo "RabbitMQ did not start on 127.0.0.1:5672" >&2
+  return 1
+}
+
+ensure_nginx() {
+  if command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]]; then
+    return 0
+  fi
+  echo "installing nginx for the edge tests" >&2
+  apt_install nginx-light || apt_install nginx || echo "nginx could not be installed; its tests will skip" >&2
+}
+
+ensure_rabbitmq
+ensure_nginx
