@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from typing import Any as Gateway  # the conftest fixture object (conftest is not importable)
@@ -162,3 +163,37 @@ async def test_ops_routes(gateway: Gateway) -> None:
     assert ready.status_code == 200 and ready.json()["checks"] == {"broker": True, "database": True, "blobs": True}
     metrics = await gateway.client.get("/metrics")
     assert "ferry_http_requests_total" in metrics.text
+
+
+async def test_export_streams_parsed_rows(gateway: Gateway, tokens: TokenFactory) -> None:
+    headers = auth(tokens, "alice")
+    file_id = str((await upload(gateway, headers))["file_id"])
+    assert (await gateway.client.get(f"/files/{file_id}/export", headers=headers)).status_code == 409
+    db = gateway.infra.db
+    rows = [[i, f"v,{i}", None] for i in range(5)]
+    for seq, start in enumerate(range(0, 5, 2)):
+        chunk = rows[start : start + 2]
+        await db[CHUNKS].insert_one(
+            {"file_id": file_id, "part": "", "seq": seq, "start": start, "count": len(chunk), "rows": chunk}
+        )
+    columns = [ColumnInfo(name=n, type=t) for n, t in (("a", "integer"), ("b", "string"), ("c", "string"))]
+    summary = Summary(kind="table", rows=5, columns=columns)
+    await gateway.infra.bus.publish(
+        Envelope.wrap(FileParsed(file_id=file_id, owner_id="alice", summary=summary, duration_ms=3), source="test")
+    )
+    deadline = time.monotonic() + 5
+    while (await gateway.client.get(f"/files/{file_id}", headers=headers)).json()["status"] != "parsed":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+    as_csv = await gateway.client.get(f"/files/{file_id}/export?format=csv", headers=headers)
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.text.splitlines()[:3] == ["a,b,c", '0,"v,0",', '1,"v,1",']
+    as_ndjson = await gateway.client.get(f"/files/{file_id}/export?format=ndjson", headers=headers)
+    lines = [json.loads(line) for line in as_ndjson.text.splitlines()]
+    assert lines[4] == {"a": 4, "b": "v,4", "c": None}
+    as_json = await gateway.client.get(f"/files/{file_id}/export?format=json", headers=headers)
+    assert as_json.json() == [dict(zip("abc", row, strict=True)) for row in rows]
+    assert (await gateway.client.get(f"/files/{file_id}/export?format=xml", headers=headers)).status_code == 422
+    assert (await gateway.client.get(f"/files/{file_id}/export", headers=auth(tokens, "bob"))).status_code == 404

@@ -16,6 +16,7 @@ the contract; writers keep to them.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,25 @@ class ParsedReadModel:
     async def text_page(self, file_id: str, summary: Summary, offset: int, limit: int) -> TextPage:
         pages = await self._slice(file_id, PAGES_PART, "pages", offset, limit)
         return TextPage(total=summary.pages, pages=pages)
+
+    async def iter_table(self, file_id: str, summary: Summary, sheet: str | None) -> AsyncIterator[list[list[Any]]]:
+        """Every row of one sheet, chunk by chunk, in order (for exports)."""
+        part, _, _ = _sheet(summary, sheet)
+        async for values in self._iter_part(file_id, part, "rows"):
+            yield values
+
+    async def iter_pages(self, file_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+        async for values in self._iter_part(file_id, PAGES_PART, "pages"):
+            yield values
+
+    async def _iter_part(self, file_id: str, part: str, field: str) -> AsyncIterator[list[Any]]:
+        cursor = self._chunks.find({"file_id": file_id, "part": part}, {field: 1}).sort("seq", ASCENDING)
+        async for chunk in cursor:
+            yield chunk.get(field, [])
+
+    def columns_of(self, summary: Summary, sheet: str | None) -> list[str]:
+        """The column names of one sheet; ``KeyError`` for an unknown sheet."""
+        return _sheet(summary, sheet)[1]
 
     async def _slice(self, file_id: str, part: str, field: str, offset: int, limit: int) -> list[Any]:
         if limit <= 0:

@@ -13,6 +13,7 @@ from ferry_core.events import FileStatus, Progress
 from ferry_core.readmodels import progress_of
 from ferry_ingest.deps import CurrentUser, Files, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat
+from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import SORTS, FileQuery
 from ferry_ingest.multipart import MultipartReader, boundary_of
 from ferry_ingest.schemas import FileDetail, FileList, FileRecord, FileStats, PagesContent, TableContent, record_of
@@ -128,6 +129,24 @@ async def get_content(
     return await files.content(doc, sheet, offset, limit)
 
 
+@router.get("/{file_id}/export", response_class=StreamingResponse)
+async def export_file(
+    file_id: str,
+    user: CurrentUser,
+    files: Files,
+    format: ExportFormat = "csv",
+    sheet: str | None = None,
+) -> StreamingResponse:
+    """The parsed data as CSV, NDJSON or a JSON array, streamed; 409 until the file is parsed."""
+    doc = await files.find(file_id, user)
+    summary = await files.parsed_summary(doc)
+    body = files.export(doc, summary, sheet, format)
+    stem = doc["filename"].rsplit(".", 1)[0] or "export"
+    suffix = f"-{sheet}" if sheet else ""
+    name = f"{stem}{suffix}.{format}"
+    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": _attachment(name)})
+
+
 @router.get("/{file_id}/progress", response_model=Progress)
 async def get_progress(file_id: str, user: CurrentUser, files: Files) -> Progress:
     return progress_of(await files.find(file_id, user))
@@ -150,10 +169,8 @@ async def download_file(file_id: str, user: CurrentUser, files: Files) -> Stream
         async for chunk in chunks:
             yield chunk
 
-    name = doc["filename"]
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     headers = {
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+        "Content-Disposition": _attachment(doc["filename"]),
         "Content-Length": str(doc["size"]),
         "X-Content-SHA256": doc.get("sha256") or "",
     }
@@ -166,3 +183,9 @@ async def delete_file(file_id: str, user: CurrentUser, files: Files) -> Response
     doc = await files.find(file_id, user)
     await files.delete(str(doc["_id"]), str(doc["owner_id"]))
     return Response(status_code=204)
+
+
+def _attachment(name: str) -> str:
+    """A Content-Disposition that keeps non-ASCII names (RFC 6266) and cannot break the header."""
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ferry_core.blobs import BlobStore
@@ -10,6 +11,7 @@ from ferry_core.observability import correlation_id_var
 from ferry_core.readmodels import ParsedReadModel
 from ferry_core.tokens import Principal
 from ferry_ingest.errors import FileNotFound, InvalidContent, NotReady
+from ferry_ingest.export import ExportFormat, export_pages, export_table
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
 from ferry_ingest.schemas import PagesContent, TableContent
@@ -30,16 +32,33 @@ class FilesService:
             raise FileNotFound()
         return doc
 
+    async def parsed_summary(self, doc: dict[str, Any]) -> Summary:
+        """The summary of a parsed file; ``NotReady`` until it is parsed."""
+        if doc["status"] != FileStatus.PARSED.value:
+            raise NotReady(f"the file is {doc['status']}; content is available once it is parsed")
+        summary = Summary.model_validate(doc["summary"]) if doc.get("summary") else None
+        summary = summary or await self.parsed.summary(str(doc["_id"]))
+        if summary is None:
+            raise NotReady("the parsed content is not available yet")
+        return summary
+
+    def export(
+        self, doc: dict[str, Any], summary: Summary, sheet: str | None, fmt: ExportFormat
+    ) -> AsyncIterator[bytes]:
+        file_id = str(doc["_id"])
+        if summary.kind == "table":
+            try:
+                self.parsed.columns_of(summary, sheet)
+            except KeyError:
+                raise InvalidContent(f"no sheet named {sheet!r}") from None
+            return export_table(self.parsed, file_id, summary, sheet, fmt)
+        return export_pages(self.parsed, file_id, fmt)
+
     async def content(
         self, doc: dict[str, Any], sheet: str | None, offset: int, limit: int
     ) -> TableContent | PagesContent:
-        if doc["status"] != FileStatus.PARSED.value:
-            raise NotReady(f"the file is {doc['status']}; content is available once it is parsed")
         file_id = str(doc["_id"])
-        summary = Summary.model_validate(doc["summary"]) if doc.get("summary") else None
-        summary = summary or await self.parsed.summary(file_id)
-        if summary is None:
-            raise NotReady("the parsed content is not available yet")
+        summary = await self.parsed_summary(doc)
         if summary.kind == "table":
             try:
                 page = await self.parsed.table_page(file_id, summary, sheet, offset, limit)
