@@ -16,7 +16,6 @@ import httpx
 
 from ferry_core.embedded_mongo import free_port
 
-
 ADMIN_USERNAME = "root-admin"
 ADMIN_PASSWORD = "an-admin-passphrase-for-tests"
 

@@ -57,9 +57,11 @@ async def test_update_and_password_hash(users) -> None:
 
 async def test_page_is_ordered_by_creation(users) -> None:
     created = [await _create(users, f"user{i}") for i in range(5)]
+    # Oldest first; users created within the same millisecond are ordered by id, so pages stay stable.
+    expected = sorted(created, key=lambda u: (u.created_at, u.id))
     page, total = await users.page(limit=2, offset=1)
     assert total == 5
-    assert [u.id for u in page] == [created[1].id, created[2].id]
+    assert [u.id for u in page] == [expected[1].id, expected[2].id]
 
 
 async def test_a_user_being_deleted_is_invisible(users) -> None:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from ferry_ingest.sniff import detect
+from ferry_ingest.sniff import SNIFF_BYTES, detect
 
 
 @pytest.mark.parametrize(
@@ -23,7 +24,10 @@ from ferry_ingest.sniff import detect
         (b'{"a": 1}\n{"a": 2}\n{"a": 3}\n', "jsonl"),
         (b"%PDF-1.7\n...", "pdf"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "xls"),
-        (b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml", "xlsx"),
+        (b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml" + b"\x00" * 30 + b"xl/workbook.xml", "xlsx"),
+        (b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml" + b"\x00" * 30 + b"word/document.xml", "docx"),
+        (b"PK\x03\x04" + b"\x00" * 26 + b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet", "ods"),
+        (b"PK\x03\x04" + b"\x00" * 26 + b"readme.txt", "zip"),
         (b"\x00\x01\x02\x03binary\x00", "binary"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     ],
@@ -47,6 +51,15 @@ def test_cut_multibyte_character_at_window_end_is_text() -> None:
     assert detect(data).format == "csv"
 
 
-def test_only_text_formats_are_parseable_today() -> None:
-    assert detect(b"a,b\n1,2\n").parseable
-    assert not detect(b"%PDF-1.4").parseable
+def test_fixture_files_are_recognised() -> None:
+    fixtures = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "formats"
+    for path in fixtures.iterdir():
+        if path.suffix in (".xlsx", ".xlsm", ".xls", ".ods", ".pdf"):
+            detected = detect(path.read_bytes()[:SNIFF_BYTES], path.name)  # the name only tells xlsm from xlsx
+            assert detected.format == path.suffix[1:], path.name
+            assert detected.parseable
+
+
+def test_office_documents_that_are_not_workbooks_are_refused() -> None:
+    assert not detect(b"PK\x03\x04" + b"\x00" * 26 + b"word/document.xml").parseable
+    assert not detect(b"\x89PNG\r\n\x1a\n").parseable

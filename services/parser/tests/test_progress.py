@@ -1,5 +1,5 @@
 from ferry_core.events import FileProgress, FileStatus, FileUploaded, Stage
-from ferry_parser.progress import ProgressReporter
+from ferry_parser.progress import READ_SHARE, ProgressReporter
 
 
 class Clock:
@@ -39,7 +39,8 @@ async def test_progress_is_throttled_and_stays_below_100() -> None:
     clock.now += 0.3
     await reporter.storing(1000, 1000)
 
-    assert [(e.stage, e.progress) for e in sent] == [(Stage.PARSE, 0), (Stage.STORE, 50), (Stage.STORE, 99)]
+    # Storing fills the bar from READ_SHARE (20) to 99: half the rows stored is 20 + 79 // 2.
+    assert [(e.stage, e.progress) for e in sent] == [(Stage.PARSE, 0), (Stage.STORE, 59), (Stage.STORE, 99)]
     assert all(e.status is FileStatus.PARSING for e in sent)
     assert sent[0].bytes_total == 1000
     assert (sent[1].rows_done, sent[1].bytes_done, sent[1].bytes_total) == (500, 500, 1000)
@@ -51,8 +52,67 @@ async def test_pages_and_unknown_totals() -> None:
     async def publish(event: FileProgress) -> None:
         sent.append(event)
 
+    await ProgressReporter(publish, upload(), interval=0).storing(3, 4, pages=True)
+    await ProgressReporter(publish, upload(), interval=0).storing(7, None)
+    assert (sent[0].pages_done, sent[0].pages_total, sent[0].rows_done, sent[0].progress) == (3, 4, 0, 79)
+    assert (sent[1].rows_done, sent[1].progress) == (7, READ_SHARE)
+
+
+async def test_reading_fills_the_parse_share_from_bytes_read() -> None:
+    sent: list[FileProgress] = []
+
+    async def publish(event: FileProgress) -> None:
+        sent.append(event)
+
+    reporter = ProgressReporter(publish, upload(), interval=0)  # 1000 bytes
+    await reporter.parsing()
+    await reporter.reading(500)  # a quarter of the two passes
+    await reporter.reading(None)  # no measure: nothing to say
+    await reporter.reading(5000)  # read more than expected: the share is full, no more
+    await reporter.storing(0, 1000)
+    await reporter.reading(9000)  # late: content is being stored already
+    assert [(e.stage, e.progress, e.bytes_done) for e in sent] == [
+        (Stage.PARSE, 0, 0),
+        (Stage.PARSE, 5, 250),
+        (Stage.PARSE, READ_SHARE, 1000),
+        (Stage.STORE, READ_SHARE, 0),
+    ]
+
+
+async def test_progress_never_goes_back() -> None:
+    sent: list[FileProgress] = []
+
+    async def publish(event: FileProgress) -> None:
+        sent.append(event)
+
     reporter = ProgressReporter(publish, upload(), interval=0)
-    await reporter.storing(3, 4, pages=True)
-    await reporter.storing(7, None)
-    assert (sent[0].pages_done, sent[0].pages_total, sent[0].rows_done, sent[0].progress) == (3, 4, 0, 75)
-    assert (sent[1].rows_done, sent[1].progress) == (7, 0)
+    await reporter.storing(90, 100)
+    await reporter.storing(95, 200)  # a second sheet announced more rows
+    assert [e.progress for e in sent] == [91, 91]
+    assert sent[1].rows_done == 95
+
+
+async def test_heartbeat_repeats_the_state_when_nothing_was_sent_for_a_while() -> None:
+    sent: list[FileProgress] = []
+
+    async def publish(event: FileProgress) -> None:
+        sent.append(event)
+
+    clock = Clock()
+    reporter = ProgressReporter(publish, upload(), interval=0.25, heartbeat=1.5, clock=clock)
+    await reporter.heartbeat()  # nothing announced yet: the first event is "parsing"
+    assert sent == []
+    await reporter.parsing()
+    await reporter.storing(100, 1000)  # dropped: too soon after the last event
+    clock.now += 1.0
+    await reporter.heartbeat()
+    assert len(sent) == 1
+    clock.now += 0.5
+    await reporter.heartbeat()  # 1.5 s of silence: the latest state, including the dropped update
+    assert [(e.stage, e.rows_done) for e in sent] == [(Stage.PARSE, 0), (Stage.STORE, 100)]
+    for _ in range(20):  # a long parse, ticking every 0.1 s: one event every 0.25 s at most
+        clock.now += 0.1
+        await reporter.storing(200, 1000)
+        await reporter.heartbeat()
+    gaps = len(sent) - 2
+    assert 6 <= gaps <= 8

@@ -70,8 +70,16 @@ class ErrorInfo(_Model):
 
 
 class ColumnInfo(_Model):
+    """A column and, once parsed, its statistics over every row (absent where not computed)."""
+
     name: str
     type: str
+    nulls: int | None = None
+    """Rows without a value in this column."""
+    min: int | float | str | None = None
+    """Smallest value of a numeric, date or datetime column (dates as ISO 8601 text)."""
+    max: int | float | str | None = None
+    """Largest value of a numeric, date or datetime column (dates as ISO 8601 text)."""
 
 
 class SheetInfo(_Model):

@@ -3,7 +3,7 @@
 Magic numbers identify binary formats; text is recognised by decoding, then
 classified by structure (JSON, JSON Lines, delimited rows, plain text). The
 extension only breaks ties between formats the bytes cannot tell apart
-(xlsx vs xlsm inside an OOXML zip).
+(an .xlsm without macros looks like an .xlsx inside).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 SNIFF_BYTES = 64 * 1024
 
-# Formats the parser handles today; others are recognised but refused with 415.
-PARSEABLE = frozenset({"csv", "tsv", "txt", "json", "jsonl"})
+# Formats the parser handles; others are recognised but refused with 415.
+PARSEABLE = frozenset({"csv", "tsv", "txt", "json", "jsonl", "xlsx", "xlsm", "xlsb", "xls", "ods", "pdf"})
 
 CONTENT_TYPES = {
     "csv": "text/csv",
@@ -29,6 +29,8 @@ CONTENT_TYPES = {
     "xlsb": "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
     "xls": "application/vnd.ms-excel",
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     "zip": "application/zip",
     "binary": "application/octet-stream",
 }
@@ -58,11 +60,16 @@ def _binary_format(head: bytes, name: str) -> str | None:
     if head.startswith(b"PK\x03\x04"):
         if b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet" in head[:200]:
             return "ods"
-        if b"[Content_Types].xml" in head or b"xl/" in head:
-            for ext in ("xlsm", "xlsb"):
-                if name.endswith("." + ext):
-                    return ext
+        if b"xl/" in head:  # an OOXML workbook's parts live under xl/
+            if b"xl/workbook.bin" in head:
+                return "xlsb"
+            if b"xl/vbaProject.bin" in head or name.endswith(".xlsm"):
+                return "xlsm"
             return "xlsx"
+        if b"word/" in head:
+            return "docx"
+        if b"ppt/" in head:
+            return "pptx"
         return "zip"
     return None
 

@@ -14,10 +14,14 @@ from ferry_parser.consumers import subscribe
 from ferry_parser.errors import install_error_handlers
 from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
+from ferry_parser.workers import WorkerPool
 
 
 def create_app(settings: ParserSettings, infra: Infrastructure | None = None) -> FastAPI:
     """The parser's app: no API of its own, only ``/health``, ``/ready`` and ``/metrics``.
+
+    The lifespan starts the pool of parse worker processes and stops it (after
+    the subscriptions, so no parse is left waiting for a worker).
 
     When ``infra`` is None the lifespan connects (and closes) its own clients;
     when given (embedded mode, tests) the caller owns it.
@@ -28,15 +32,19 @@ def create_app(settings: ParserSettings, infra: Infrastructure | None = None) ->
         current = infra if infra is not None else await connect(settings, with_blobs=True)
         app.state.infra = current
         subscriptions = []
+        pool = WorkerPool.from_settings(settings)
         try:
+            pool.start()  # the workers import the readers while the rest starts
+            app.state.workers = pool
             await ensure_parsed_indexes(current.db)
-            parser = FileParser(current, settings)
+            parser = FileParser(current, settings, pool)
             app.state.parser = parser
             subscriptions = await subscribe(current.bus, parser, concurrency=settings.parse_concurrency)
             yield
         finally:
             for subscription in reversed(subscriptions):
                 await subscription.cancel()
+            await pool.aclose()
             if infra is None:
                 await current.close()
 

@@ -61,9 +61,9 @@ class ChunkCutter:
             yield self._chunk(part, "rows", rows)
 
     def pages(self, pages: list[Page]) -> Iterator[Chunk]:
-        sizes = [len(page.text.encode()) + _ROW_OVERHEAD * 2 for page in pages]
+        sizes = [page_size(page) for page in pages]
         for offset, length in cuts(sizes, self.max_items, self.max_bytes):
-            items = [{"number": p.number, "text": p.text} for p in pages[offset : offset + length]]
+            items = [page_item(p) for p in pages[offset : offset + length]]
             yield self._chunk(PAGES_PART, "pages", items)
 
     def counts(self) -> dict[str, int]:
@@ -102,6 +102,26 @@ def row_sizes(frame: pl.DataFrame) -> pl.Series:
     if not texts:
         return pl.Series("size", [fixed] * frame.height, dtype=pl.Int64)
     return frame.select((pl.sum_horizontal(texts) + fixed).alias("size")).to_series()
+
+
+def page_item(page: Page) -> dict[str, Any]:
+    """The stored form of a page: ``{number, text}``, plus ``tables`` and ``has_text`` when the format has them."""
+    item: dict[str, Any] = {"number": page.number, "text": page.text}
+    if page.tables is not None:
+        item["tables"] = page.tables
+    if page.has_text is not None:
+        item["has_text"] = page.has_text
+    return item
+
+
+def page_size(page: Page) -> int:
+    """A rough BSON size of a stored page, tables included."""
+    size = len(page.text.encode()) + _ROW_OVERHEAD * 2
+    for table in page.tables or ():
+        for row in table:
+            size += _ROW_OVERHEAD
+            size += sum(_VALUE_OVERHEAD + (len(cell.encode()) if isinstance(cell, str) else 0) for cell in row)
+    return size
 
 
 def cuts(sizes: list[int], max_items: int, max_bytes: int) -> Iterator[tuple[int, int]]:

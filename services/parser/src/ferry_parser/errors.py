@@ -43,6 +43,12 @@ class MalformedCsv(ParseError):
     code = "malformed_csv"
 
 
+class LineTooLong(ParseError):
+    """A line or value longer than the reader accepts (refused before it is held in memory)."""
+
+    code = "line_too_long"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Unexpected errors answer ``{"detail": ...}`` with 500, like every Ferry service."""
 
@@ -50,3 +56,29 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     app.add_exception_handler(Exception, internal_error)
+
+
+class CorruptFile(ParseError):
+    """The file is damaged or truncated, or is not of the format it claims."""
+
+    code = "corrupt_file"
+
+
+class EncryptedPdf(ParseError):
+    code = "encrypted_pdf"
+
+
+class TooManyPages(ParseError):
+    code = "too_many_pages"
+
+
+class ZipBomb(ParseError):
+    """An archive that would inflate far past what any real file needs; refused before it is parsed."""
+
+    code = "zip_bomb"
+
+
+class PasswordProtected(ParseError):
+    """A workbook that cannot be read without its password."""
+
+    code = "password_protected"

@@ -1,7 +1,11 @@
 """Parsing one uploaded file: download, read, store chunks, store the summary, announce the result.
 
-Bad content ends in ``file.failed.v1`` and a normal return (the event is
-acknowledged); infrastructure errors propagate so the bus redelivers. Every
+The reading itself runs in a worker process (``workers.WorkerPool``), so
+this process only downloads, stores and announces: its event loop is never
+blocked by parsing. Bad content, and a file that exceeds the memory or time
+limit or crashes its worker, ends in ``file.failed.v1`` and a normal return
+(the event is acknowledged); infrastructure errors propagate so the bus
+redelivers, and so does a cancelled parse (the parser is shutting down). Every
 step is idempotent: a redelivered event finds the stored summary and only
 announces it again, and a parse that crashed halfway rewrites the same chunks.
 """
@@ -9,14 +13,12 @@ announces it again, and a parse that crashed halfway rewrites the same chunks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TypeVar, cast
 
-import polars as pl
 import structlog
 
 from ferry_core.blobs import BlobNotFound, BlobStore
@@ -33,32 +35,35 @@ from ferry_core.events import (
 )
 from ferry_core.infra import Infrastructure
 from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
-from ferry_parser.chunks import Chunk, ChunkCutter, ChunkStore
+from ferry_parser.chunks import Chunk, ChunkStore
 from ferry_parser.documents import ParsedDocuments
-from ferry_parser.errors import ParseError, Undecodable
-from ferry_parser.formats import Header, Item, Pages, ReadOptions, TableHeader, canonical_format, reader_for
+from ferry_parser.errors import ParseError
+from ferry_parser.formats import ReadOptions, canonical_format, reader_for
 from ferry_parser.metrics import FILES_PARSED, PARSE_DURATION, ROWS_PARSED, format_label
 from ferry_parser.progress import ProgressReporter
 from ferry_parser.settings import ParserSettings
 from ferry_parser.summary import SummaryBuilder
+from ferry_parser.worker_main import Done, Tick
+from ferry_parser.workers import WorkerPool, shared_pool
 
 log = structlog.get_logger(__name__)
 
 SOURCE = "ferry-parser"
-T = TypeVar("T")
-_DONE = object()
+HEARTBEAT_CHECK_SECONDS = 0.25
 
 
 class FileParser:
     """Consumes ``file.uploaded.v1`` (``parse``) and ``file.deleted.v1`` (``forget``)."""
 
-    def __init__(self, infra: Infrastructure, settings: ParserSettings) -> None:
+    def __init__(self, infra: Infrastructure, settings: ParserSettings, pool: WorkerPool | None = None) -> None:
+        """``pool`` runs the readers; without one, the process-wide pool for these settings (see ``shared_pool``)."""
         self._bus: Bus = infra.bus
         self._blobs: BlobStore = infra.require_blobs()
         self._documents = ParsedDocuments(infra.db)
         self._chunks = ChunkStore(infra.db)
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.parse_concurrency)
+        self._pool = pool if pool is not None else shared_pool(settings)
 
     async def parse(self, upload: FileUploaded) -> None:
         async with self._slots:
@@ -122,7 +127,7 @@ class FileParser:
     async def _read_and_store(
         self, upload: FileUploaded, fmt: str, workdir: Path, progress: ProgressReporter
     ) -> Summary:
-        reader = reader_for(fmt)  # before downloading: an unsupported file is never fetched
+        reader_for(fmt)  # before downloading: an unsupported file is never fetched
         path = workdir / "original"
         await self._blobs.download(upload.blob_key, path)
         settings = self._settings
@@ -132,20 +137,41 @@ class FileParser:
             batch_rows=max(settings.chunk_rows, 10_000),
             max_text_bytes=settings.max_chunk_bytes,
         )
-        cutter = ChunkCutter(max_items=settings.chunk_rows, max_bytes=settings.max_chunk_bytes)
+        context = {"file_id": upload.file_id}
+        if (correlation_id := correlation_id_var.get()) is not None:
+            context["correlation_id"] = correlation_id
         builder = SummaryBuilder(fmt)
-        async for item in _in_thread(_chunked(_guarded(reader(path, options)), cutter)):
-            if isinstance(item, Chunk):
-                await self._chunks.write(upload.file_id, item)
-                builder.count(item)
-                await progress.storing(builder.done, builder.total, pages=builder.is_document)
-            else:
-                builder.start(item)
-        await self._chunks.trim(upload.file_id, cutter.counts())
+        done: Done | None = None
+        stop = asyncio.Event()
+        heartbeat = asyncio.create_task(_keep_alive(progress, stop))
+        try:
+            messages = self._pool.run(
+                path, options, max_items=settings.chunk_rows, max_bytes=settings.max_chunk_bytes, context=context
+            )
+            async with contextlib.aclosing(messages):
+                async for message in messages:
+                    if isinstance(message, Chunk):
+                        await self._chunks.write(upload.file_id, message)
+                        builder.count(message)
+                        await progress.storing(builder.done, builder.total, pages=builder.is_document)
+                    elif isinstance(message, Tick):
+                        await progress.reading(message.bytes_read)
+                    elif isinstance(message, Done):
+                        done = message
+                    else:
+                        builder.start(message)
+        finally:
+            # Let a heartbeat being published finish (a publish cut off halfway helps nobody), then stop.
+            stop.set()
+            await asyncio.wait({heartbeat}, timeout=5)
+            heartbeat.cancel()
+        if done is None:  # pragma: no cover - the pool raises rather than end without a result
+            raise RuntimeError("the parse worker ended without a result")
+        await self._chunks.trim(upload.file_id, done.counts)
         warnings = []
-        if cutter.truncated_cells:
+        if done.truncated_cells:
             warnings.append(
-                f"{cutter.truncated_cells} value(s) longer than {cutter.max_cell_chars} characters were shortened."
+                f"{done.truncated_cells} value(s) longer than {done.max_cell_chars} characters were shortened."
             )
         return builder.build(warnings)
 
@@ -171,45 +197,16 @@ class FileParser:
         EVENTS_PUBLISHED.labels("parser", envelope.type).inc()
 
 
-def _chunked(items: Iterator[Item], cutter: ChunkCutter) -> Iterator[Header | Chunk]:
-    """Headers as they come and content cut into chunks (runs in the worker thread, like the reader)."""
-    part = ""
-    for item in items:
-        if isinstance(item, pl.DataFrame):
-            yield from cutter.rows(part, item)
-        elif isinstance(item, Pages):
-            yield from cutter.pages(item.pages)
+async def _keep_alive(progress: ProgressReporter, stop: asyncio.Event) -> None:
+    """Progress events keep coming during a long parse even when nothing moves (see ``heartbeat``)."""
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), HEARTBEAT_CHECK_SECONDS)
+        except TimeoutError:
+            pass
         else:
-            part = item.part if isinstance(item, TableHeader) else ""
-            yield item
-
-
-def _guarded(items: Iterator[Item]) -> Iterator[Item]:
-    """A reader's own failures are the file's: deterministic, so retrying would only repeat them.
-
-    Operating-system errors (a full disk) and memory errors may pass on another
-    attempt or replica, so they propagate for redelivery.
-    """
-    try:
-        yield from items
-    except (ParseError, OSError, MemoryError):
-        raise
-    except UnicodeError as exc:
-        raise Undecodable(f"The file's text could not be decoded: {exc}") from exc
-    except (Exception, pl.exceptions.PanicException) as exc:
-        log.exception("reader failed")
-        raise ParseError(f"The file could not be parsed ({type(exc).__name__}).") from exc
-
-
-async def _in_thread(items: Iterator[T]) -> AsyncIterator[T]:
-    """Iterate a blocking generator one step at a time in a worker thread."""
-    try:
-        while True:
-            item = await asyncio.to_thread(next, items, _DONE)
-            if item is _DONE:
-                break
-            yield cast(T, item)
-    finally:
-        close = getattr(items, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)
+            return
+        try:
+            await progress.heartbeat()
+        except Exception:
+            log.warning("progress heartbeat not published", exc_info=True)

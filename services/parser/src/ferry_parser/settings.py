@@ -21,3 +21,14 @@ class ParserSettings(CommonSettings):
     parse_tmp_dir: Path | None = Field(
         default=None, description="Where downloads are staged; the system temp dir if unset."
     )
+    parse_memory_limit_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Most resident memory one parse may use (its worker process is killed above it); 0: no limit.",
+    )
+    parse_timeout_seconds: float = Field(
+        default=600, ge=0, description="Most seconds one parse may take in its worker process; 0: no limit."
+    )
+    parse_worker_max_files: int = Field(
+        default=50, ge=0, description="Files a worker process parses before it is replaced by a fresh one; 0: never."
+    )

@@ -2,7 +2,8 @@ import codecs
 
 import pytest
 
-from ferry_parser.errors import EmptyFile, MalformedCsv, Undecodable
+from ferry_parser.errors import EmptyFile, LineTooLong, MalformedCsv, Undecodable
+from ferry_parser.formats import layout, text
 
 from .conftest import Read
 
@@ -23,7 +24,14 @@ def test_csv_with_header_and_types(read: Read) -> None:
         [2, "Ann", None, False, "2024-02-01", None],
     ]
     assert result.table.rows_total == 2
-    assert result.table.metadata == {"delimiter": ",", "encoding": "utf-8", "has_header": True, "quote_char": '"'}
+    assert result.table.metadata == {
+        "delimiter": ",",
+        "encoding": "utf-8",
+        "has_header": True,
+        "quote_char": '"',
+        "ragged_rows": {"count": 0, "first_lines": []},
+    }
+    assert result.table.warnings == []
 
 
 def test_tsv_without_header(read: Read) -> None:
@@ -66,10 +74,44 @@ def test_types_hold_for_the_whole_file_not_just_its_start(read: Read) -> None:
     assert result.batches == 11
 
 
-def test_ragged_rows_and_blank_lines(read: Read) -> None:
-    result = read(b"a,b\n1,2\n\n3\n4,5,6\n\n", "csv")
-    assert result.rows == [[1, 2], [3, None], [4, 5]]
-    assert any("extra values" in w for w in result.table.warnings)
+def test_ragged_rows_are_kept_and_reported(read: Read) -> None:
+    result = read(b"a,b\n1,2\n\n3\n4,5,6\n\n7,8,,\n9,10,x,,y\n", "csv")
+    assert [c.name for c in result.table.columns] == ["a", "b", "_extra"]
+    assert result.types == {"a": "integer", "b": "integer", "_extra": "string"}
+    assert result.rows == [[1, 2, None], [3, None, None], [4, 5, "6"], [7, 8, None], [9, 10, "x,,y"]]
+    assert result.table.rows_total == 5
+    assert result.table.metadata["ragged_rows"] == {"count": 3, "first_lines": [4, 5, 8]}
+    assert result.table.warnings == [
+        "3 rows have a different number of fields than the header (first at lines 4, 5, 8); "
+        "short rows are padded with empty values and values beyond the last column are kept in column '_extra'."
+    ]
+
+
+def test_many_ragged_rows_list_the_first_lines(read: Read) -> None:
+    lines = ["a,b"] + [f"{i},{i}" if i % 4 else f"{i}" for i in range(1, 101)]
+    result = read(("\n".join(lines) + "\n").encode(), "csv")
+    ragged = result.table.metadata["ragged_rows"]
+    assert ragged["count"] == 25
+    assert ragged["first_lines"] == [5, 9, 13, 17, 21, 25, 29, 33, 37, 41]
+    assert result.table.warnings[0].startswith(
+        "25 rows have a different number of fields than the header (first at lines 5, 9, 13); "
+    )
+    assert [c.name for c in result.table.columns] == ["a", "b"]
+    assert len(result.rows) == 100
+
+
+def test_the_extra_column_never_takes_a_header_name(read: Read) -> None:
+    result = read(b"id,_extra\n1,a\n2,b,c\n", "csv")
+    assert [c.name for c in result.table.columns] == ["id", "_extra", "_extra_2"]
+    assert result.rows == [[1, "a", None], [2, "b", "c"]]
+    assert "1 row has a different number of fields than the header (at line 3)" in result.table.warnings[0]
+
+
+def test_trailing_delimiters_are_not_ragged(read: Read) -> None:
+    result = read(b"a,b\n1,2,\n3,4,,\n", "csv")
+    assert result.rows == [[1, 2], [3, 4]]
+    assert result.table.metadata["ragged_rows"] == {"count": 0, "first_lines": []}
+    assert result.table.warnings == []
 
 
 def test_header_only(read: Read) -> None:
@@ -85,15 +127,36 @@ def test_single_column_csv_keeps_whole_lines(read: Read) -> None:
     assert result.rows == [["Oslo"], ["Rome"]]
 
 
-def test_prose_txt_is_text_pages(read: Read) -> None:
-    lines = [f"Line {i} of a story, with words." if i % 3 else f"Line {i}" for i in range(250)]
-    result = read(("\n".join(lines) + "\n").encode(), "txt")
+def test_prose_txt_is_text_in_paragraphs(read: Read) -> None:
+    paragraphs = [
+        "\n".join(f"Line {i} of paragraph {p}, with words." if i % 3 else f"Line {i}" for i in range(p + 1))
+        for p in range(60)
+    ]
+    result = read(("\n\n".join(paragraphs) + "\n").encode(), "txt")
     assert result.document.kind == "text"
-    assert result.document.pages_total == 3
-    assert result.document.metadata["lines"] == 250
-    assert [n for n, _ in result.pages] == [1, 2, 3]
-    assert result.pages[0][1].splitlines()[0] == "Line 0"
-    assert len(result.pages[2][1].splitlines()) == 50
+    assert result.document.pages_total == 60
+    assert result.document.metadata == {"encoding": "utf-8", "lines": 1889, "paragraphs": 60}
+    assert result.pages[:2] == [(1, "Line 0"), (2, "Line 0\nLine 1 of paragraph 1, with words.")]
+    assert [n for n, _ in result.pages] == list(range(1, 61))
+    assert result.document.warnings == []
+
+
+def test_paragraphs_are_capped_by_max_text_bytes(read: Read) -> None:
+    text = "Intro.\n\n" + "Ünïcödé words here.\n" * 100 + "\nEnd.\n"
+    result = read(text.encode(), "txt", max_text_bytes=500)
+    assert all(len(page.encode()) <= 500 for _, page in result.pages)
+    assert result.pages[0] == (1, "Intro.")
+    assert result.pages[-1][1] == "End."
+    assert result.document.metadata["paragraphs"] == 3
+    assert result.document.pages_total == len(result.pages) > 3
+    assert "1 paragraph(s) longer than 500 bytes" in result.document.warnings[0]
+
+
+def test_a_txt_without_a_line_break_in_its_sample_is_text(read: Read) -> None:
+    data = b"a,b,c," * (text.SAMPLE_BYTES // 4)
+    result = read(data, "txt", max_text_bytes=5000)
+    assert result.document.kind == "text"
+    assert "".join(page for _, page in result.pages).encode() == data
 
 
 def test_unclosed_quote_is_malformed(read: Read) -> None:
@@ -111,3 +174,92 @@ def test_empty_and_blank_files(read: Read) -> None:
 def test_binary_file_is_undecodable(read: Read) -> None:
     with pytest.raises(Undecodable):
         read(bytes(range(256)) * 4, "csv")
+
+
+def test_quoted_values_with_line_breaks_and_line_numbers_after_them(read: Read) -> None:
+    data = b'id,note\r\n1,"two\r\nlines"\r\n2,"three\nlines\nhere"\r\n3\r\n4,"a ""quoted"" word"\r\n'
+    result = read(data, "csv")
+    assert result.rows == [[1, "two\r\nlines"], [2, "three\nlines\nhere"], [3, None], [4, 'a "quoted" word']]
+    assert result.table.metadata["ragged_rows"] == {"count": 1, "first_lines": [7]}
+
+
+def test_stray_quotes_inside_values_are_kept(read: Read) -> None:
+    data = b'size,item\n5" pipe,"Hose, 10 m"\n3" nut,bolt\rwasher\n'
+    result = read(data, "csv")  # polars refuses the block; Python's csv module reads it
+    assert result.rows == [['5" pipe', "Hose, 10 m"], ['3" nut', "bolt\rwasher"]]
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_a_carriage_return_inside_a_value_is_not_a_line_end(read: Read, end: bytes) -> None:
+    data = end.join([b"a,b", b"1,x\ry", b'2,"q\rr"', b"3,z"]) + end
+    result = read(data, "csv")
+    assert result.rows == [[1, "x\ry"], [2, "q\rr"], [3, "z"]]
+    assert result.table.metadata["ragged_rows"]["count"] == 0
+
+
+def test_quoted_empty_values_are_null(read: Read) -> None:
+    result = read(b'a,b\n"",x\n"",""\n1,""\n', "csv")
+    assert result.rows == [[None, "x"], [1, None]]
+    assert result.types == {"a": "integer", "b": "string"}
+
+
+def test_blocks_of_records_give_the_same_table(read: Read, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = ["n,when,text"] + [f'{i},2024-01-{i % 28 + 1:02d},"multi\nline {i}"' for i in range(500)] + ["x,,"]
+    data = ("\n".join(lines) + "\n").encode()
+    whole = read(data, "csv")
+    monkeypatch.setattr(layout, "BLOCK_RECORDS", 7)
+    monkeypatch.setattr(layout, "BLOCK_BYTES", 100)
+    blocks = read(data, "csv", batch_rows=50)
+    assert blocks.rows == whole.rows
+    assert blocks.types == whole.types == {"n": "string", "when": "date", "text": "string"}
+    assert blocks.batches > whole.batches
+    assert blocks.table.rows_total == 501
+
+
+def test_a_line_longer_than_the_limit_fails_cleanly(read: Read, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "MAX_LINE_BYTES", 1000)
+    read(b"a,b\n" + b"x" * 990 + b",y\n", "csv")  # within the limit
+    with pytest.raises(LineTooLong, match="Line 3 is longer than") as failure:
+        read(b"a,b\n1,2\n" + b"x" * 1000 + b",y\n", "csv")
+    assert failure.value.code == "line_too_long"
+
+
+def test_a_value_longer_than_the_limit_fails_cleanly(read: Read, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "MAX_LINE_BYTES", 1000)
+    data = b'a,b\n1,"' + b"many short lines\n" * 100 + b'"\n'
+    with pytest.raises(LineTooLong, match="A value ending at line 60 is longer than"):
+        read(data, "csv")
+
+
+def test_an_unclosed_quote_beyond_the_sample_is_malformed(read: Read) -> None:
+    data = b"a,b\n" + b"1,2\n" * (text.SAMPLE_BYTES // 4) + b'3,"never closed\n4,5\n'
+    with pytest.raises(MalformedCsv, match="never closed"):
+        read(data, "csv")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("utf-8", b""), ("utf-8", codecs.BOM_UTF8), ("utf-16", b""), ("cp1252", b""), ("latin-1", b"")],
+)
+def test_accented_text_survives_every_encoding(read: Read, encoding: str, prefix: bytes) -> None:
+    rows = [["Zoë", "Kraków"] if encoding in ("utf-8", "utf-16") else ["Zoë", "Besançon"], ["Ærø", "Malmö"]]
+    data = prefix + ("name;city\n" + "".join(f"{a};{b}\n" for a, b in rows)).encode(encoding)
+    if encoding == "latin-1":
+        data += "\x81x;y\n".encode("latin-1")  # undefined in cp1252
+        rows.append(["\x81x", "y"])
+    result = read(data, "csv")
+    assert result.rows == rows
+
+
+def test_excel_separator_hint_and_blank_lines_before_the_header(read: Read) -> None:
+    result = read(b"sep=;\r\n\r\n\x0c\r\na;b\r\n1;2\r\n3\r\n", "csv")
+    assert [c.name for c in result.table.columns] == ["a", "b"]
+    assert result.rows == [[1, 2], [3, None]]
+    assert result.table.metadata["ragged_rows"] == {"count": 1, "first_lines": [6]}
+
+
+def test_lines_of_blank_space_are_no_rows(read: Read) -> None:
+    result = read(b"a,b\n1,2\n   \n \t, \n3, x \n", "csv")
+    assert result.rows == [[1, "2"], [3, " x "]]
+    assert result.table.rows_total == 2
+    assert result.table.metadata["ragged_rows"]["count"] == 0

@@ -34,6 +34,12 @@ def test_invalid_utf8_late_in_a_large_file_falls_back(tmp_path: Path) -> None:
     assert text.detect_encoding(write(tmp_path, data)) == "cp1252"
 
 
+@pytest.mark.parametrize("data", [b"\x00", "a,b\n".encode("utf-16-le") + b"\x00", b"a\x00" * 10 + b"\x00\xd8"])
+def test_what_only_looks_like_utf16_is_undecodable(tmp_path: Path, data: bytes) -> None:
+    with pytest.raises(Undecodable):
+        text.detect_encoding(write(tmp_path, data))
+
+
 def test_empty_file(tmp_path: Path) -> None:
     with pytest.raises(EmptyFile):
         text.detect_encoding(write(tmp_path, b""))

@@ -14,7 +14,9 @@ from ferry_parser.formats.base import (
     TableHeader,
 )
 from ferry_parser.formats.delimited import read_delimited
+from ferry_parser.formats.excel import read_excel
 from ferry_parser.formats.jsonfmt import read_json, read_jsonl
+from ferry_parser.formats.pdf import read_pdf
 
 READERS: dict[str, Reader] = {
     "csv": read_delimited,
@@ -22,6 +24,12 @@ READERS: dict[str, Reader] = {
     "txt": read_delimited,
     "json": read_json,
     "jsonl": read_jsonl,
+    "xlsx": read_excel,
+    "xlsm": read_excel,
+    "xlsb": read_excel,
+    "xls": read_excel,
+    "ods": read_excel,
+    "pdf": read_pdf,
 }
 ALIASES = {"ndjson": "jsonl", "jsonlines": "jsonl", "tab": "tsv", "text": "txt"}
 

@@ -5,7 +5,7 @@ each part of the file, then that part's content:
 
 - ``TableHeader`` followed by ``polars.DataFrame`` batches whose columns are
   already storable (see ``inference.storable``) and in the header's order;
-- ``DocumentHeader`` followed by ``Pages`` batches (kind ``text`` or ``document``).
+- ``DocumentHeader`` followed by ``Pages`` batches (kind ``text``, ``document`` or ``pages``).
 
 Bad content raises a ``ferry_parser.errors.ParseError``. Warnings found while
 reading may be appended to the current header's ``warnings``: they are read
@@ -39,7 +39,7 @@ class TableHeader:
 class DocumentHeader:
     """Content stored as numbered pages of text (the ``pages`` part)."""
 
-    kind: Literal["text", "document"]
+    kind: Literal["text", "document", "pages"]
     pages_total: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -47,8 +47,14 @@ class DocumentHeader:
 
 @dataclass(frozen=True)
 class Page:
+    """One numbered page; ``tables`` and ``has_text`` are ``None`` for formats that have no such notion."""
+
     number: int
     text: str
+    tables: list[list[list[Any]]] | None = None
+    """Tables found on the page, each a list of rows of cell values (``None`` for a merged cell)."""
+    has_text: bool | None = None
+    """``False`` for a page without a text layer (a scanned image, or blank)."""
 
 
 @dataclass(frozen=True)

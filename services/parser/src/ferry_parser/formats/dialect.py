@@ -38,7 +38,7 @@ class Dialect:
     has_header: bool
     columns: list[str]
     skip_lines: int = 0
-    """Lines before the first record: blank ones and Excel's ``sep=;`` hint."""
+    """Lines before the first record that are not records: Excel's ``sep=;`` hint (blank lines never are)."""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -53,7 +53,7 @@ def sniff(sample: str, *, at_end: bool, fmt: str) -> Dialect:
         forced, skip = hint.group(1), 1
         lines = lines[1:]
     while lines and not lines[0].strip():
-        lines, skip = lines[1:], skip + 1
+        lines = lines[1:]
     if not at_end and len(lines) > 1:
         lines = lines[:-1]  # the last line of a cut sample may be partial
     text = "".join(lines)
@@ -67,19 +67,20 @@ def sniff(sample: str, *, at_end: bool, fmt: str) -> Dialect:
         return Dialect(delimiter, has_header=True, columns=[], skip_lines=skip)
     has_header = detect_header(records)
     columns, warnings = column_names(records[0], has_header=has_header)
-    if any(len(record) > len(columns) for record in records[1:]):
-        warnings.append("Some rows have more values than the first row; the extra values were dropped.")
     return Dialect(delimiter, has_header, columns, skip, warnings)
 
 
 def detect_delimiter(
     text: str, preference: tuple[str, ...] = _DEFAULT_PREFERENCE, min_consistency: float = 0.5
 ) -> str | None:
-    """The delimiter that splits most lines into the same number (at least two) of fields."""
+    """The delimiter that splits most lines into the same number (at least two) of fields.
+
+    Empty fields at the end of a line do not count: many writers end every row with a delimiter.
+    """
     best: tuple[float, int, int] | None = None
     chosen: str | None = None
     for delimiter in DELIMITERS:
-        counts = [len(record) for record in _records(text, delimiter)]
+        counts = [_width(record) for record in _records(text, delimiter)]
         if not counts:
             continue
         fields, frequency = Counter(counts).most_common(1)[0]
@@ -155,6 +156,14 @@ def _records(text: str, delimiter: str | None) -> list[list[str]]:
         ]
     except csv.Error:
         return []
+
+
+def _width(record: list[str]) -> int:
+    """Fields of ``record`` up to its last non-empty one."""
+    width = len(record)
+    while width > 1 and not record[width - 1]:
+        width -= 1
+    return width
 
 
 def _check_quotes(text: str, delimiter: str) -> None:

@@ -31,7 +31,10 @@ def detect_encoding(path: Path) -> str:
         if head.startswith(bom):
             return encoding
     if b"\x00" in head:
-        return _utf16_without_bom(head)
+        encoding = _utf16_without_bom(head)
+        if not _decodes(path, encoding):  # a guess from the NULs alone: the whole file must bear it out
+            raise Undecodable("The file is not text: it contains binary data. Upload it in its own format.")
+        return encoding
     if _decodes(path, "utf-8"):
         return "utf-8"
     # Every byte is defined in Latin-1, so this is the last resort; cp1252 leaves five undefined.

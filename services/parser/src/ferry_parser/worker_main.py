@@ -1,0 +1,345 @@
+"""The parse worker: a process of its own that runs a format reader, so a bad file cannot take the parser down.
+
+``ferry_parser.workers.WorkerPool`` starts it as a fresh interpreter
+(``python -P -c ... --fd N``; never a fork of the service's event-loop process)
+and talks to it over one socket, as a ``multiprocessing`` ``Connection`` of
+pickled messages:
+
+- parent → worker: a ``Job``; one ``Ack`` per chunk the parent has stored;
+  ``Stop`` (or the end of the stream) to exit.
+- worker → parent: ``Ready`` once it has imported the readers; then per job
+  the headers and ``Chunk``s as the reader yields them, a ``Tick`` about twice a
+  second, and finally ``Done`` or ``Failed``.
+
+Backpressure: at most ``Job.window`` chunks are sent and not yet acknowledged;
+beyond that the worker waits, so neither process holds more than a few chunks
+(each at most ~``max_chunk_bytes``) however large the file.
+
+Memory: the parent watches the worker's resident memory against the ceiling.
+Here the address space for data is capped at ``DATA_LIMIT_FACTOR`` times the
+ceiling (``RLIMIT_DATA``) as a hard backstop against allocations too fast for
+the watch; a ``MemoryError`` is reported as the file's ``memory_limit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import faulthandler
+import gc
+import importlib
+import os
+import resource
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+import structlog
+
+from ferry_parser.chunks import Chunk, ChunkCutter
+from ferry_parser.errors import ParseError, Undecodable
+from ferry_parser.formats import Header, Item, Pages, Reader, ReadOptions, TableHeader, reader_for
+
+log = structlog.get_logger(__name__)
+
+DATA_LIMIT_FACTOR = 2
+"""``RLIMIT_DATA`` is this many times the memory ceiling: virtual reservations (allocator arenas) exceed
+what is resident, so the exact ceiling is enforced on resident memory by the parent's watch instead."""
+TICK_SECONDS = 0.5
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Ready:
+    pid: int
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    path: Path
+    options: ReadOptions
+    max_items: int
+    max_bytes: int
+    window: int = 4
+    """Chunks the worker may send ahead of the parent's acknowledgements."""
+    reader: str | None = None
+    """``"module:function"`` to run instead of the format's reader: a test hook (see ``_testing_readers``)."""
+    context: dict[str, str] = field(default_factory=dict)
+    """Bound to the worker's log lines (``file_id``, ``correlation_id``)."""
+
+
+@dataclass(frozen=True)
+class Ack:
+    job: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The worker is alive; ``bytes_read`` is what the job has read from files so far (all passes)."""
+
+    job: int
+    bytes_read: int | None
+
+
+@dataclass(frozen=True)
+class Done:
+    counts: dict[str, int]
+    """Chunks per part (for trimming what an earlier parse left)."""
+    truncated_cells: int
+    max_cell_chars: int
+    headers: list[Header]
+    """The headers as they are at the end: readers may add warnings or metadata after yielding one."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Why a job ended without a result.
+
+    ``parse``: the file's fault (``code``); ``memory``: a ``MemoryError``; ``os``: the disk's; ``internal``: a bug.
+    """
+
+    kind: Literal["parse", "memory", "os", "internal"]
+    message: str
+    code: str = ""
+    errno: int | None = None
+
+
+ToWorker = Job | Ack | Stop
+FromWorker = Ready | Header | Chunk | Tick | Done | Failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.enable()  # a crash in native code leaves the Python stack on stderr, for the logs
+    limit_memory(args.memory_limit_mb)
+    from ferry_core.observability import configure_logging
+
+    configure_logging("parser", args.log_level, json=args.log_json)
+    structlog.contextvars.bind_contextvars(worker_pid=os.getpid())
+    channel = _Channel(Connection(args.fd))
+    ticker = _Ticker(channel, args.parent_pid)
+    ticker.start()
+    try:
+        channel.send(Ready(os.getpid()))
+    except OSError:
+        return 0  # the parent is gone already
+    while True:
+        try:
+            message = channel.recv()
+        except (EOFError, OSError):
+            return 0
+        if isinstance(message, Stop):
+            return 0
+        if isinstance(message, Job):
+            _run(channel, ticker, message)
+            gc.collect()
+        # A late Ack of a finished job needs nothing.
+
+
+def limit_memory(limit_mb: int) -> None:
+    """Cap the data segment (heap and private mappings) at ``DATA_LIMIT_FACTOR`` times the ceiling; 0: no cap."""
+    if limit_mb <= 0:
+        return
+    limit = limit_mb * MB * DATA_LIMIT_FACTOR
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ValueError, OSError) as exc:  # pragma: no cover - a platform without RLIMIT_DATA
+        log.warning("could not cap the worker's memory", error=str(exc))
+
+
+def run_items(job: Job, cutter: ChunkCutter) -> Iterator[Header | Chunk]:
+    """The reader's headers and its content cut into chunks."""
+    return chunked(guarded(resolve_reader(job)(job.path, job.options)), cutter)
+
+
+def resolve_reader(job: Job) -> Reader:
+    if job.reader is None:
+        return reader_for(job.options.format)
+    module, _, name = job.reader.partition(":")
+    reader: Reader = getattr(importlib.import_module(module), name)
+    return reader
+
+
+def chunked(items: Iterator[Item], cutter: ChunkCutter) -> Iterator[Header | Chunk]:
+    """Headers as they come and content cut into chunks."""
+    part = ""
+    for item in items:
+        if isinstance(item, pl.DataFrame):
+            yield from cutter.rows(part, item)
+        elif isinstance(item, Pages):
+            yield from cutter.pages(item.pages)
+        else:
+            part = item.part if isinstance(item, TableHeader) else ""
+            yield item
+
+
+def guarded(items: Iterator[Item]) -> Iterator[Item]:
+    """A reader's own failures are the file's: deterministic, so retrying would only repeat them.
+
+    Operating-system errors (a full disk) may pass on another attempt or
+    replica, so they propagate for redelivery; memory errors propagate to be
+    reported as the file's ``memory_limit``.
+    """
+    try:
+        yield from items
+    except (ParseError, OSError, MemoryError):
+        raise
+    except UnicodeError as exc:
+        raise Undecodable(f"The file's text could not be decoded: {exc}") from exc
+    except (Exception, pl.exceptions.PanicException) as exc:
+        log.exception("reader failed")
+        raise ParseError(f"The file could not be parsed ({type(exc).__name__}).") from exc
+
+
+def _run(channel: _Channel, ticker: _Ticker, job: Job) -> None:
+    structlog.contextvars.bind_contextvars(**job.context)
+    cutter = ChunkCutter(max_items=job.max_items, max_bytes=job.max_bytes)
+    credit = _Credit(channel, job)
+    headers: list[Header] = []
+    result: Done | Failed
+    ticker.begin(job.id)
+    try:
+        for item in run_items(job, cutter):
+            if isinstance(item, Chunk):
+                credit.take()
+            else:
+                headers.append(item)
+            channel.send(item)
+        result = Done(cutter.counts(), cutter.truncated_cells, cutter.max_cell_chars, headers)
+    except ParseError as exc:
+        result = Failed("parse", getattr(exc, "message", str(exc)), code=exc.code)
+    except MemoryError:
+        result = Failed("memory", "MemoryError")
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        result = Failed("os", f"{detail}: {exc.filename}" if exc.filename else detail, errno=exc.errno)
+    except Exception as exc:
+        log.exception("parse job failed")
+        result = Failed("internal", f"{type(exc).__name__}: {exc}")
+    finally:
+        ticker.end()
+        structlog.contextvars.unbind_contextvars(*job.context)
+    try:
+        channel.send(result)
+    except OSError:
+        os._exit(0)  # the parent is gone
+
+
+class _Channel:
+    """The connection to the parent; the job and the ticker thread both send, so sends take turns."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        with self.lock:
+            self.connection.send(message)
+
+    def recv(self) -> object:
+        return self.connection.recv()
+
+    def poll(self) -> bool:
+        return self.connection.poll()
+
+
+class _Credit:
+    """How many more chunks may be sent before the parent acknowledges some."""
+
+    def __init__(self, channel: _Channel, job: Job) -> None:
+        self._channel = channel
+        self._job = job.id
+        self._available = max(job.window, 1)
+
+    def take(self) -> None:
+        # Acknowledgements already waiting are read first, so they never pile up in the socket.
+        while self._available <= 0 or self._channel.poll():
+            try:
+                message = self._channel.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the parent is gone: nobody wants this parse any more
+            if isinstance(message, Ack) and message.job == self._job:
+                self._available += 1
+            elif isinstance(message, Stop):
+                os._exit(0)
+        self._available -= 1
+
+
+class _Ticker(threading.Thread):
+    """Sends a ``Tick`` every ``TICK_SECONDS`` during a job; ends the process when the parent has died."""
+
+    def __init__(self, channel: _Channel, parent_pid: int) -> None:
+        super().__init__(name="ferry-parse-ticker", daemon=True)
+        self._channel = channel
+        self._parent = parent_pid
+        self._job: int | None = None
+        self._baseline: int | None = None
+
+    def begin(self, job: int) -> None:
+        with self._channel.lock:
+            self._job = job
+            self._baseline = bytes_read()
+
+    def end(self) -> None:
+        with self._channel.lock:  # no tick of this job can follow its result
+            self._job = None
+
+    def run(self) -> None:
+        while True:
+            time.sleep(TICK_SECONDS)
+            if os.getppid() != self._parent:
+                os._exit(1)  # orphaned: the parser that started us is gone
+            with self._channel.lock:
+                if self._job is None:
+                    continue
+                current = bytes_read()
+                done = None if current is None or self._baseline is None else current - self._baseline
+                try:
+                    self._channel.connection.send(Tick(self._job, done))
+                except OSError:
+                    os._exit(1)
+
+
+def bytes_read() -> int | None:
+    """Bytes this process has read through system calls (``rchar`` of ``/proc/self/io``), when Linux says."""
+    try:
+        with open("/proc/self/io", "rb") as io:
+            for line in io:
+                if line.startswith(b"rchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def copy_header(target: Header, source: Header) -> None:
+    """Make ``target`` what ``source`` is, in place (a header the summary builder already holds)."""
+    for item in dataclasses.fields(target):
+        setattr(target, item.name, getattr(source, item.name))
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ferry-parse-worker")
+    parser.add_argument("--fd", type=int, required=True, help="the socket to the parent")
+    parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--memory-limit-mb", type=int, default=0)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=True)
+    return parser.parse_args(argv)
