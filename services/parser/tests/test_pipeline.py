@@ -25,6 +25,7 @@ from ferry_parser.settings import ParserSettings
 from .conftest import Recorder, Upload, uploader
 
 Wait = Callable[..., Awaitable[None]]
+WORKBOOK = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "formats" / "workbook.xlsx"
 
 
 def counter(outcome: str, fmt: str) -> float:
@@ -313,3 +314,26 @@ async def test_an_unreachable_database_raises_for_redelivery(
     with pytest.raises(ServerSelectionTimeoutError):
         await FileParser(infra, settings).parse(event)
     await client.close()
+
+
+async def test_configured_limits_reach_the_readers(
+    infra: Infrastructure, upload: Upload, recorder: Recorder, wait: Wait, tmp_path: Path
+) -> None:
+    """FERRY_MAX_PAGES is applied by the PDF reader, and a small workbook stays within a small inflate cap."""
+    import pymupdf
+
+    limited = FileParser(
+        infra, ParserSettings(parse_tmp_dir=tmp_path, max_pages=2, max_uncompressed_mb=1, progress_interval=0)
+    )
+    document = pymupdf.open()
+    for number in range(3):
+        document.new_page().insert_text((72, 72), f"page {number}")
+    pdf = document.tobytes()
+    workbook = WORKBOOK.read_bytes()
+    too_long = await upload(pdf, "pdf")
+    await limited.parse(too_long)
+    await wait(lambda: len(recorder.of_type("file.failed.v1")) == 1)
+    assert recorder.of_type("file.failed.v1")[0].data["error"]["code"] == "too_many_pages"
+    sheets = await upload(workbook, "xlsx")
+    await limited.parse(sheets)
+    await wait(lambda: len(recorder.of_type("file.parsed.v1")) == 1)

@@ -25,3 +25,11 @@ def test_nonsense_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FERRY_PARSE_CONCURRENCY", "0")
     with pytest.raises(ValueError, match="parse_concurrency"):
         ParserSettings()
+
+
+def test_hostile_input_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FERRY_MAX_PAGES", "7")
+    monkeypatch.setenv("FERRY_MAX_UNCOMPRESSED_MB", "3")
+    monkeypatch.setenv("FERRY_MAX_COMPRESSION_RATIO", "20")
+    settings = ParserSettings()
+    assert (settings.max_pages, settings.max_uncompressed_mb, settings.max_compression_ratio) == (7, 3, 20.0)

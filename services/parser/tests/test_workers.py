@@ -311,7 +311,9 @@ async def test_the_event_loop_stays_responsive_during_a_cpu_heavy_parse(
     assert summary is not None and summary.rows == 200_000
     worst = max(gaps)
     print(f"\nparse {elapsed:.2f}s, loop ticks {len(gaps)}, worst gap {worst * 1000:.0f} ms")
-    assert worst < 0.5
+    # Parsing in the loop's thread held it for seconds; storing chunks still takes a few milliseconds each.
+    # The bound is loose because CI machines are shared; tests/bench measures the lag precisely.
+    assert worst < 1.0
 
 
 async def test_failures_through_the_parser(

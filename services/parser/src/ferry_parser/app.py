@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
 from ferry_core.readmodels import ensure_parsed_indexes
 from ferry_parser.consumers import subscribe
-from ferry_parser.errors import install_error_handlers
 from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
 from ferry_parser.workers import WorkerPool
@@ -58,3 +58,12 @@ def create_app(settings: ParserSettings, infra: Infrastructure | None = None) ->
     install_error_handlers(app)
     instrument(app, "parser")
     return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Unexpected errors answer ``{"detail": ...}`` with 500, like every Ferry service."""
+
+    async def internal_error(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    app.add_exception_handler(Exception, internal_error)

@@ -7,9 +7,6 @@ bus redelivers the event.
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
 
 class ParseError(Exception):
     """The content cannot be parsed; ``message`` is written for the file's owner."""
@@ -47,15 +44,6 @@ class LineTooLong(ParseError):
     """A line or value longer than the reader accepts (refused before it is held in memory)."""
 
     code = "line_too_long"
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Unexpected errors answer ``{"detail": ...}`` with 500, like every Ferry service."""
-
-    async def internal_error(_: Request, __: Exception) -> JSONResponse:
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
-
-    app.add_exception_handler(Exception, internal_error)
 
 
 class CorruptFile(ParseError):

@@ -136,6 +136,9 @@ class FileParser:
             workdir=workdir,
             batch_rows=max(settings.chunk_rows, 10_000),
             max_text_bytes=settings.max_chunk_bytes,
+            max_pages=settings.max_pages,
+            max_uncompressed_bytes=settings.max_uncompressed_mb * 1024 * 1024,
+            max_compression_ratio=settings.max_compression_ratio,
         )
         context = {"file_id": upload.file_id}
         if (correlation_id := correlation_id_var.get()) is not None:

@@ -32,3 +32,10 @@ class ParserSettings(CommonSettings):
     parse_worker_max_files: int = Field(
         default=50, ge=0, description="Files a worker process parses before it is replaced by a fresh one; 0: never."
     )
+    max_pages: int = Field(default=5000, ge=1, description="Most pages of a PDF; longer ones fail with too_many_pages.")
+    max_uncompressed_mb: int = Field(
+        default=1024, ge=1, description="Most a workbook (xlsx, ods) may inflate to; more fails with zip_bomb."
+    )
+    max_compression_ratio: float = Field(
+        default=100.0, ge=1, description="Highest inflate ratio of a large workbook member; above it: zip_bomb."
+    )

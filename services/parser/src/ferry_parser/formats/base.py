@@ -74,6 +74,12 @@ class ReadOptions:
     batch_rows: int = 20_000
     max_text_bytes: int = 1_000_000
     """The most text one page may hold (a document preview is cut there)."""
+    max_pages: int = 5000
+    """The most pages a document (PDF) may have; more is refused before any page is read."""
+    max_uncompressed_bytes: int = 1 << 30
+    """The most a zipped format (xlsx, ods) may inflate to, in all; more is a zip bomb."""
+    max_compression_ratio: float = 100.0
+    """The highest inflate ratio one large zip member may have."""
 
 
 Reader = Callable[[Path, ReadOptions], Iterator[Item]]

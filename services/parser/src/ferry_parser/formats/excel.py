@@ -63,7 +63,7 @@ _PROTECTED = "The workbook is protected by a password; remove the password and u
 
 
 def read_excel(path: Path, options: ReadOptions) -> Iterator[Item]:
-    workbook = _open(_source(path, options.workdir))
+    workbook = _open(_source(path, options))
     names = list(workbook.sheet_names)
     if not names:
         raise EmptyFile("The workbook has no sheets.")
@@ -88,21 +88,24 @@ def read_excel(path: Path, options: ReadOptions) -> Iterator[Item]:
 # -- opening: the guard, the real kind, fastexcel's errors as the file's ----------------
 
 
-def _source(path: Path, workdir: Path) -> Path:
+def _source(path: Path, options: ReadOptions) -> Path:
     """``path`` under a name whose extension is the workbook's real kind (fastexcel picks its parser by it)."""
     with path.open("rb") as file:
         head = file.read(len(_OLE2_MAGIC))
     if not head:
         raise EmptyFile("The file is empty.")
     if head.startswith(_ZIP_MAGIC):
-        kind = _zip_kind(zipguard.check_zip(path, what="workbook"))
+        limits = zipguard.ZipLimits(
+            max_uncompressed_bytes=options.max_uncompressed_bytes, max_ratio=options.max_compression_ratio
+        )
+        kind = _zip_kind(zipguard.check_zip(path, limits, what="workbook"))
     elif head.startswith(_OLE2_MAGIC):
         kind = "xls"
     else:
         raise CorruptFile(
             f"{_DAMAGED}: it is neither a zip archive (xlsx, xlsm, xlsb, ods) nor a legacy Excel file (xls)."
         )
-    source = workdir / f"workbook.{kind}"
+    source = options.workdir / f"workbook.{kind}"
     source.unlink(missing_ok=True)
     try:
         os.link(path, source)

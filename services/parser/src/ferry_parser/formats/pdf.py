@@ -44,7 +44,7 @@ _PDF_DATE = re.compile(
 
 
 def read_pdf(path: Path, options: ReadOptions) -> Iterator[Item]:
-    return read_pdf_pages(path, options, max_pages=MAX_PAGES)
+    return read_pdf_pages(path, options, max_pages=options.max_pages)
 
 
 def read_pdf_pages(path: Path, options: ReadOptions, *, max_pages: int = MAX_PAGES) -> Generator[Item, None, None]:
