@@ -73,7 +73,7 @@ def normalise(table: list[list[Any]]) -> list[list[Any]]:
     return out
 
 
-@pytest.mark.parametrize("ext", ["xlsx", "xlsm", "xls", "ods"])
+@pytest.mark.parametrize("ext", ["xlsx", "xlsm", "xlsb", "xls", "ods"])
 async def test_workbooks(urls: platform.Urls, ext: str) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         account = await register_and_login(client, urls, f"wb{ext}{new_id()[:6]}")

@@ -54,7 +54,7 @@ def test_cut_multibyte_character_at_window_end_is_text() -> None:
 def test_fixture_files_are_recognised() -> None:
     fixtures = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "formats"
     for path in fixtures.iterdir():
-        if path.suffix in (".xlsx", ".xlsm", ".xls", ".ods", ".pdf"):
+        if path.suffix in (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".pdf"):
             detected = detect(path.read_bytes()[:SNIFF_BYTES], path.name)  # the name only tells xlsm from xlsx
             assert detected.format == path.suffix[1:], path.name
             assert detected.parseable
