@@ -153,8 +153,14 @@ def convert_all(types: dict[str, ColumnType]) -> list[pl.Expr]:
 # -- native (already typed) columns, as JSON readers produce ------------------------
 
 
+# Integers MongoDB cannot store (it holds 64-bit signed integers at most): kept exactly, as text.
+_WIDE_INTEGERS = (pl.UInt64, pl.Int128, pl.UInt128) if hasattr(pl, "UInt128") else (pl.UInt64, pl.Int128)
+
+
 def type_of_dtype(dtype: pl.DataType) -> str:
     """The Ferry type of a column polars has already typed."""
+    if dtype in _WIDE_INTEGERS:
+        return STRING
     if dtype.is_integer():
         return INTEGER
     if dtype.is_float() or dtype.is_decimal():
@@ -171,6 +177,8 @@ def type_of_dtype(dtype: pl.DataType) -> str:
 def storable(name: str, dtype: pl.DataType) -> pl.Expr:
     """Column ``name`` of ``dtype`` as values MongoDB and JSON accept unchanged."""
     column = pl.col(name)
+    if dtype in _WIDE_INTEGERS:
+        return column.cast(pl.String)
     if dtype.is_integer() or dtype == pl.Boolean or dtype == pl.String:
         return column
     if dtype.is_float() or dtype.is_decimal():

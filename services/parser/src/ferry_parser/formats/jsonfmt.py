@@ -12,7 +12,9 @@ dates or datetimes are typed as such.
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ import polars as pl
 from ferry_core.events import ColumnInfo
 from ferry_parser.errors import MalformedJson, ParseError
 from ferry_parser.formats import text
-from ferry_parser.formats.base import DocumentHeader, Item, Page, Pages, ReadOptions, TableHeader
+from ferry_parser.formats.base import DocumentHeader, Item, Page, Pages, Reader, ReadOptions, TableHeader
 from ferry_parser.formats.inference import (
     DATE_CANDIDATES,
     DATETIME_CANDIDATES,
@@ -38,12 +40,33 @@ INFER_BATCH_ROWS = 50_000
 _SHAPE_KEYS = 100
 
 
+def _json_errors(reader: Reader) -> Reader:
+    """Turn what Python's and polars' JSON machinery raise on hostile input into plain ``MalformedJson``."""
+
+    @functools.wraps(reader)
+    def guarded(path: Path, options: ReadOptions) -> Iterator[Item]:
+        try:
+            yield from reader(path, options)
+        except RecursionError:
+            raise MalformedJson("The JSON is nested too deeply to read.") from None
+        except ValueError as exc:
+            if "digits" not in str(exc):  # int() refuses integers longer than sys.get_int_max_str_digits()
+                raise
+            raise MalformedJson(
+                f"The JSON holds a number with more than {sys.get_int_max_str_digits()} digits, which is not accepted."
+            ) from None
+
+    return guarded
+
+
+@_json_errors
 def read_jsonl(path: Path, options: ReadOptions) -> Iterator[Item]:
     encoding = _check_text(path)
     source = text.utf8_path(path, encoding, options.workdir)
     yield from _read_records(source, options, {"encoding": encoding})
 
 
+@_json_errors
 def read_json(path: Path, options: ReadOptions) -> Iterator[Item]:
     encoding = _check_text(path)
     sample, _ = text.read_sample(path, encoding, size=4096)
@@ -91,13 +114,23 @@ def _read_records(source: Path, options: ReadOptions, metadata: dict[str, Any]) 
         try:
             plan = _plan_table(flattened, metadata)
         except pl.exceptions.PolarsError as exc:
-            raise ParseError(f"The JSON records could not be read as a table: {_first_line(exc)}") from exc
+            raise _records_error(exc) from exc
     yield plan.header
     try:
         for batch in _scan(plan.source).collect_batches(chunk_size=options.batch_rows):
             yield batch.select(plan.conversions)
     except pl.exceptions.PolarsError as exc:
-        raise ParseError(f"The JSON records could not be read as a table: {_first_line(exc)}") from exc
+        raise _records_error(exc) from exc
+
+
+def _records_error(exc: Exception) -> ParseError:
+    """A message for people: polars' own wording (tape errors, internal names) stays in the logs."""
+    detail = _first_line(exc)
+    if "TapeError" in detail or "InvalidNumber" in detail:
+        return MalformedJson("The JSON records hold a number that cannot be read (too large or out of range).")
+    if "Error(" in detail or "Error:" in detail:
+        return ParseError("The JSON records could not be read as a table: their values do not fit one column type.")
+    return ParseError(f"The JSON records could not be read as a table: {detail}")
 
 
 def _plan_table(source: Path, metadata: dict[str, Any]) -> _TablePlan:
@@ -157,7 +190,7 @@ def _read_document(path: Path, encoding: str, options: ReadOptions, metadata: di
             value = json.load(source)
         except json.JSONDecodeError as exc:
             raise MalformedJson(
-                f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+                f"The file is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from None
         except RecursionError:
             raise MalformedJson("The JSON is nested too deeply to read.") from None

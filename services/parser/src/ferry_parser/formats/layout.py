@@ -134,7 +134,7 @@ def scan(source: Path, dialect: Dialect) -> Layout:
             last_start, last_span = _scan_records(reader, lines, layout, skip_header=dialect.has_header)
         except csv.Error as exc:
             raise _describe(exc, lines.line) from None
-        if last_span > 1:
+        if last_span:
             _check_last_record(handle, last_start, dialect.delimiter)
     return layout
 
