@@ -272,9 +272,12 @@ def _owned(root: Path) -> set[str]:
     return found
 
 
-def check(root: Path) -> list[str]:
-    """Paths under ``root`` that differ from ``render()``, are missing, or are no longer generated."""
-    expected = render()
+def check(root: Path, extra: dict[str, str] | None = None) -> list[str]:
+    """Paths under ``root`` that differ from ``render()`` (plus ``extra``), are missing, or are no longer generated.
+
+    ``extra`` holds documents generated elsewhere (the services' OpenAPI, which a lib cannot import).
+    """
+    expected = render() | (extra or {})
     drift = [
         path
         for path, text in expected.items()
@@ -283,10 +286,10 @@ def check(root: Path) -> list[str]:
     return sorted(drift + [path for path in _owned(root) if path not in expected])
 
 
-def write(root: Path) -> list[str]:
+def write(root: Path, extra: dict[str, str] | None = None) -> list[str]:
     """Bring ``root`` up to date; returns the paths written or removed."""
-    changed = check(root)
-    expected = render()
+    changed = check(root, extra)
+    expected = render() | (extra or {})
     for path in changed:
         target = root / path
         if path in expected:
@@ -297,25 +300,29 @@ def write(root: Path) -> list[str]:
     return changed
 
 
+def run(command: str, root: Path, extra: dict[str, str] | None = None) -> int:
+    """``write`` or ``check`` with a report on the terminal; the exit code of the command."""
+    if command == "write":
+        changed = write(root, extra)
+        print(f"{root}: {len(changed)} file(s) updated" + "".join(f"\n  {path}" for path in changed))
+        return 0
+    drift = check(root, extra)
+    if not drift:
+        print(f"{root}: contracts match the code")
+        return 0
+    print(f"{root}: generated contracts differ from the code:", file=sys.stderr)
+    for path in drift:
+        print(f"  {path}", file=sys.stderr)
+    print(f"regenerate with: {REGENERATE}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ferry_core.contracts", description="Generate or check contracts/.")
     parser.add_argument("command", choices=["write", "check"])
     parser.add_argument("--root", type=Path, default=Path("contracts"), help="the contracts directory")
     args = parser.parse_args(argv)
-    root: Path = args.root
-    if args.command == "write":
-        changed = write(root)
-        print(f"{root}: {len(changed)} file(s) updated" + "".join(f"\n  {path}" for path in changed))
-        return 0
-    drift = check(root)
-    if not drift:
-        print(f"{root}: contracts match the code")
-        return 0
-    print(f"{root}: generated contracts differ from ferry_core.events:", file=sys.stderr)
-    for path in drift:
-        print(f"  {path}", file=sys.stderr)
-    print(f"regenerate with: {REGENERATE}", file=sys.stderr)
-    return 1
+    return run(args.command, args.root)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -11,12 +12,14 @@ from fastapi.responses import StreamingResponse
 from ferry_core.blobs import BlobNotFound
 from ferry_core.events import FileStatus, Progress
 from ferry_core.readmodels import progress_of
+from ferry_core.tokens import Principal
 from ferry_ingest.deps import CurrentUser, Files, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import SORTS, FileQuery
 from ferry_ingest.multipart import MultipartReader, boundary_of
 from ferry_ingest.schemas import FileDetail, FileList, FileRecord, FileStats, PagesContent, TableContent, record_of
+from ferry_ingest.service import FilesService
 from ferry_ingest.uploads import receive_upload
 
 router = APIRouter(prefix="/files", tags=["files"])
@@ -72,17 +75,19 @@ async def list_files(
     sort: SortKey = "-created_at",
 ) -> FileList:
     """The caller's files (an admin's: everyone's), filtered, sorted and paginated."""
-    query = FileQuery(
-        owner_id=None if user.is_admin else user.user_id,
-        status=status.value if status else None,
-        file_type=file_type,
-        q=q,
-        sort=sort,
-        limit=limit,
-        offset=offset,
+    return await _page(
+        files,
+        user,
+        FileQuery(
+            owner_id=None,
+            status=status.value if status else None,
+            file_type=file_type,
+            q=q,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        ),
     )
-    items, total = await files.repo.page(query)
-    return FileList(items=[record_of(d) for d in items], total=total, limit=limit, offset=offset)
 
 
 @router.get("/search", response_model=FileList)
@@ -94,9 +99,14 @@ async def search_files(
     offset: Offset = 0,
 ) -> FileList:
     """Files whose name contains ``q`` (case-insensitive)."""
-    query = FileQuery(owner_id=None if user.is_admin else user.user_id, q=q, limit=limit, offset=offset)
-    items, total = await files.repo.page(query)
-    return FileList(items=[record_of(d) for d in items], total=total, limit=limit, offset=offset)
+    return await _page(files, user, FileQuery(owner_id=None, q=q, limit=limit, offset=offset))
+
+
+async def _page(files: FilesService, user: Principal, query: FileQuery) -> FileList:
+    """One page of files, scoped to the caller (an admin sees everyone's)."""
+    scoped = replace(query, owner_id=None if user.is_admin else user.user_id)
+    items, total = await files.repo.page(scoped)
+    return FileList(items=[record_of(d) for d in items], total=total, limit=query.limit, offset=query.offset)
 
 
 @router.get("/stats", response_model=FileStats)

@@ -8,7 +8,6 @@ import, so they are rendered here into ``contracts/openapi/<service>.json``.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from ferry_core import contracts as event_contracts
@@ -43,37 +42,10 @@ def render_openapi() -> dict[str, str]:
     return files
 
 
-def check(root: Path) -> list[str]:
-    drift = event_contracts.check(root)
-    for path, text in render_openapi().items():
-        target = root / path
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            drift.append(path)
-    return sorted(drift)
-
-
-def write(root: Path) -> list[str]:
-    changed = event_contracts.write(root)
-    for path, text in render_openapi().items():
-        target = root / path
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            changed.append(path)
-    return sorted(changed)
-
-
 def run(action: str, root: Path) -> int:
-    if action == "write":
-        changed = write(root)
-        print(f"{root}: {len(changed)} file(s) updated" + "".join(f"\n  {path}" for path in changed))
-        return 0
-    drift = check(root)
-    if not drift:
-        print(f"{root}: contracts match the code")
-        return 0
-    print(f"{root}: generated contracts differ from the code:", file=sys.stderr)
-    for path in drift:
-        print(f"  {path}", file=sys.stderr)
-    print("regenerate with: make contracts", file=sys.stderr)
-    return 1
+    return event_contracts.run(action, root, extra=render_openapi())
+
+
+def check(root: Path) -> list[str]:
+    """Every generated path under ``root`` that differs from the code, OpenAPI documents included."""
+    return event_contracts.check(root, extra=render_openapi())
