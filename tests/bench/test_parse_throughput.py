@@ -69,7 +69,7 @@ def write_csv(path: Path, rows: int) -> int:
 
 def read_and_cut(path: Path, options: ReadOptions, settings: ParserSettings) -> int:
     """The reader's batches cut into the chunks the pipeline would store, without storing them."""
-    cutter = ChunkCutter(max_items=settings.chunk_rows, max_bytes=settings.max_chunk_bytes)
+    cutter = ChunkCutter(file_id="bench", max_items=settings.chunk_rows, max_bytes=settings.max_chunk_bytes)
     rows = 0
     for item in reader_for("csv")(path, options):
         if isinstance(item, pl.DataFrame):

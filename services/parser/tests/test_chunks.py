@@ -23,7 +23,7 @@ def test_cuts(sizes: list[int], max_items: int, max_bytes: int, expected: list[t
 
 
 def test_cutter_numbers_chunks_across_batches() -> None:
-    cutter = ChunkCutter(max_items=3, max_bytes=1_000_000)
+    cutter = ChunkCutter(file_id="f", max_items=3, max_bytes=1_000_000)
     first = list(cutter.rows("", pl.DataFrame({"n": [1, 2, 3, 4]})))
     second = list(cutter.rows("", pl.DataFrame({"n": [5, 6]})))
     assert [(c.seq, c.start, c.count) for c in first + second] == [(0, 0, 3), (1, 3, 1), (2, 4, 2)]
@@ -33,13 +33,12 @@ def test_cutter_numbers_chunks_across_batches() -> None:
 
 def test_chunks_stay_under_the_byte_bound() -> None:
     frame = pl.DataFrame({"id": list(range(500)), "text": ["é" * 300] * 500})
-    cutter = ChunkCutter(max_items=2000, max_bytes=20_000)
+    cutter = ChunkCutter(file_id="f", max_items=2000, max_bytes=20_000)
     chunks = list(cutter.rows("", frame))
     assert sum(c.count for c in chunks) == 500
     assert len(chunks) > 1
     for chunk in chunks:
-        encoded = len(bson.encode({"file_id": "f", "part": "", "seq": chunk.seq, "rows": chunk.items}))
-        assert encoded <= 20_000
+        assert len(chunk.document) <= 20_000
 
 
 def test_row_sizes_count_text_bytes() -> None:
@@ -48,7 +47,7 @@ def test_row_sizes_count_text_bytes() -> None:
 
 
 def test_overlong_cells_are_shortened_and_counted() -> None:
-    cutter = ChunkCutter(max_items=10, max_bytes=4000)
+    cutter = ChunkCutter(file_id="f", max_items=10, max_bytes=4000)
     chunks = list(cutter.rows("", pl.DataFrame({"t": ["x" * 5000, "short"]})))
     rows = [row for chunk in chunks for row in chunk.items]
     assert rows == [["x" * 1000], ["short"]]
@@ -56,28 +55,38 @@ def test_overlong_cells_are_shortened_and_counted() -> None:
 
 
 def test_pages_are_cut_into_the_pages_part() -> None:
-    cutter = ChunkCutter(max_items=2, max_bytes=1_000_000)
+    cutter = ChunkCutter(file_id="f", max_items=2, max_bytes=1_000_000)
     chunks = list(cutter.pages([Page(1, "a"), Page(2, "b"), Page(3, "c")]))
     assert [(c.part, c.field, c.start, c.count) for c in chunks] == [("pages", "pages", 0, 2), ("pages", "pages", 2, 1)]
     assert chunks[1].items == [{"number": 3, "text": "c"}]
 
 
-async def test_store_writes_idempotently_and_trims(mongo_db: AsyncDatabase[Document]) -> None:
+async def test_store_begins_afresh_and_replaces_a_chunk_written_twice(mongo_db: AsyncDatabase[Document]) -> None:
     await ensure_parsed_indexes(mongo_db)
     store = ChunkStore(mongo_db)
-    chunks = [Chunk(part="", seq=i, start=i * 2, field="rows", items=[[i], [i]]) for i in range(3)]
-    for chunk in chunks + chunks:
-        await store.write("f1", chunk)
-    await store.write("f1", Chunk(part="Old sheet", seq=0, start=0, field="rows", items=[[0]]))
-    await store.write("f2", chunks[0])
-    assert await store.count("f1") == 4
+    # What an interrupted earlier parse left: a chunk of another part and one beyond the new end.
+    await store.write(Chunk.encode("f1", "Old sheet", 0, 0, "rows", [[0]]))
+    await store.write(Chunk.encode("f1", "", 7, 14, "rows", [["old"]]))
+    await store.write(Chunk.encode("f2", "", 0, 0, "rows", [["other file"]]))
 
-    await store.trim("f1", {"": 2})
+    await store.begin("f1")
+    chunks = [Chunk.encode("f1", "", i, i * 2, "rows", [[i], [i]]) for i in range(2)]
+    await store.write_many(chunks)
+    await store.write(Chunk.encode("f1", "", 1, 2, "rows", [["again"], ["again"]]))  # an overlapping parse
+
     remaining = await mongo_db[CHUNKS].find({"file_id": "f1"}, {"_id": 0}).sort("seq", 1).to_list()
     assert remaining == [
         {"file_id": "f1", "part": "", "seq": 0, "start": 0, "count": 2, "rows": [[0], [0]]},
-        {"file_id": "f1", "part": "", "seq": 1, "start": 2, "count": 2, "rows": [[1], [1]]},
+        {"file_id": "f1", "part": "", "seq": 1, "start": 2, "count": 2, "rows": [["again"], ["again"]]},
     ]
     assert await store.delete_file("f1") == 2
     assert await store.count("f1") == 0
     assert await store.count("f2") == 1
+
+
+def test_a_chunk_is_its_stored_document() -> None:
+    chunk = Chunk.encode("f1", "Sheet", 3, 600, "rows", [(1, "a", None)])
+    document = bson.decode(chunk.document)
+    assert isinstance(document.pop("_id"), bson.ObjectId)
+    assert document == {"file_id": "f1", "part": "Sheet", "seq": 3, "start": 600, "count": 1, "rows": [[1, "a", None]]}
+    assert (chunk.file_id, chunk.count, chunk.items) == ("f1", 1, [[1, "a", None]])

@@ -135,8 +135,8 @@ class Service:
     async def feed_event(self, event: FileUploaded, *, timeout: float = 120.0) -> Outcome:
         """Publish the upload; wait for its result and for the event to be acknowledged."""
         # What a crashed earlier attempt may have left: a failure must remove it too.
-        stale = Chunk(part="", seq=0, start=0, field="rows", items=[["stale"]])
-        await ChunkStore(self.infra.db).write(event.file_id, stale)
+        stale = Chunk.encode(event.file_id, "", 0, 0, "rows", [["stale"]])
+        await ChunkStore(self.infra.db).write(stale)
         acked, raised = consumed("ok"), consumed("error")
         started = time.monotonic()
         await self.bus.publish(Envelope.wrap(event, source="test", subject=event.file_id))

@@ -161,9 +161,9 @@ async def test_a_crash_halfway_is_repaired_by_the_redelivery(
     event = await upload(b"n\n" + b"".join(f"{i}\n".encode() for i in range(100)), "csv")
     store = ChunkStore(infra.db)
     # What a crashed attempt (or one with other chunk settings) may have left: wrong and extra chunks.
-    await store.write(event.file_id, Chunk(part="", seq=0, start=0, field="rows", items=[["stale"]]))
-    await store.write(event.file_id, Chunk(part="", seq=9, start=900, field="rows", items=[["stale"]]))
-    await store.write(event.file_id, Chunk(part="Sheet1", seq=0, start=0, field="rows", items=[["stale"]]))
+    await store.write(Chunk.encode(event.file_id, "", 0, 0, "rows", [["stale"]]))
+    await store.write(Chunk.encode(event.file_id, "", 9, 900, "rows", [["stale"]]))
+    await store.write(Chunk.encode(event.file_id, "Sheet1", 0, 0, "rows", [["stale"]]))
 
     await parser.parse(event)
 
@@ -185,7 +185,7 @@ async def test_malformed_json_fails_and_leaves_nothing(
     wait: Wait,
 ) -> None:
     event = await upload(b'[{"a": 1}, {"a": 2,}]', "json")
-    await ChunkStore(infra.db).write(event.file_id, Chunk(part="", seq=0, start=0, field="rows", items=[[1]]))
+    await ChunkStore(infra.db).write(Chunk.encode(event.file_id, "", 0, 0, "rows", [[1]]))
     failed_before = counter("failed", "json")
 
     await parser.parse(event)  # returns normally: the event is acknowledged

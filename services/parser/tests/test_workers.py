@@ -90,7 +90,7 @@ async def parse(
     path = write_input(workdir, content)
     options = ReadOptions(format=fmt, workdir=workdir, batch_rows=1000)
     messages: list[Message] = []
-    stream = pool.run(path, options, max_items=max_items, max_bytes=64 * 1024)
+    stream = pool.run(path, options, file_id="f", max_items=max_items, max_bytes=64 * 1024)
     async with contextlib.aclosing(stream):
         async for message in stream:
             messages.append(message)
@@ -230,7 +230,7 @@ async def test_the_worker_waits_for_storage(pool: WorkerPool, tmp_path: Path) ->
     path = tmp_path / "input"
     path.write_text("50")
     options = ReadOptions(format="numbered", workdir=tmp_path)
-    stream = pool.run(path, options, max_items=1, max_bytes=64 * 1024)
+    stream = pool.run(path, options, file_id="f", max_items=1, max_bytes=64 * 1024)
     async with contextlib.aclosing(stream):
         seen: list[Message] = []
         async for message in stream:
@@ -248,7 +248,7 @@ async def test_time_spent_waiting_for_storage_does_not_count(small: WorkerPool, 
     path = write_input(tmp_path, "5")
     options = ReadOptions(format="numbered", workdir=tmp_path)
     chunks = 0
-    stream = small.run(path, options, max_items=1, max_bytes=64 * 1024)
+    stream = small.run(path, options, file_id="f", max_items=1, max_bytes=64 * 1024)
     async with contextlib.aclosing(stream):
         async for message in stream:
             if isinstance(message, Chunk):

@@ -148,13 +148,19 @@ class FileParser:
         stop = asyncio.Event()
         heartbeat = asyncio.create_task(_keep_alive(progress, stop))
         try:
+            await self._chunks.begin(upload.file_id)
             messages = self._pool.run(
-                path, options, max_items=settings.chunk_rows, max_bytes=settings.max_chunk_bytes, context=context
+                path,
+                options,
+                file_id=upload.file_id,
+                max_items=settings.chunk_rows,
+                max_bytes=settings.max_chunk_bytes,
+                context=context,
             )
             async with contextlib.aclosing(messages):
                 async for message in messages:
                     if isinstance(message, Chunk):
-                        await self._chunks.write(upload.file_id, message)
+                        await self._chunks.write(message)
                         builder.count(message)
                         await progress.storing(builder.done, builder.total, pages=builder.is_document)
                     elif isinstance(message, Tick):
@@ -170,13 +176,12 @@ class FileParser:
             heartbeat.cancel()
         if done is None:  # pragma: no cover - the pool raises rather than end without a result
             raise RuntimeError("the parse worker ended without a result")
-        await self._chunks.trim(upload.file_id, done.counts)
         warnings = []
         if done.truncated_cells:
             warnings.append(
                 f"{done.truncated_cells} value(s) longer than {done.max_cell_chars} characters were shortened."
             )
-        return builder.build(warnings)
+        return builder.build(warnings, stats=done.stats)
 
     async def _publish_progress(self, event: FileProgress) -> None:
         await self._publish(event, event.file_id)

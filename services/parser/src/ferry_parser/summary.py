@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from itertools import zip_longest
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ferry_core.events import ColumnInfo, SheetInfo, Summary
 from ferry_parser.chunks import Chunk
 from ferry_parser.errors import EmptyFile
 from ferry_parser.formats import DocumentHeader, Header, TableHeader
+from ferry_parser.stats import ColumnStats
 
 
 @dataclass
 class _Table:
     header: TableHeader
     rows: int = 0
-    stats: ColumnStats = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.stats = ColumnStats(self.header.columns)
+    def columns(self, stats: Mapping[str, ColumnStats]) -> list[ColumnInfo]:
+        """The header's columns, with their statistics when the worker gathered them."""
+        gathered = stats.get(self.header.part)
+        return gathered.columns() if gathered is not None else list(self.header.columns)
 
 
 class SummaryBuilder:
@@ -41,7 +41,6 @@ class SummaryBuilder:
             self._pages += chunk.count
         else:
             self._tables[chunk.part].rows += chunk.count
-            self._tables[chunk.part].stats.observe(chunk.items)
 
     @property
     def is_document(self) -> bool:
@@ -64,7 +63,9 @@ class SummaryBuilder:
     def rows(self) -> int:
         return sum(t.rows for t in self._tables.values())
 
-    def build(self, warnings: list[str] | None = None) -> Summary:
+    def build(self, warnings: list[str] | None = None, stats: Mapping[str, ColumnStats] | None = None) -> Summary:
+        """The summary; ``stats`` are the tables' column statistics by part (``Done.stats``)."""
+        stats = stats or {}
         extra = list(warnings or [])
         if self._document is not None:
             document = self._document
@@ -83,64 +84,10 @@ class SummaryBuilder:
         summary = Summary(
             kind="table",
             rows=self.rows,
-            columns=tables[0].stats.columns(),
+            columns=tables[0].columns(stats),
             metadata=metadata,
             warnings=[w for t in tables for w in t.header.warnings] + extra,
         )
         if len(tables) > 1 or tables[0].header.part:
-            summary.sheets = [SheetInfo(name=t.header.part, rows=t.rows, columns=t.stats.columns()) for t in tables]
+            summary.sheets = [SheetInfo(name=t.header.part, rows=t.rows, columns=t.columns(stats)) for t in tables]
         return summary
-
-
-# -- column statistics --------------------------------------------------------------
-
-RANGED_TYPES = frozenset({"integer", "float", "date", "datetime"})
-"""Column types whose smallest and largest values are reported (dates compare as their ISO text)."""
-
-
-class ColumnStats:
-    """Null counts of every column, and min/max of numeric and date ones, over a table's stored rows.
-
-    Accumulated chunk by chunk, so nothing but the running figures is kept; the
-    values are the stored ones (``inference.storable``), as the content API returns them.
-    """
-
-    def __init__(self, columns: Sequence[ColumnInfo]) -> None:
-        self._columns = list(columns)
-        self._nulls = [0] * len(self._columns)
-        self._min: list[Any] = [None] * len(self._columns)
-        self._max: list[Any] = [None] * len(self._columns)
-        self._ranged = {i for i, column in enumerate(self._columns) if column.type in RANGED_TYPES}
-
-    def observe(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Count in ``rows`` (value lists in column order; missing trailing values are nulls)."""
-        if not rows or not self._columns:
-            return
-        width = len(self._columns)
-        for i, values in enumerate(zip_longest(*rows)):
-            if i == width:
-                break
-            self._nulls[i] += values.count(None)
-            if i in self._ranged:
-                self._widen(i, values)
-
-    def _widen(self, i: int, values: tuple[Any, ...]) -> None:
-        present = [v for v in values if v is not None and v == v]  # v != v: NaN has no place in an order
-        if not present:
-            return
-        try:
-            low, high = min(present), max(present)
-            if self._min[i] is not None:
-                low, high = min(low, self._min[i]), max(high, self._max[i])
-        except TypeError:  # values that do not compare (a reader's mixed column): no range at all
-            self._ranged.discard(i)
-            self._min[i] = self._max[i] = None
-            return
-        self._min[i], self._max[i] = low, high
-
-    def columns(self) -> list[ColumnInfo]:
-        """The columns with their statistics filled in."""
-        return [
-            column.model_copy(update={"nulls": self._nulls[i], "min": self._min[i], "max": self._max[i]})
-            for i, column in enumerate(self._columns)
-        ]

@@ -45,6 +45,7 @@ import structlog
 from ferry_parser.chunks import Chunk, ChunkCutter
 from ferry_parser.errors import ParseError, Undecodable
 from ferry_parser.formats import Header, Item, Pages, Reader, ReadOptions, TableHeader, reader_for
+from ferry_parser.stats import ColumnStats
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +64,7 @@ class Ready:
 @dataclass(frozen=True)
 class Job:
     id: int
+    file_id: str
     path: Path
     options: ReadOptions
     max_items: int
@@ -101,6 +103,8 @@ class Done:
     max_cell_chars: int
     headers: list[Header]
     """The headers as they are at the end: readers may add warnings or metadata after yielding one."""
+    stats: dict[str, ColumnStats] = field(default_factory=dict)
+    """Each table's column statistics, by part."""
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,9 @@ def limit_memory(limit_mb: int) -> None:
         log.warning("could not cap the worker's memory", error=str(exc))
 
 
-def run_items(job: Job, cutter: ChunkCutter) -> Iterator[Header | Chunk]:
-    """The reader's headers and its content cut into chunks."""
-    return chunked(guarded(resolve_reader(job)(job.path, job.options)), cutter)
+def run_items(job: Job, cutter: ChunkCutter, stats: dict[str, ColumnStats]) -> Iterator[Header | Chunk]:
+    """The reader's headers and its content cut into chunks; each table's statistics gathered in ``stats``."""
+    return chunked(guarded(resolve_reader(job)(job.path, job.options)), cutter, stats)
 
 
 def resolve_reader(job: Job) -> Reader:
@@ -177,16 +181,19 @@ def resolve_reader(job: Job) -> Reader:
     return reader
 
 
-def chunked(items: Iterator[Item], cutter: ChunkCutter) -> Iterator[Header | Chunk]:
-    """Headers as they come and content cut into chunks."""
+def chunked(items: Iterator[Item], cutter: ChunkCutter, stats: dict[str, ColumnStats]) -> Iterator[Header | Chunk]:
+    """Headers as they come and content cut into chunks, counting each table's batches into ``stats``."""
     part = ""
     for item in items:
         if isinstance(item, pl.DataFrame):
+            stats[part].observe(item)
             yield from cutter.rows(part, item)
         elif isinstance(item, Pages):
             yield from cutter.pages(item.pages)
         else:
             part = item.part if isinstance(item, TableHeader) else ""
+            if isinstance(item, TableHeader):
+                stats[part] = ColumnStats(item.columns)
             yield item
 
 
@@ -210,19 +217,20 @@ def guarded(items: Iterator[Item]) -> Iterator[Item]:
 
 def _run(channel: _Channel, ticker: _Ticker, job: Job) -> None:
     structlog.contextvars.bind_contextvars(**job.context)
-    cutter = ChunkCutter(max_items=job.max_items, max_bytes=job.max_bytes)
+    cutter = ChunkCutter(file_id=job.file_id, max_items=job.max_items, max_bytes=job.max_bytes)
+    stats: dict[str, ColumnStats] = {}
     credit = _Credit(channel, job)
     headers: list[Header] = []
     result: Done | Failed
     ticker.begin(job.id)
     try:
-        for item in run_items(job, cutter):
+        for item in run_items(job, cutter, stats):
             if isinstance(item, Chunk):
                 credit.take()
             else:
                 headers.append(item)
             channel.send(item)
-        result = Done(cutter.counts(), cutter.truncated_cells, cutter.max_cell_chars, headers)
+        result = Done(cutter.counts(), cutter.truncated_cells, cutter.max_cell_chars, headers, stats)
     except ParseError as exc:
         result = Failed("parse", getattr(exc, "message", str(exc)), code=exc.code)
     except MemoryError:

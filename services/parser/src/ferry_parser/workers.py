@@ -203,11 +203,12 @@ class WorkerPool:
         path: Path,
         options: ReadOptions,
         *,
+        file_id: str,
         max_items: int,
         max_bytes: int,
         context: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message, None]:
-        """Parse ``path`` in a worker: headers, chunks and ticks as they come, then ``Done``.
+        """Parse ``path`` (the original of ``file_id``) in a worker: headers, chunks, ticks, then ``Done``.
 
         Iterate it to the end (or close it, e.g. with ``contextlib.aclosing``):
         each chunk is acknowledged to the worker when the next item is asked
@@ -221,6 +222,7 @@ class WorkerPool:
         worker = await self._acquire()
         job = Job(
             id=next(self._ids),
+            file_id=file_id,
             path=path,
             options=options,
             max_items=max_items,

@@ -13,7 +13,7 @@ nested JSON re-encoded as a string, and ``None``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -42,6 +42,31 @@ class ColumnType:
 
     type: str
     format: str | None = None
+    patterns: tuple[DatetimePattern, ...] | None = field(default=None, compare=False)
+    """For a datetime: the full patterns its values were seen in (``None``: try them all)."""
+
+
+@dataclass(frozen=True)
+class DatetimePattern:
+    """A date format, a separator and a time, with or without a UTC offset (``%#z``)."""
+
+    pattern: str
+    aware: bool
+
+    def parse(self, value: pl.Expr) -> pl.Expr:
+        if self.aware:
+            return value.str.strptime(pl.Datetime("us", "UTC"), self.pattern + "%#z", strict=False)
+        return value.str.strptime(pl.Datetime("us"), self.pattern, strict=False)
+
+
+def datetime_patterns(date_format: str) -> tuple[DatetimePattern, ...]:
+    """Every way a datetime of ``date_format`` may be written; a value reads in one of them at most."""
+    return tuple(
+        DatetimePattern(f"{date_format}{separator}{time}", aware)
+        for separator in ("T", " ")
+        for time in _TIMES
+        for aware in (True, False)
+    )
 
 
 STRING_TYPE = ColumnType(STRING)
@@ -66,6 +91,8 @@ class TypeInference:
     def __init__(self, columns: Sequence[str], candidates: Sequence[ColumnType] = TEXT_CANDIDATES) -> None:
         self._candidates = {name: list(candidates) for name in columns}
         self._seen = dict.fromkeys(columns, False)
+        self._used: dict[tuple[str, ColumnType], set[DatetimePattern]] = {}
+        """The datetime patterns some value of a column has been read with, per date-format candidate."""
 
     def observe(self, batch: pl.DataFrame) -> None:
         """Drop every candidate that fails on a value of ``batch`` (a frame of string columns)."""
@@ -95,27 +122,64 @@ class TypeInference:
             ]
 
     def _observe_dates(self, values: pl.DataFrame) -> None:
+        """Dates by their format; datetimes first by the patterns already seen, all of them only if needed.
+
+        A datetime column is nearly always written one way: checking the patterns seen so
+        far (one, typically) instead of all eight makes typing it several times cheaper.
+        """
         checks: list[pl.Expr] = []
         for name in values.columns:
             value = pl.col(name)
             for candidate in self._candidates[name]:
-                if candidate.type in (DATE, DATETIME):
+                if candidate.type == DATE:
                     checks.append(_all(value, _parse(value, candidate).is_not_null()).alias(_key(name, candidate)))
-        if not checks:
-            return
-        results = values.select(checks).row(0, named=True)
+                elif candidate.type == DATETIME and (used := self._used.get((name, candidate))):
+                    parsed = pl.any_horizontal(p.parse(value).is_not_null() for p in used)
+                    checks.append(_all(value, parsed).alias(_key(name, candidate)))
+        results = values.select(checks).row(0, named=True) if checks else {}
+        full = [
+            (name, c)
+            for name in values.columns
+            for c in self._candidates[name]
+            if c.type == DATETIME and not results.get(_key(name, c), False)
+        ]
+        if full:
+            results.update(self._observe_datetimes(values, full))
         for name in values.columns:
             self._candidates[name] = [c for c in self._candidates[name] if results.get(_key(name, c), True)]
+
+    def _observe_datetimes(self, values: pl.DataFrame, candidates: list[tuple[str, ColumnType]]) -> dict[str, bool]:
+        """Whether every value reads with one of the candidate's patterns; notes which patterns were used."""
+        checks: list[pl.Expr] = []
+        for name, candidate in candidates:
+            value, key = pl.col(name), _key(name, candidate)
+            parsed = [p.parse(value).is_not_null() for p in datetime_patterns(candidate.format or DATE_FORMATS[0])]
+            checks.append(_all(value, pl.any_horizontal(parsed)).alias(key))
+            checks += [ok.any().alias(f"{key}\0{i}") for i, ok in enumerate(parsed)]
+        results = values.select(checks).row(0, named=True)
+        for name, candidate in candidates:
+            key = _key(name, candidate)
+            patterns = datetime_patterns(candidate.format or DATE_FORMATS[0])
+            used = self._used.setdefault((name, candidate), set())
+            used.update(p for i, p in enumerate(patterns) if results[f"{key}\0{i}"])
+        return {_key(name, c): bool(results[_key(name, c)]) for name, c in candidates}
 
     def _alive(self, name: str, *types: str) -> bool:
         return any(c.type in types for c in self._candidates[name])
 
     def result(self) -> dict[str, ColumnType]:
         """Each column's type: the first surviving candidate, or string (also for a column of nulls)."""
-        return {
-            name: candidates[0] if self._seen[name] and candidates else STRING_TYPE
-            for name, candidates in self._candidates.items()
-        }
+        return {name: self._type_of(name) for name in self._candidates}
+
+    def _type_of(self, name: str) -> ColumnType:
+        candidates = self._candidates[name]
+        if not (self._seen[name] and candidates):
+            return STRING_TYPE
+        chosen = candidates[0]
+        if chosen.type == DATETIME and (used := self._used.get((name, chosen))):
+            order = datetime_patterns(chosen.format or DATE_FORMATS[0])
+            return replace(chosen, patterns=tuple(p for p in order if p in used))
+        return chosen
 
 
 def infer_types(batch: pl.DataFrame, candidates: Sequence[ColumnType] = TEXT_CANDIDATES) -> dict[str, ColumnType]:
@@ -235,20 +299,17 @@ def _parse(value: pl.Expr, candidate: ColumnType) -> pl.Expr:
     if kind == DATE:
         return value.str.strptime(pl.Date, candidate.format, strict=False)
     if kind == DATETIME:
-        return _parse_datetime(value, candidate.format or DATE_FORMATS[0])
+        patterns = candidate.patterns or datetime_patterns(candidate.format or DATE_FORMATS[0])
+        return _parse_datetime(value, patterns)
     raise ValueError(f"no parser for {candidate}")
 
 
-def _parse_datetime(value: pl.Expr, date_format: str) -> pl.Expr:
-    """ISO text of the first pattern of the date family that reads the value (aware ones in UTC)."""
-    attempts: list[pl.Expr] = []
-    for separator in ("T", " "):
-        for time in _TIMES:
-            pattern = f"{date_format}{separator}{time}"
-            aware = value.str.strptime(pl.Datetime("us", "UTC"), pattern + "%#z", strict=False)
-            naive = value.str.strptime(pl.Datetime("us"), pattern, strict=False)
-            attempts += [_iso_datetime(aware, aware=True), _iso_datetime(naive, aware=False)]
-    return pl.coalesce(attempts)
+def _parse_datetime(value: pl.Expr, patterns: Sequence[DatetimePattern]) -> pl.Expr:
+    """ISO text of the pattern that reads the value (aware ones in UTC), formatted once per kind."""
+    aware = [p.parse(value) for p in patterns if p.aware]
+    naive = [p.parse(value) for p in patterns if not p.aware]
+    texts = [_iso_datetime(pl.coalesce(found), aware=kind) for kind, found in ((True, aware), (False, naive)) if found]
+    return pl.coalesce(texts) if len(texts) > 1 else texts[0]
 
 
 def _iso_datetime(value: pl.Expr, *, aware: bool) -> pl.Expr:
