@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 
-from ferry_core.bus import Bus, Reject, topic_matches
+import pytest
+
+from ferry_core.bus import Bus, DeadLetter, Reject, Subscription, topic_matches
+from ferry_core.bus.amqp import AmqpBus
 from ferry_core.events import Envelope, FileDeleted, UserDeleted, new_id
 
 
@@ -154,3 +158,144 @@ async def test_unacked_message_survives_a_consumer_going_away(bus: Bus) -> None:
 
 async def test_ping(bus: Bus) -> None:
     assert await bus.ping()
+
+
+async def dead_letters_of(bus: Bus) -> tuple[list[DeadLetter], Subscription]:
+    letters: list[DeadLetter] = []
+
+    async def keep(letter: DeadLetter) -> None:
+        letters.append(letter)
+
+    return letters, await bus.subscribe_dead_letters(keep)
+
+
+async def test_dead_letters_say_where_from_and_why(bus: Bus) -> None:
+    letters, dead = await dead_letters_of(bus)
+    queue = f"test.{new_id()[:8]}"
+
+    async def broken(envelope: Envelope) -> None:
+        if envelope.data["file_id"] == "poison":
+            raise Reject("never")
+        raise RuntimeError("always fails")
+
+    sub = await bus.subscribe(queue, ["file.deleted.v1"], broken)
+    failing, poison = deleted("failing"), deleted("poison")
+    await bus.publish(failing)
+    await bus.publish(poison)
+    mine = lambda: [x for x in letters if x.queue == queue]  # noqa: E731 - the shared queue may hold others' letters
+    await eventually(lambda: len(mine()) == 2, timeout=30)
+    by_id = {x.envelope.id: x for x in mine() if x.envelope is not None}
+    assert by_id[poison.id].reason == "rejected"
+    assert by_id[failing.id].reason == "delivery_limit"
+    assert by_id[failing.id].envelope == failing
+    await sub.cancel()
+    await dead.cancel()
+
+
+async def test_send_to_queue_reaches_that_queue_only(bus: Bus) -> None:
+    first: list[Envelope] = []
+    second: list[Envelope] = []
+    q1, q2 = f"test.{new_id()[:8]}", f"test.{new_id()[:8]}"
+    subs = [
+        await bus.subscribe(q1, ["file.deleted.v1"], recorder(first)),
+        await bus.subscribe(q2, ["file.deleted.v1"], recorder(second)),
+    ]
+    sent = deleted("again")
+    await bus.send_to_queue(q1, sent)
+    await eventually(lambda: len(first) == 1)
+    await asyncio.sleep(0.2)
+    assert first[0].id == sent.id and second == []
+    with pytest.raises(LookupError):
+        await bus.send_to_queue(f"test.missing.{new_id()[:8]}", sent)
+    for sub in subs:
+        await sub.cancel()
+
+
+async def test_queue_depth_counts_waiting_messages(bus: Bus) -> None:
+    queue = f"test.{new_id()[:8]}"
+    assert await bus.queue_depth(queue) is None
+    got: list[Envelope] = []
+    sub = await bus.subscribe(queue, ["file.deleted.v1"], recorder(got))
+    await sub.cancel()  # the queue stays, nobody consumes it
+    assert await bus.queue_depth(queue) == 0
+    for i in range(3):
+        await bus.publish(deleted(f"f{i}"))
+    await eventually_async(lambda: _depth_is(bus, queue, 3))
+    sub = await bus.subscribe(queue, ["file.deleted.v1"], recorder(got))
+    await eventually(lambda: len(got) == 3)
+    await eventually_async(lambda: _depth_is(bus, queue, 0))
+    await sub.cancel()
+
+
+async def _depth_is(bus: Bus, queue: str, expected: int) -> bool:
+    return await bus.queue_depth(queue) == expected
+
+
+async def eventually_async(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_cancel_with_grace_lets_the_message_in_hand_finish(bus: Bus) -> None:
+    queue = f"test.{new_id()[:8]}"
+    started = asyncio.Event()
+    finished: list[str] = []
+
+    async def slowish(envelope: Envelope) -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.append(envelope.data["file_id"])
+
+    sub = await bus.subscribe(queue, ["file.deleted.v1"], slowish, prefetch=1)
+    await bus.publish(deleted("f1"))
+    await bus.publish(deleted("f2"))
+    await asyncio.wait_for(started.wait(), 10)
+    await sub.cancel(grace=10)
+    assert finished == ["f1"]  # finished, and acknowledged: the second stays queued
+    got: list[Envelope] = []
+    sub2 = await bus.subscribe(queue, ["file.deleted.v1"], recorder(got))
+    await eventually(lambda: len(got) == 1)
+    await asyncio.sleep(0.3)
+    assert [e.data["file_id"] for e in got] == ["f2"]
+    await sub2.cancel()
+
+
+async def test_amqp_bus_reconnects_and_consumers_resume(amqp_url: str) -> None:
+    name = f"ferry-test-{new_id()[:8]}"
+    bus = AmqpBus(amqp_url, name=name)
+    await bus.start()
+    try:
+        got: list[Envelope] = []
+        queue = f"test.{new_id()[:8]}"
+        sub = await bus.subscribe(queue, ["file.deleted.v1"], recorder(got))
+        await bus.publish(deleted("before"))
+        await eventually(lambda: len(got) == 1)
+        close_connections_named(name)
+        await eventually_async(lambda: _not(bus.ping()), timeout=5)
+        await eventually_async(bus.ping, timeout=20)  # reconnected by itself
+        await bus.publish(deleted("after"))
+        await eventually(lambda: len(got) == 2, timeout=20)
+        await sub.cancel()
+    finally:
+        await bus.close()
+
+
+async def _not(check: Awaitable[bool]) -> bool:
+    return not await check
+
+
+def close_connections_named(name: str) -> None:
+    """Make the broker drop this client's connection (as a broker restart would), and no one else's."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    pids = [line.split("\t")[0] for line in listed.splitlines() if f'"{name}"' in line or f'<<"{name}">>' in line]
+    assert pids, f"no connection named {name}"
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test"], check=True, capture_output=True)

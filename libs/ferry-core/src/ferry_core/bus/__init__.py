@@ -5,11 +5,19 @@ persistent, confirmed publishing; competing consumers on a named queue;
 a private queue per subscriber when ``exclusive``; acknowledgement only after
 the handler returns; a handler that raises gets the message again until the
 delivery limit, after which it is dead-lettered; ``Reject`` dead-letters at once.
+Dead letters wait in one queue (``DEAD_LETTER_QUEUE``) with the queue they came
+from and why; ``subscribe_dead_letters`` consumes them and ``send_to_queue``
+puts one back where it failed (a replay). ``queue_depth`` says how many
+messages wait in a queue (for backpressure), and ``Subscription.cancel(grace)``
+stops taking messages and lets those in hand finish for ``grace`` seconds
+before giving them back to the queue (graceful shutdown).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from ferry_core.events import Envelope
@@ -17,14 +25,45 @@ from ferry_core.events import Envelope
 Handler = Callable[[Envelope], Awaitable[None]]
 
 DEFAULT_DELIVERY_LIMIT = 5
+DEFAULT_RETRY_BACKOFF = 0.2
+"""Seconds before a failed message goes back to its queue, doubled per delivery (at most ``MAX_RETRY_BACKOFF``).
+
+A short outage of a dependency (MongoDB restarting) then costs a few slow
+retries, not the whole delivery limit in a few milliseconds.
+"""
+MAX_RETRY_BACKOFF = 5.0
+DEAD_LETTER_QUEUE = "ferry.dead-letters"
+PARSE_QUEUE = "ferry.parser.file-uploaded"
+"""The parser's queue of ``file.uploaded.v1``: its depth is the gateway's backpressure signal."""
 
 
 class Reject(Exception):
     """Raised by a handler for a message that can never succeed (dead-letter it now)."""
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message a queue gave up on, and why."""
+
+    queue: str
+    """The queue it was dead-lettered from (where a replay sends it back)."""
+    reason: str
+    """``delivery_limit`` (its handler failed every delivery) or ``rejected`` (``Reject``, or undecodable)."""
+    deliveries: int
+    """How many times it was delivered before it was given up on (0 when the broker does not say)."""
+    body: bytes
+    envelope: Envelope | None
+    """None when the body is not an envelope at all."""
+    dead_at: datetime | None = None
+
+
+DeadLetterHandler = Callable[[DeadLetter], Awaitable[None]]
+
+
 class Subscription(Protocol):
-    async def cancel(self) -> None: ...
+    async def cancel(self, grace: float = 0.0) -> None:
+        """Stop consuming; messages in hand get ``grace`` seconds to finish, then go back to the queue."""
+        ...
 
 
 class Bus(Protocol):
@@ -42,6 +81,18 @@ class Bus(Protocol):
         prefetch: int = 8,
     ) -> Subscription:
         """Consume ``queue`` (declared and bound to ``routing_keys`` if needed)."""
+        ...
+
+    async def subscribe_dead_letters(self, handler: DeadLetterHandler, *, prefetch: int = 16) -> Subscription:
+        """Consume the dead-letter queue (one consumer among replicas gets each dead letter)."""
+        ...
+
+    async def send_to_queue(self, queue: str, envelope: Envelope) -> None:
+        """Publish to one queue only, bypassing the exchange's routing (a replay); ``LookupError`` if it is gone."""
+        ...
+
+    async def queue_depth(self, queue: str) -> int | None:
+        """Messages waiting in ``queue`` (not those being handled); None when there is no such queue."""
         ...
 
     async def ping(self) -> bool:
@@ -68,8 +119,14 @@ def _match(pattern: list[str], words: list[str]) -> bool:
 
 
 __all__ = [
+    "DEAD_LETTER_QUEUE",
     "DEFAULT_DELIVERY_LIMIT",
+    "DEFAULT_RETRY_BACKOFF",
+    "MAX_RETRY_BACKOFF",
+    "PARSE_QUEUE",
     "Bus",
+    "DeadLetter",
+    "DeadLetterHandler",
     "Handler",
     "Reject",
     "Subscription",

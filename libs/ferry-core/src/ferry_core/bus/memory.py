@@ -5,13 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
-from ferry_core.bus import DEFAULT_DELIVERY_LIMIT, Handler, Reject, topic_matches
-from ferry_core.events import Envelope
+from ferry_core.bus import (
+    DEAD_LETTER_QUEUE,
+    DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_RETRY_BACKOFF,
+    MAX_RETRY_BACKOFF,
+    DeadLetter,
+    DeadLetterHandler,
+    Handler,
+    Reject,
+    topic_matches,
+)
+from ferry_core.events import Envelope, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -31,15 +41,23 @@ class _Queue:
 
 
 class _MemorySubscription:
-    def __init__(self, bus: MemoryBus, queue: _Queue, tasks: list[asyncio.Task[None]]) -> None:
+    def __init__(self, bus: MemoryBus, queue: _Queue) -> None:
         self._bus = bus
         self._queue = queue
-        self._tasks = tasks
+        self.tasks: list[asyncio.Task[None]] = []
+        self.busy: set[asyncio.Task[None]] = set()
+        self.stopping = False
 
-    async def cancel(self) -> None:
-        for task in self._tasks:
+    async def cancel(self, grace: float = 0.0) -> None:
+        self.stopping = True  # a consumer that finishes its message takes no other
+        idle = [task for task in self.tasks if task not in self.busy]
+        for task in idle:
             task.cancel()
-        for task in self._tasks:
+        if self.busy and grace > 0:
+            await asyncio.wait(set(self.busy), timeout=grace)
+        for task in self.tasks:
+            task.cancel()  # unfinished work goes back to the queue
+        for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._queue.exclusive:
@@ -47,12 +65,20 @@ class _MemorySubscription:
 
 
 class MemoryBus:
-    """Messages live in this process only; queues survive unsubscribing, like durable ones."""
+    """Messages live in this process only; queues survive unsubscribing, like durable ones.
 
-    def __init__(self, delivery_limit: int = DEFAULT_DELIVERY_LIMIT) -> None:
+    Dead letters go to a queue named like the broker's (``DEAD_LETTER_QUEUE``) and,
+    for tests, to the ``dead_letters`` list as ``(queue, envelope)``.
+    """
+
+    def __init__(
+        self, delivery_limit: int = DEFAULT_DELIVERY_LIMIT, *, retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    ) -> None:
         self._queues: dict[str, _Queue] = {}
         self._delivery_limit = delivery_limit
+        self._retry_backoff = retry_backoff
         self._names = itertools.count()
+        self._dead: asyncio.Queue[DeadLetter] = asyncio.Queue()
         self.dead_letters: list[tuple[str, Envelope]] = []
 
     async def publish(self, envelope: Envelope) -> None:
@@ -60,6 +86,18 @@ class MemoryBus:
         for queue in list(self._queues.values()):
             if any(topic_matches(key, envelope.type) for key in queue.routing_keys):
                 queue.messages.put_nowait(_Message(body))
+
+    async def send_to_queue(self, queue: str, envelope: Envelope) -> None:
+        target = self._queues.get(queue)
+        if target is None:
+            raise LookupError(f"no queue named {queue!r}")
+        target.messages.put_nowait(_Message(envelope.to_bytes()))
+
+    async def queue_depth(self, queue: str) -> int | None:
+        if queue == DEAD_LETTER_QUEUE:
+            return self._dead.qsize()
+        target = self._queues.get(queue)
+        return target.messages.qsize() if target is not None else None
 
     async def subscribe(
         self,
@@ -74,34 +112,98 @@ class MemoryBus:
             queue = f"{queue}.{next(self._names)}"
         q = self._queues.setdefault(queue, _Queue(queue, exclusive))
         q.routing_keys.update(routing_keys)
-        tasks = [asyncio.create_task(self._consume(q, handler)) for _ in range(max(1, prefetch))]
-        return _MemorySubscription(self, q, tasks)
+        subscription = _MemorySubscription(self, q)
+        subscription.tasks = [
+            asyncio.create_task(self._consume(q, handler, subscription)) for _ in range(max(1, prefetch))
+        ]
+        return subscription
 
-    async def _consume(self, queue: _Queue, handler: Handler) -> None:
-        while True:
+    async def subscribe_dead_letters(self, handler: DeadLetterHandler, *, prefetch: int = 16) -> _MemorySubscription:
+        subscription = _MemorySubscription(self, _Queue(DEAD_LETTER_QUEUE, exclusive=False))
+        subscription.tasks = [asyncio.create_task(self._consume_dead(handler, subscription))]
+        return subscription
+
+    async def _consume(self, queue: _Queue, handler: Handler, subscription: _MemorySubscription) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        while not subscription.stopping:
             message = await queue.messages.get()
-            message.deliveries += 1
-            envelope = Envelope.from_bytes(message.body)
+            subscription.busy.add(task)
             try:
-                await handler(envelope)
-            except asyncio.CancelledError:
-                queue.messages.put_nowait(message)  # unacked work goes back, as on a broker
-                raise
-            except Reject:
-                self._dead_letter(queue, envelope)
-            except Exception:
-                log.exception("handler failed", queue=queue.name, event_type=envelope.type)
-                if message.deliveries >= self._delivery_limit:
-                    self._dead_letter(queue, envelope)
-                else:
-                    queue.messages.put_nowait(message)
+                await self._handle(queue, message, handler)
+            finally:
+                subscription.busy.discard(task)
 
-    def _dead_letter(self, queue: _Queue, envelope: Envelope) -> None:
-        log.warning("dead-lettered", queue=queue.name, event_id=envelope.id, event_type=envelope.type)
+    async def _handle(self, queue: _Queue, message: _Message, handler: Handler) -> None:
+        message.deliveries += 1
+        envelope = Envelope.from_bytes(message.body)
+        try:
+            await handler(envelope)
+        except asyncio.CancelledError:
+            queue.messages.put_nowait(message)  # unacked work goes back, as on a broker
+            raise
+        except Reject:
+            self._dead_letter(queue, message, envelope, "rejected")
+        except Exception:
+            log.exception("handler failed", queue=queue.name, event_type=envelope.type)
+            if message.deliveries >= self._delivery_limit:
+                self._dead_letter(queue, message, envelope, "delivery_limit")
+            else:
+                await self._back_off(message.deliveries - 1, lambda: queue.messages.put_nowait(message))
+
+    async def _back_off(self, attempt: int, requeue: Callable[[], None]) -> None:
+        try:
+            await asyncio.sleep(min(self._retry_backoff * 2**attempt, MAX_RETRY_BACKOFF))
+        finally:
+            requeue()
+
+    async def _consume_dead(self, handler: DeadLetterHandler, subscription: _MemorySubscription) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        while not subscription.stopping:
+            letter = await self._dead.get()
+            subscription.busy.add(task)
+            try:
+                await _settle_dead(handler, letter, self._dead)
+            finally:
+                subscription.busy.discard(task)
+
+    def _dead_letter(self, queue: _Queue, message: _Message, envelope: Envelope, reason: str) -> None:
+        log.warning("dead-lettered", queue=queue.name, event_id=envelope.id, event_type=envelope.type, reason=reason)
         self.dead_letters.append((queue.name, envelope))
+        if queue.exclusive:
+            return  # as on the broker: private queues have no dead-letter exchange
+        self._dead.put_nowait(
+            DeadLetter(
+                queue=queue.name,
+                reason=reason,
+                deliveries=message.deliveries,
+                body=message.body,
+                envelope=envelope,
+                dead_at=utcnow(),
+            )
+        )
 
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._queues.clear()
+
+
+async def _settle_dead(handler: DeadLetterHandler, letter: DeadLetter, queue: asyncio.Queue[DeadLetter]) -> None:
+    try:
+        await handler(letter)
+    except asyncio.CancelledError:
+        queue.put_nowait(letter)
+        raise
+    except Exception:
+        log.exception("dead letter not handled; requeued")
+        await _requeue_later(lambda: queue.put_nowait(letter))
+
+
+async def _requeue_later(requeue: Callable[[], None], delay: float = MAX_RETRY_BACKOFF) -> None:
+    try:
+        await asyncio.sleep(delay)
+    finally:
+        requeue()
