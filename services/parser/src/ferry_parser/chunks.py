@@ -162,6 +162,9 @@ def page_size(page: Page) -> int:
 def cuts(sizes: list[int], max_items: int, max_bytes: int) -> Iterator[tuple[int, int]]:
     """``(offset, length)`` slices of at most ``max_items`` items and ``max_bytes`` (never empty)."""
     start, total = 0, len(sizes)
+    if total and max(sizes) * max_items <= max_bytes:  # the usual case: any ``max_items`` items fit
+        yield from ((start, min(max_items, total - start)) for start in range(0, total, max_items))
+        return
     while start < total:
         end, size = start, 0
         while end < total and end - start < max_items and (end == start or size + sizes[end] <= max_bytes):
