@@ -12,6 +12,8 @@ from ferry_core.observability import instrument, ops_router
 from ferry_core.readmodels import ParsedReadModel
 from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_ingest import projection
+from ferry_ingest.admin import router as admin_router
+from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
 from ferry_ingest.errors import install_error_handlers
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
@@ -32,6 +34,10 @@ def create_app(
         await repo.ensure_indexes()
         relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds)
         files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay)
+        dead_letter_store = DeadLetterStore(resources.db)
+        await dead_letter_store.ensure_indexes()
+        dead_letters = DeadLetters(dead_letter_store, repo, resources.bus, relay)
+        app.state.dead_letters = dead_letters
         app.state.infra = resources
         app.state.settings = settings
         app.state.verifier = verifier or TokenVerifier(http_jwks_source(settings.auth_url))
@@ -46,6 +52,7 @@ def create_app(
         subscriptions = await projection.subscribe(
             resources.bus, projection.StatusProjection(repo), projection.UserCleanup(repo, files.delete)
         )
+        subscriptions.append(await resources.bus.subscribe_dead_letters(dead_letters.handle))
         await relay.start()
         try:
             yield
@@ -65,5 +72,6 @@ def create_app(
     instrument(app, "ingest")
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(admin_router)
     app.include_router(ops_router(lambda: app.state.infra.readiness()))
     return app

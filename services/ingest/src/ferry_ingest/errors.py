@@ -25,8 +25,30 @@ class FileNotFound(IngestError):
         super().__init__(detail)
 
 
+class NotFound(IngestError):
+    status_code = 404
+
+
+class Forbidden(IngestError):
+    status_code = 403
+
+
 class NotReady(IngestError):
     status_code = 409
+
+
+class Conflict(IngestError):
+    status_code = 409
+
+
+class Overloaded(IngestError):
+    """More work is waiting than the platform takes on: come back after ``retry_after`` seconds."""
+
+    status_code = 503
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class UploadTooLarge(IngestError):
@@ -49,6 +71,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IngestError)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, Overloaded):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     app.add_exception_handler(IngestError, handle)

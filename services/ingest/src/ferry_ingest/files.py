@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import (
     Envelope,
+    ErrorInfo,
     FileFailed,
     FileParsed,
     FileProgress,
@@ -29,6 +30,8 @@ from ferry_core.events import (
 from ferry_core.readmodels import FILES
 
 Doc = dict[str, Any]
+DEAD_LETTERED = "dead_lettered"
+"""The error code of a file whose processing was given up on (its event is in the dead letters)."""
 
 SORTS = {
     "created_at": ("created_at", ASCENDING),
@@ -134,6 +137,51 @@ class FilesRepository:
     async def discard(self, file_id: str) -> None:
         """Forget a record whose upload never completed."""
         await self.collection.delete_one({"_id": file_id, "status": FileStatus.UPLOADING.value})
+
+    async def mark_failed(
+        self, file_id: str, statuses: list[str], error: ErrorInfo, stage: Stage, event: Envelope
+    ) -> bool:
+        """Fail a record still in one of ``statuses`` and owe ``file.failed.v1``, atomically."""
+        result = await self.collection.update_one(
+            {"_id": file_id, "status": {"$in": statuses}, "deleting": {"$ne": True}},
+            {
+                "$set": {
+                    "status": FileStatus.FAILED.value,
+                    "stage": stage.value,
+                    "error": error.model_dump(mode="json"),
+                    "updated_at": utcnow(),
+                    "has_pending": True,
+                },
+                "$push": {"pending_events": event.model_dump(mode="json")},
+            },
+        )
+        return result.modified_count == 1
+
+    async def requeue_dead_lettered(self, file_id: str) -> bool:
+        """An administrator replays a dead-lettered upload: its record is queued again.
+
+        The one move back in the lifecycle, and only from the failure the dead
+        letter caused (``error.code == "dead_lettered"``).
+        """
+        result = await self.collection.update_one(
+            {
+                "_id": file_id,
+                "status": FileStatus.FAILED.value,
+                "error.code": DEAD_LETTERED,
+                "deleting": {"$ne": True},
+            },
+            {
+                "$set": {
+                    "status": FileStatus.QUEUED.value,
+                    "stage": Stage.QUEUE.value,
+                    "progress": 0,
+                    "error": None,
+                    "queued_at": utcnow(),
+                    "updated_at": utcnow(),
+                }
+            },
+        )
+        return result.modified_count == 1
 
     async def mark_deleting(self, file_id: str, event: Envelope) -> bool:
         """Hide the record from readers and owe ``file.deleted.v1``; the relay removes it once sent."""

@@ -85,3 +85,51 @@ def record_of(doc: dict[str, Any]) -> FileRecord:
         error=ErrorInfo.model_validate(doc["error"]) if doc.get("error") else None,
         duration_ms=doc.get("duration_ms"),
     )
+
+
+class DeadLetterRecord(BaseModel):
+    """A message a queue gave up on: where it died, why, and the event itself."""
+
+    id: str
+    queue: str
+    reason: str
+    deliveries: int
+    event_id: str | None
+    type: str | None
+    file_id: str | None
+    dead_at: datetime
+    envelope: dict[str, Any] | None = None
+    body: str | None = None
+
+
+class DeadLetterList(BaseModel):
+    items: list[DeadLetterRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReplayOutcome(BaseModel):
+    id: str
+    outcome: Literal["replayed", "discarded"]
+
+
+class ReplayReport(BaseModel):
+    replayed: int
+    discarded: int
+    items: list[ReplayOutcome]
+
+
+def dead_letter_of(doc: dict[str, Any]) -> DeadLetterRecord:
+    return DeadLetterRecord(
+        id=str(doc["_id"]),
+        queue=doc.get("queue", ""),
+        reason=doc.get("reason", ""),
+        deliveries=int(doc.get("deliveries", 0)),
+        event_id=doc.get("event_id"),
+        type=doc.get("type"),
+        file_id=doc.get("file_id"),
+        dead_at=doc["dead_at"],
+        envelope=doc.get("envelope"),
+        body=doc.get("body"),
+    )

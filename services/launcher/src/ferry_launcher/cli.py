@@ -1,4 +1,5 @@
-"""``ferry dev`` · ``ferry serve auth|ingest|parser|notifier`` · ``ferry contracts write|check``."""
+"""``ferry dev`` · ``ferry serve auth|ingest|parser|notifier`` · ``ferry contracts write|check`` ·
+``ferry dead-letters list|show|replay|discard``."""
 
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     contracts.add_argument("action", choices=("write", "check"))
     contracts.add_argument("--root", type=Path, default=Path("contracts"))
 
+    from ferry_launcher import deadletters
+
+    deadletters.add_parser(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "dead-letters":
+        return deadletters.run(args)
     if args.command == "dev":
         return _dev(args)
     if args.command == "serve":

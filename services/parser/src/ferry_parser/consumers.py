@@ -7,12 +7,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ferry_core.bus import Bus, Reject, Subscription
+from ferry_core.bus import PARSE_QUEUE, Bus, Reject, Subscription
 from ferry_core.events import Envelope, FileDeleted, FileUploaded
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
 from ferry_parser.pipeline import FileParser
 
-UPLOADED_QUEUE = "ferry.parser.file-uploaded"
+UPLOADED_QUEUE = PARSE_QUEUE
 DELETED_QUEUE = "ferry.parser.file-deleted"
 UPLOADED = "file.uploaded.v1"
 DELETED = "file.deleted.v1"
