@@ -43,9 +43,9 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     bus: Bus
     if request.param == "memory":
-        bus = MemoryBus(delivery_limit=3, retry_backoff=0.01)
+        bus = MemoryBus(retry_backoff=0.01)
     else:
-        amqp = AmqpBus(request.getfixturevalue("amqp_url"), delivery_limit=3, retry_backoff=0.01)
+        amqp = AmqpBus(request.getfixturevalue("amqp_url"), retry_backoff=0.01)
         await amqp.start()
         bus = amqp
     blobs = FsBlobStore(tmp_path / "blobs")

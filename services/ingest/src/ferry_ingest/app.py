@@ -13,6 +13,7 @@ from ferry_core.readmodels import ParsedReadModel
 from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_ingest import projection
 from ferry_ingest.admin import router as admin_router
+from ferry_ingest.backpressure import QueueGauge
 from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
 from ferry_ingest.errors import install_error_handlers
 from ferry_ingest.files import FilesRepository
@@ -38,6 +39,12 @@ def create_app(
         await dead_letter_store.ensure_indexes()
         dead_letters = DeadLetters(dead_letter_store, repo, resources.bus, relay)
         app.state.dead_letters = dead_letters
+        app.state.parse_queue = QueueGauge(
+            resources.bus,
+            settings.parse_queue,
+            settings.parse_queue_limit,
+            retry_after=settings.backpressure_retry_after_seconds,
+        )
         app.state.infra = resources
         app.state.settings = settings
         app.state.verifier = verifier or TokenVerifier(http_jwks_source(settings.auth_url))

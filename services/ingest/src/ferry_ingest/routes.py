@@ -6,13 +6,14 @@ from dataclasses import replace
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ferry_core.blobs import BlobNotFound
 from ferry_core.events import FileStatus, Progress
 from ferry_core.readmodels import progress_of
 from ferry_core.tokens import Principal
+from ferry_ingest.backpressure import admit_upload
 from ferry_ingest.deps import CurrentUser, Files, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
@@ -34,6 +35,8 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
     "",
     status_code=201,
     response_model=FileRecord,
+    dependencies=[Depends(admit_upload)],
+    responses={503: {"description": "Too many files wait to be parsed; retry after `Retry-After` seconds."}},
     openapi_extra={
         "requestBody": {
             "content": {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from ferry_core.bus import PARSE_QUEUE
 from ferry_core.settings import CommonSettings
 
 
@@ -11,3 +14,11 @@ class IngestSettings(CommonSettings):
     progress_interval_seconds: float = 0.25
     outbox_poll_seconds: float = 1.0
     preview_rows: int = 20
+
+    parse_queue: str = Field(
+        default=PARSE_QUEUE, description="The parser's queue, whose depth is the backpressure signal."
+    )
+    parse_queue_limit: int = Field(
+        default=1000, ge=0, description="Files waiting to be parsed above which uploads get 503; 0: no limit."
+    )
+    backpressure_retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After of a refused upload.")
