@@ -12,6 +12,7 @@ from ferry_core.events import (
     EVENT_TYPES,
     Envelope,
     ErrorInfo,
+    FileCancelled,
     FileDeleted,
     FileFailed,
     FileParsed,
@@ -44,6 +45,7 @@ SAMPLES = {
         file_id="f1", owner_id="u1", stage=Stage.PARSE, error=ErrorInfo(code="bad_csv", message="no")
     ),
     "file.deleted.v1": FileDeleted(file_id="f1", owner_id="u1"),
+    "file.cancelled.v1": FileCancelled(file_id="f1", owner_id="u1"),
     "user.deleted.v1": UserDeleted(user_id="u1"),
 }
 

@@ -27,12 +27,12 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # to publish file.failed.v1; add it here when it does). A consumer's entry is the binding
 # key of its queue, so it may be a topic pattern.
 SENDS: dict[str, tuple[str, ...]] = {
-    "ingest": ("file.uploaded.v1", "file.progress.v1", "file.deleted.v1"),
+    "ingest": ("file.uploaded.v1", "file.progress.v1", "file.failed.v1", "file.deleted.v1", "file.cancelled.v1"),
     "parser": ("file.progress.v1", "file.parsed.v1", "file.failed.v1"),
     "auth": ("user.deleted.v1",),
 }
 RECEIVES: dict[str, tuple[str, ...]] = {
-    "parser": ("file.uploaded.v1", "file.deleted.v1"),
+    "parser": ("file.uploaded.v1", "file.deleted.v1", "file.cancelled.v1"),
     "ingest": ("file.progress.v1", "file.parsed.v1", "file.failed.v1", "user.deleted.v1"),
     "notifier": ("file.#",),
 }
@@ -43,6 +43,7 @@ _SUMMARIES = {
     "file.parsed.v1": "A file was parsed; the summary describes the shape of its content.",
     "file.failed.v1": "A file's processing failed; stage and error say where and why.",
     "file.deleted.v1": "A file was deleted; its parsed data must go too.",
+    "file.cancelled.v1": "A queued or running parse was cancelled; the parser stops it and drops its data.",
     "user.deleted.v1": "A user was deleted; their files must go too.",
 }
 _RECEIVE_NOTES = {

@@ -32,6 +32,7 @@ class FileStatus(StrEnum):
     PARSING = "parsing"
     PARSED = "parsed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def rank(self) -> int:
@@ -40,7 +41,7 @@ class FileStatus(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (FileStatus.PARSED, FileStatus.FAILED)
+        return self in (FileStatus.PARSED, FileStatus.FAILED, FileStatus.CANCELLED)
 
 
 _STATUS_RANK = {
@@ -49,6 +50,7 @@ _STATUS_RANK = {
     FileStatus.PARSING: 2,
     FileStatus.PARSED: 3,
     FileStatus.FAILED: 3,
+    FileStatus.CANCELLED: 3,
 }
 
 
@@ -167,6 +169,13 @@ class FileDeleted(_Model):
     owner_id: str
 
 
+class FileCancelled(_Model):
+    """A queued or running parse was cancelled; the parser stops it and keeps nothing of it."""
+
+    file_id: str
+    owner_id: str
+
+
 class UserDeleted(_Model):
     user_id: str
 
@@ -177,6 +186,7 @@ EVENT_TYPES: dict[str, type[_Model]] = {
     "file.parsed.v1": FileParsed,
     "file.failed.v1": FileFailed,
     "file.deleted.v1": FileDeleted,
+    "file.cancelled.v1": FileCancelled,
     "user.deleted.v1": UserDeleted,
 }
 

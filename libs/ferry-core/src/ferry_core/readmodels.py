@@ -2,7 +2,8 @@
 
 ``parsed_documents`` / ``parsed_chunks`` are written by the parser and read by
 the gateway's content API; ``files`` is written by the gateway and read by the
-notifier for the current state of a file on subscribe. The shapes below are
+notifier for the current state of a file on subscribe, and by the parser to
+skip a file that was cancelled or deleted before its parse (``parse_abandoned``). The shapes below are
 the contract; writers keep to them.
 
 - ``parsed_documents``: ``{_id: file_id, owner_id, summary, duration_ms, parsed_at}``
@@ -137,6 +138,12 @@ class FileStateReader:
         if doc is None:
             return None
         return str(doc["owner_id"]), progress_of(doc)
+
+
+async def parse_abandoned(db: Db, file_id: str) -> bool:
+    """Whether the gateway gave up on the file (cancelled, or being deleted); an unknown file is not."""
+    doc = await db[FILES].find_one({"_id": file_id}, {"status": 1, "deleting": 1})
+    return doc is not None and (doc.get("deleting") is True or doc.get("status") == FileStatus.CANCELLED.value)
 
 
 def progress_of(doc: dict[str, Any]) -> Progress:

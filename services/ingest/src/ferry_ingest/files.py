@@ -74,6 +74,7 @@ class FilesRepository:
         await c.create_index([("owner_id", ASCENDING), ("format", ASCENDING)])
         await c.create_index([("has_pending", ASCENDING)], partialFilterExpression={"has_pending": True})
         await c.create_index([("created_at", DESCENDING)])
+        await c.create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
 
     # -- writes ----------------------------------------------------------------
 
@@ -126,6 +127,7 @@ class FilesRepository:
                     "stage": Stage.QUEUE.value,
                     "progress": 0,
                     "uploaded_at": utcnow(),
+                    "queued_at": utcnow(),
                     "updated_at": utcnow(),
                     "has_pending": True,
                 },
@@ -156,6 +158,42 @@ class FilesRepository:
             },
         )
         return result.modified_count == 1
+
+    async def mark_cancelled(self, file_id: str, event: Envelope) -> Doc | None:
+        """Cancel a queued or parsing file and owe ``file.cancelled.v1``, atomically; None if it was neither."""
+        return await self.collection.find_one_and_update(
+            {
+                "_id": file_id,
+                "status": {"$in": [FileStatus.QUEUED.value, FileStatus.PARSING.value]},
+                "deleting": {"$ne": True},
+            },
+            {
+                "$set": {
+                    "status": FileStatus.CANCELLED.value,
+                    "stage": Stage.DONE.value,
+                    "cancelled_at": utcnow(),
+                    "updated_at": utcnow(),
+                    "has_pending": True,
+                },
+                "$push": {"pending_events": event.model_dump(mode="json")},
+            },
+            projection={"pending_events": 0},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def queue_position(self, doc: Doc) -> int | None:
+        """About where a queued file stands in the parse queue: 1 + queued files that were queued before it.
+
+        An approximation: the broker's queue is FIFO, but redeliveries, replays
+        and parses already running on other replicas are not counted.
+        """
+        if doc.get("status") != FileStatus.QUEUED.value:
+            return None
+        since = doc.get("queued_at") or doc.get("uploaded_at") or doc["created_at"]
+        ahead = await self.collection.count_documents(
+            {"status": FileStatus.QUEUED.value, "queued_at": {"$lt": since}, "deleting": {"$ne": True}}
+        )
+        return ahead + 1
 
     async def requeue_dead_lettered(self, file_id: str) -> bool:
         """An administrator replays a dead-lettered upload: its record is queued again.

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ferry_core.blobs import BlobNotFound
-from ferry_core.events import FileStatus, Progress
-from ferry_core.readmodels import progress_of
+from ferry_core.events import FileStatus
 from ferry_core.tokens import Principal
 from ferry_ingest.backpressure import admit_upload
 from ferry_ingest.deps import CurrentUser, Files, Settings, Uploads
@@ -19,7 +18,16 @@ from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import SORTS, FileQuery
 from ferry_ingest.multipart import MultipartReader, boundary_of
-from ferry_ingest.schemas import FileDetail, FileList, FileRecord, FileStats, PagesContent, TableContent, record_of
+from ferry_ingest.schemas import (
+    FileDetail,
+    FileList,
+    FileProgressView,
+    FileRecord,
+    FileStats,
+    PagesContent,
+    TableContent,
+    record_of,
+)
 from ferry_ingest.service import FilesService
 from ferry_ingest.uploads import receive_upload
 
@@ -160,9 +168,16 @@ async def export_file(
     return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": _attachment(name)})
 
 
-@router.get("/{file_id}/progress", response_model=Progress)
-async def get_progress(file_id: str, user: CurrentUser, files: Files) -> Progress:
-    return progress_of(await files.find(file_id, user))
+@router.get("/{file_id}/progress", response_model=FileProgressView)
+async def get_progress(file_id: str, user: CurrentUser, files: Files) -> FileProgressView:
+    """Where the file stands; while queued, ``queue_position`` says about how many files are ahead, plus one."""
+    return await files.progress(await files.find(file_id, user))
+
+
+@router.post("/{file_id}/cancel", response_model=FileRecord, responses={409: {"description": "Not queued or parsing."}})
+async def cancel_file(file_id: str, user: CurrentUser, files: Files) -> FileRecord:
+    """Stop a queued or running parse: the file ends ``cancelled`` and no parsed data is kept."""
+    return record_of(await files.cancel(await files.find(file_id, user)))
 
 
 @router.get("/{file_id}/download", response_class=StreamingResponse)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ferry_core.events import ErrorInfo, FileStatus, Stage, Summary
+from ferry_core.events import ErrorInfo, FileStatus, Progress, Stage, Summary
 
 
 class FileRecord(BaseModel):
@@ -133,3 +133,10 @@ def dead_letter_of(doc: dict[str, Any]) -> DeadLetterRecord:
         envelope=doc.get("envelope"),
         body=doc.get("body"),
     )
+
+
+class FileProgressView(Progress):
+    """The progress object, plus where a queued file stands in the parse queue."""
+
+    queue_position: int | None = None
+    """While queued: 1 + the files queued before this one and still waiting (an approximation, see DECISIONS)."""

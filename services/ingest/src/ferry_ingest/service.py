@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ferry_core.blobs import BlobStore
-from ferry_core.events import Envelope, FileDeleted, FileStatus, Summary
+from ferry_core.events import Envelope, FileCancelled, FileDeleted, FileStatus, Summary
 from ferry_core.observability import correlation_id_var
-from ferry_core.readmodels import ParsedReadModel
+from ferry_core.readmodels import ParsedReadModel, progress_of
 from ferry_core.tokens import Principal
-from ferry_ingest.errors import FileNotFound, InvalidContent, NotReady
+from ferry_ingest.errors import Conflict, FileNotFound, InvalidContent, NotReady
 from ferry_ingest.export import ExportFormat, export_pages, export_table
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
-from ferry_ingest.schemas import PagesContent, TableContent
+from ferry_ingest.schemas import FileProgressView, PagesContent, TableContent
 from ferry_ingest.uploads import SOURCE
 
 
@@ -91,3 +91,24 @@ class FilesService:
         if await self.repo.mark_deleting(file_id, event):
             await self.blobs.delete(file_id)
             self.relay.wake()
+
+    async def cancel(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Cancel the file's parse (queued or running): it ends ``cancelled`` and the parser keeps nothing."""
+        file_id = str(doc["_id"])
+        event = Envelope.wrap(
+            FileCancelled(file_id=file_id, owner_id=str(doc["owner_id"])),
+            source=SOURCE,
+            subject=file_id,
+            correlation_id=correlation_id_var.get(),
+        )
+        cancelled = await self.repo.mark_cancelled(file_id, event)
+        if cancelled is None:
+            current = await self.repo.get_visible(file_id, None)
+            status = current["status"] if current else "deleted"
+            raise Conflict(f"the file is {status}; only a queued or parsing file can be cancelled")
+        self.relay.wake()
+        return cancelled
+
+    async def progress(self, doc: dict[str, Any]) -> FileProgressView:
+        progress = progress_of(doc)
+        return FileProgressView(**progress.model_dump(), queue_position=await self.repo.queue_position(doc))

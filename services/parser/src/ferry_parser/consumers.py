@@ -8,14 +8,18 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ferry_core.bus import PARSE_QUEUE, Bus, Reject, Subscription
-from ferry_core.events import Envelope, FileDeleted, FileUploaded
+from ferry_core.events import Envelope, FileCancelled, FileDeleted, FileUploaded
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
 from ferry_parser.pipeline import FileParser
 
 UPLOADED_QUEUE = PARSE_QUEUE
 DELETED_QUEUE = "ferry.parser.file-deleted"
+CANCELLED_QUEUE = "ferry.parser.file-cancelled"
+STOP_QUEUE = "ferry.parser.stop"
+"""Each replica's own queue (exclusive): a cancel or delete must reach the replica running that parse."""
 UPLOADED = "file.uploaded.v1"
 DELETED = "file.deleted.v1"
+CANCELLED = "file.cancelled.v1"
 _DELETE_PREFETCH = 8
 
 M = TypeVar("M", bound=BaseModel)
@@ -30,9 +34,21 @@ async def subscribe(bus: Bus, parser: FileParser, *, concurrency: int) -> list[S
     async def on_deleted(envelope: Envelope) -> None:
         await parser.forget(_payload(envelope, FileDeleted).file_id)
 
+    async def on_cancelled(envelope: Envelope) -> None:
+        await parser.forget(_payload(envelope, FileCancelled).file_id)
+
+    async def on_stop(envelope: Envelope) -> None:
+        if envelope.type == CANCELLED:
+            parser.stop(_payload(envelope, FileCancelled).file_id)
+        else:
+            parser.stop(_payload(envelope, FileDeleted).file_id)
+
+    # The stop queue first: a cancel is never missed by a replica that is already parsing.
     return [
-        await bus.subscribe(UPLOADED_QUEUE, [UPLOADED], _consumer(on_uploaded), prefetch=concurrency),
+        await bus.subscribe(STOP_QUEUE, [CANCELLED, DELETED], _consumer(on_stop), exclusive=True, prefetch=16),
+        await bus.subscribe(CANCELLED_QUEUE, [CANCELLED], _consumer(on_cancelled), prefetch=_DELETE_PREFETCH),
         await bus.subscribe(DELETED_QUEUE, [DELETED], _consumer(on_deleted), prefetch=_DELETE_PREFETCH),
+        await bus.subscribe(UPLOADED_QUEUE, [UPLOADED], _consumer(on_uploaded), prefetch=concurrency),
     ]
 
 

@@ -8,6 +8,10 @@ limit or crashes its worker, ends in ``file.failed.v1`` and a normal return
 redelivers, and so does a cancelled parse (the parser is shutting down). Every
 step is idempotent: a redelivered event finds the stored summary and only
 announces it again, and a parse that crashed halfway rewrites the same chunks.
+
+A file the gateway gave up on (``file.cancelled.v1``, or deleted) is skipped
+when its upload comes later, stopped (its worker killed) when it is being
+parsed here (``stop``), and its chunks are removed when the parse ends anyway.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ferry_core.events import (
 )
 from ferry_core.infra import Infrastructure
 from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
+from ferry_core.readmodels import parse_abandoned
 from ferry_parser.chunks import Chunk, ChunkStore
 from ferry_parser.documents import ParsedDocuments
 from ferry_parser.errors import ParseError
@@ -44,7 +49,7 @@ from ferry_parser.progress import ProgressReporter
 from ferry_parser.settings import ParserSettings
 from ferry_parser.summary import SummaryBuilder
 from ferry_parser.worker_main import Done, Tick
-from ferry_parser.workers import WorkerPool, shared_pool
+from ferry_parser.workers import ParseCancelled, WorkerPool, shared_pool
 
 log = structlog.get_logger(__name__)
 
@@ -59,16 +64,36 @@ class FileParser:
         """``pool`` runs the readers; without one, the process-wide pool for these settings (see ``shared_pool``)."""
         self._bus: Bus = infra.bus
         self._blobs: BlobStore = infra.require_blobs()
+        self._db = infra.db
         self._documents = ParsedDocuments(infra.db)
         self._chunks = ChunkStore(infra.db)
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.parse_concurrency)
         self._pool = pool if pool is not None else shared_pool(settings)
+        self._running: set[str] = set()
+        self._stopping: set[str] = set()
 
     async def parse(self, upload: FileUploaded) -> None:
         async with self._slots:
             with structlog.contextvars.bound_contextvars(file_id=upload.file_id):
-                await self._parse(upload)
+                self._running.add(upload.file_id)
+                try:
+                    await self._parse(upload)
+                finally:
+                    self._running.discard(upload.file_id)
+                    self._stopping.discard(upload.file_id)
+
+    def stop(self, file_id: str) -> bool:
+        """Stop this replica's parse of ``file_id`` (cancelled or deleted), if it runs one; nothing is kept of it."""
+        if file_id not in self._running:
+            return False
+        self._stopping.add(file_id)
+        self._pool.cancel(file_id)
+        return True
+
+    def running(self) -> set[str]:
+        """The files this replica is parsing now."""
+        return set(self._running)
 
     async def forget(self, file_id: str) -> None:
         """Remove a file's summary and chunks (the summary first, so readers never see a partial file)."""
@@ -85,6 +110,10 @@ class FileParser:
             await self._publish_parsed(upload, stored.summary, stored.duration_ms)
             FILES_PARSED.labels(label, "duplicate").inc()
             return
+        if await parse_abandoned(self._db, upload.file_id):
+            log.info("skipped: the file was cancelled or deleted before its parse")
+            FILES_PARSED.labels(label, "cancelled").inc()
+            return
         started = time.perf_counter()
         progress = ProgressReporter(self._publish_progress, upload, interval=self._settings.progress_interval)
         await progress.parsing()
@@ -94,6 +123,11 @@ class FileParser:
         except BlobNotFound:
             log.info("blob is gone; the file was deleted before it was parsed", blob_key=upload.blob_key)
             FILES_PARSED.labels(label, "missing").inc()
+            return
+        except ParseCancelled:
+            await self.forget(upload.file_id)
+            log.info("parse stopped: the file was cancelled or deleted")
+            FILES_PARSED.labels(label, "cancelled").inc()
             return
         except ParseError as exc:
             await self._chunks.delete_file(upload.file_id)
@@ -106,10 +140,10 @@ class FileParser:
         elapsed = time.perf_counter() - started
         duration_ms = int(elapsed * 1000)
         await self._documents.save(upload.file_id, upload.owner_id, summary, duration_ms)
-        if not await self._blobs.exists(upload.blob_key):
-            # Deleted while we parsed: the deleted event may already have been handled.
+        if not await self._blobs.exists(upload.blob_key) or await parse_abandoned(self._db, upload.file_id):
+            # Deleted or cancelled while we parsed: that event may already have been handled.
             await self.forget(upload.file_id)
-            FILES_PARSED.labels(label, "missing").inc()
+            FILES_PARSED.labels(label, "cancelled").inc()
             return
         await self._publish_parsed(upload, summary, duration_ms)
         PARSE_DURATION.labels(label).observe(elapsed)
@@ -130,6 +164,7 @@ class FileParser:
         reader_for(fmt)  # before downloading: an unsupported file is never fetched
         path = workdir / "original"
         await self._blobs.download(upload.blob_key, path)
+        self._check_stopping(upload.file_id)
         settings = self._settings
         options = ReadOptions(
             format=fmt,
@@ -159,6 +194,7 @@ class FileParser:
             )
             async with contextlib.aclosing(messages):
                 async for message in messages:
+                    self._check_stopping(upload.file_id)
                     if isinstance(message, Chunk):
                         await self._chunks.write(message)
                         builder.count(message)
@@ -182,6 +218,10 @@ class FileParser:
                 f"{done.truncated_cells} value(s) longer than {done.max_cell_chars} characters were shortened."
             )
         return builder.build(warnings, stats=done.stats)
+
+    def _check_stopping(self, file_id: str) -> None:
+        if file_id in self._stopping:
+            raise ParseCancelled("The parse was cancelled.")
 
     async def _publish_progress(self, event: FileProgress) -> None:
         await self._publish(event, event.file_id)

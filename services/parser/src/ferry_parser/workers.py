@@ -78,7 +78,8 @@ Message = Header | Chunk | Tick | Done
 
 WORKERS_REPLACED = Counter(
     "ferry_parse_workers_replaced_total",
-    "Parse worker processes replaced, by reason: recycled, memory_limit, timeout, crashed, error, abandoned, died_idle",
+    "Parse worker processes replaced, by reason: recycled, memory_limit, timeout, crashed, error, abandoned, "
+    "cancelled, died_idle",
     ["reason"],
 )
 
@@ -96,6 +97,10 @@ class ParseTimeout(ParseError):
 
 class WorkerCrashed(ParseError):
     code = "worker_crashed"
+
+
+class ParseCancelled(Exception):
+    """The file's parse was cancelled (``WorkerPool.cancel``): not the file's failure, nothing to report."""
 
 
 class WorkerPool:
@@ -198,6 +203,15 @@ class WorkerPool:
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
 
+    def cancel(self, file_id: str) -> bool:
+        """Kill the worker parsing ``file_id``, if one is: its ``run`` raises ``ParseCancelled``."""
+        with self._lock:
+            busy = [w for w in self._workers if w.job is not None and w.job.file_id == file_id]
+        for worker in busy:
+            log.info("parse cancelled; stopping its worker", file_id=file_id, pid=worker.pid)
+            worker.kill("cancelled")
+        return bool(busy)
+
     async def run(
         self,
         path: Path,
@@ -231,7 +245,7 @@ class WorkerPool:
             reader=self._readers.get(options.format),
             context=dict(context or {}),
         )
-        clock = _JobClock(self._window)
+        clock = _JobClock(self._window, file_id)
         worker.job = clock
         reusable = False
         outcome = "abandoned"  # what becomes of the worker, unless the job ends otherwise
@@ -451,6 +465,8 @@ class WorkerPool:
             )
         if reason == "closing":
             return RuntimeError("The parser is shutting down; the file will be parsed again.")
+        if reason == "cancelled":
+            return ParseCancelled("The parse was cancelled.")
         if reason is not None:
             return RuntimeError(f"A parse worker was stopped ({reason}).")
         log.warning("parse worker crashed", pid=worker.pid, exit=describe_exit(returncode))
@@ -469,7 +485,7 @@ class WorkerPool:
 
 def _reason_label(outcome: str) -> str:
     """A bounded label value for ``WORKERS_REPLACED``."""
-    if outcome in ("recycled", "memory_limit", "timeout", "abandoned"):
+    if outcome in ("recycled", "memory_limit", "timeout", "abandoned", "cancelled"):
         return outcome
     if outcome == "worker_crashed":
         return "crashed"
@@ -546,7 +562,8 @@ class _Exited:
 class _JobClock:
     """A job's running time, without the time its worker waited for the parent to store chunks."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, file_id: str = "") -> None:
+        self.file_id = file_id
         self._window = window
         self._started = time.monotonic()
         self._sent = 0

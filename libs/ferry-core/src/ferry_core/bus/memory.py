@@ -169,10 +169,12 @@ class MemoryBus:
                 subscription.busy.discard(task)
 
     def _dead_letter(self, queue: _Queue, message: _Message, envelope: Envelope, reason: str) -> None:
+        if queue.exclusive:
+            # As on the broker: private queues have no dead-letter exchange; the message is dropped.
+            log.warning("dropped", queue=queue.name, event_id=envelope.id, event_type=envelope.type, reason=reason)
+            return
         log.warning("dead-lettered", queue=queue.name, event_id=envelope.id, event_type=envelope.type, reason=reason)
         self.dead_letters.append((queue.name, envelope))
-        if queue.exclusive:
-            return  # as on the broker: private queues have no dead-letter exchange
         self._dead.put_nowait(
             DeadLetter(
                 queue=queue.name,
