@@ -69,6 +69,7 @@ from ferry_parser.chunks import Chunk, ChunkStore
 from ferry_parser.formats import ReadOptions
 from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
+from ferry_parser.worker_main import Restart
 from ferry_parser.workers import WorkerPool
 from tests.bench.support import MIB, RssSampler, cpu_count, cpu_seconds, machine_cpu_seconds, report, table
 
@@ -484,6 +485,8 @@ async def read_through_pool(setup: Rig, path: Path, workdir: Path, *, keep: bool
                 rows += message.count
                 if keep:
                     chunks.append(message)
+            elif isinstance(message, Restart):  # what came before is void (a type changed after the first rows)
+                rows, chunks = 0, []
     return rows, chunks
 
 

@@ -117,3 +117,24 @@ async def test_delete_during_parse_stops_it_and_leaves_nothing(
 
     await wait(clean, timeout=15)
     assert not recorder.of_type("file.parsed.v1", event.file_id)
+
+
+async def test_shutdown_with_grace_lets_the_file_in_hand_finish(
+    infra: Infrastructure,
+    settings: ParserSettings,
+    bus: MemoryBus,
+    upload: Upload,
+    recorder: Recorder,
+    wait: Wait,
+) -> None:
+    pool = WorkerPool.from_settings(settings, readers={"csv": "ferry_parser._testing_readers:busy"})
+    pool.start()
+    subs = await subscribe(bus, FileParser(infra, settings, pool), concurrency=1)
+    event = await upload(b"2", "csv")  # two seconds of parsing
+    await bus.publish(Envelope.wrap(event, source="test", subject=event.file_id))
+    await wait(lambda: bool(recorder.of_type("file.progress.v1", event.file_id)))
+    for sub in reversed(subs):  # what the app's lifespan does on SIGTERM
+        await sub.cancel(grace=30)
+    await pool.aclose()
+    assert len(recorder.of_type("file.parsed.v1", event.file_id)) == 1
+    assert await bus.queue_depth("ferry.parser.file-uploaded") == 0  # acknowledged, not given back

@@ -337,3 +337,24 @@ async def test_configured_limits_reach_the_readers(
     sheets = await upload(workbook, "xlsx")
     await limited.parse(sheets)
     await wait(lambda: len(recorder.of_type("file.parsed.v1")) == 1)
+
+
+async def test_a_type_the_first_rows_did_not_foresee_restarts_the_read_and_stores_once(
+    parser: FileParser, upload: Upload, mongo_db: AsyncDatabase[Document]
+) -> None:
+    # The first block (100,000 records) types "n" as integer; the last row says otherwise.
+    rows = 100_050
+    body = b"n,label\n" + b"".join(b"%d,r%d\n" % (i, i) for i in range(rows - 1)) + b"twelve,last\n"
+    event = await upload(body, "csv")
+
+    await parser.parse(event)
+
+    summary = await ParsedReadModel(mongo_db).summary(event.file_id)
+    assert summary is not None
+    assert summary.rows == rows
+    assert [(c.name, c.type, c.nulls) for c in summary.columns] == [("n", "string", 0), ("label", "string", 0)]
+    chunks = await chunk_docs(mongo_db, event.file_id)
+    assert [c["start"] for c in chunks] == [sum(c["count"] for c in chunks[:i]) for i in range(len(chunks))]
+    stored = [row for c in chunks for row in c["rows"]]
+    assert len(stored) == rows  # nothing of the first, voided read is left
+    assert stored[0] == ["0", "r0"] and stored[-1] == ["twelve", "last"]

@@ -39,8 +39,8 @@ async def test_progress_is_throttled_and_stays_below_100() -> None:
     clock.now += 0.3
     await reporter.storing(1000, 1000)
 
-    # Storing fills the bar from READ_SHARE (20) to 99: half the rows stored is 20 + 79 // 2.
-    assert [(e.stage, e.progress) for e in sent] == [(Stage.PARSE, 0), (Stage.STORE, 59), (Stage.STORE, 99)]
+    # Storing fills the bar from READ_SHARE (10) to 99: half the rows stored is 10 + 89 // 2.
+    assert [(e.stage, e.progress) for e in sent] == [(Stage.PARSE, 0), (Stage.STORE, 54), (Stage.STORE, 99)]
     assert all(e.status is FileStatus.PARSING for e in sent)
     assert sent[0].bytes_total == 1000
     assert (sent[1].rows_done, sent[1].bytes_done, sent[1].bytes_total) == (500, 500, 1000)
@@ -54,7 +54,8 @@ async def test_pages_and_unknown_totals() -> None:
 
     await ProgressReporter(publish, upload(), interval=0).storing(3, 4, pages=True)
     await ProgressReporter(publish, upload(), interval=0).storing(7, None)
-    assert (sent[0].pages_done, sent[0].pages_total, sent[0].rows_done, sent[0].progress) == (3, 4, 0, 79)
+    three_quarters = READ_SHARE + 3 * (99 - READ_SHARE) // 4
+    assert (sent[0].pages_done, sent[0].pages_total, sent[0].rows_done, sent[0].progress) == (3, 4, 0, three_quarters)
     assert (sent[1].rows_done, sent[1].progress) == (7, READ_SHARE)
 
 
@@ -66,14 +67,14 @@ async def test_reading_fills_the_parse_share_from_bytes_read() -> None:
 
     reporter = ProgressReporter(publish, upload(), interval=0)  # 1000 bytes
     await reporter.parsing()
-    await reporter.reading(500)  # a quarter of the two passes
+    await reporter.reading(500)  # half of the one pass
     await reporter.reading(None)  # no measure: nothing to say
     await reporter.reading(5000)  # read more than expected: the share is full, no more
     await reporter.storing(0, 1000)
     await reporter.reading(9000)  # late: content is being stored already
     assert [(e.stage, e.progress, e.bytes_done) for e in sent] == [
         (Stage.PARSE, 0, 0),
-        (Stage.PARSE, 5, 250),
+        (Stage.PARSE, 5, 500),
         (Stage.PARSE, READ_SHARE, 1000),
         (Stage.STORE, READ_SHARE, 0),
     ]
@@ -88,7 +89,7 @@ async def test_progress_never_goes_back() -> None:
     reporter = ProgressReporter(publish, upload(), interval=0)
     await reporter.storing(90, 100)
     await reporter.storing(95, 200)  # a second sheet announced more rows
-    assert [e.progress for e in sent] == [91, 91]
+    assert [e.progress for e in sent] == [READ_SHARE + 90 * (99 - READ_SHARE) // 100] * 2
     assert sent[1].rows_done == 95
 
 

@@ -14,7 +14,15 @@ def main() -> None:
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level, json=settings.log_json)
     require_production_ready(settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, ws="none")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ws="none",
+        # SIGTERM: stop accepting, let uploads in flight finish (up to the grace), then shut down.
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+    )
 
 
 if __name__ == "__main__":

@@ -22,3 +22,6 @@ class IngestSettings(CommonSettings):
         default=1000, ge=0, description="Files waiting to be parsed above which uploads get 503; 0: no limit."
     )
     backpressure_retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After of a refused upload.")
+    shutdown_grace_seconds: float = Field(
+        default=60, ge=0, description="On SIGTERM, how long uploads in flight may take to finish."
+    )

@@ -42,8 +42,9 @@ def create_app(settings: ParserSettings, infra: Infrastructure | None = None) ->
             subscriptions = await subscribe(current.bus, parser, concurrency=settings.parse_concurrency)
             yield
         finally:
+            # Stop taking files; those in hand finish (and are acknowledged) or go back to the queue.
             for subscription in reversed(subscriptions):
-                await subscription.cancel()
+                await subscription.cancel(grace=settings.shutdown_grace_seconds)
             await pool.aclose()
             if infra is None:
                 await current.close()

@@ -18,6 +18,14 @@ class ParseError(Exception):
         self.message = message
 
 
+class Retype(Exception):
+    """A reader's types, guessed from the first rows, do not fit a later row: the read starts over.
+
+    Not the file's fault and never its failure: the worker reads the file again
+    with ``ReadOptions.types_from_all_rows`` (see ``worker_main``).
+    """
+
+
 class UnsupportedFormat(ParseError):
     code = "unsupported_format"
 

@@ -48,7 +48,7 @@ from ferry_parser.metrics import FILES_PARSED, PARSE_DURATION, ROWS_PARSED, form
 from ferry_parser.progress import ProgressReporter
 from ferry_parser.settings import ParserSettings
 from ferry_parser.summary import SummaryBuilder
-from ferry_parser.worker_main import Done, Tick
+from ferry_parser.worker_main import Done, Restart, Tick
 from ferry_parser.workers import ParseCancelled, WorkerPool, shared_pool
 
 log = structlog.get_logger(__name__)
@@ -201,6 +201,10 @@ class FileParser:
                         await progress.storing(builder.done, builder.total, pages=builder.is_document)
                     elif isinstance(message, Tick):
                         await progress.reading(message.bytes_read)
+                    elif isinstance(message, Restart):
+                        # The worker reads the file again, typed from every row: what it sent is void.
+                        await self._chunks.begin(upload.file_id)
+                        builder = SummaryBuilder(fmt)
                     elif isinstance(message, Done):
                         done = message
                     else:

@@ -4,7 +4,7 @@ Two stages share the bar:
 
 - ``parse`` (0 → ``READ_SHARE``): before the first row or page is stored the
   readers read the file about ``READ_PASSES`` times (detecting its encoding,
-  typing every column); progress is the bytes read so far against that, and
+  finding its records); progress is the bytes read so far against that, and
   ``bytes_done`` is how far the current pass has come.
 - ``store`` (``READ_SHARE`` → 99): rows (or pages) stored of those the reader
   announced; ``bytes_done`` is the same share of the file's size.
@@ -25,10 +25,10 @@ from ferry_core.events import FileProgress, FileStatus, FileUploaded, Stage
 
 Publish = Callable[[FileProgress], Awaitable[None]]
 
-READ_SHARE = 20
+READ_SHARE = 10
 """Percent of the bar for reading the file before any content is stored."""
-READ_PASSES = 2
-"""Times a reader typically reads the whole file before its first row (encoding, then column types)."""
+READ_PASSES = 1
+"""Times a reader typically reads the whole file before its first row (a CSV's layout pass)."""
 HEARTBEAT_SECONDS = 1.5
 _LAST = 99
 

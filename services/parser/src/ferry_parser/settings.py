@@ -39,3 +39,8 @@ class ParserSettings(CommonSettings):
     max_compression_ratio: float = Field(
         default=100.0, ge=1, description="Highest inflate ratio of a large workbook member; above it: zip_bomb."
     )
+    shutdown_grace_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="On SIGTERM, how long files being parsed may take to finish before going back to the queue.",
+    )

@@ -9,7 +9,10 @@ pickled messages:
   ``Stop`` (or the end of the stream) to exit.
 - worker → parent: ``Ready`` once it has imported the readers; then per job
   the headers and ``Chunk``s as the reader yields them, a ``Tick`` about twice a
-  second, and finally ``Done`` or ``Failed``.
+  second, and finally ``Done`` or ``Failed``. ``Restart`` means that everything
+  sent for the job so far is void: the reader's types, guessed from the first
+  rows, did not fit a later one (``Retype``), and the file is read again with
+  types from every row.
 
 Backpressure: at most ``Job.window`` chunks are sent and not yet acknowledged;
 beyond that the worker waits, so neither process holds more than a few chunks
@@ -43,7 +46,7 @@ import polars as pl
 import structlog
 
 from ferry_parser.chunks import Chunk, ChunkCutter
-from ferry_parser.errors import ParseError, Undecodable
+from ferry_parser.errors import ParseError, Retype, Undecodable
 from ferry_parser.formats import Header, Item, Pages, Reader, ReadOptions, TableHeader, reader_for
 from ferry_parser.stats import ColumnStats
 
@@ -75,6 +78,13 @@ class Job:
     """``"module:function"`` to run instead of the format's reader: a test hook (see ``_testing_readers``)."""
     context: dict[str, str] = field(default_factory=dict)
     """Bound to the worker's log lines (``file_id``, ``correlation_id``)."""
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Forget the job's headers and chunks so far: they come again, typed from every row."""
+
+    job: int
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,7 @@ class Failed:
 
 
 ToWorker = Job | Ack | Stop
-FromWorker = Ready | Header | Chunk | Tick | Done | Failed
+FromWorker = Ready | Header | Chunk | Tick | Restart | Done | Failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +216,7 @@ def guarded(items: Iterator[Item]) -> Iterator[Item]:
     """
     try:
         yield from items
-    except (ParseError, OSError, MemoryError):
+    except (ParseError, Retype, OSError, MemoryError):
         raise
     except UnicodeError as exc:
         raise Undecodable(f"The file's text could not be decoded: {exc}") from exc
@@ -217,20 +227,17 @@ def guarded(items: Iterator[Item]) -> Iterator[Item]:
 
 def _run(channel: _Channel, ticker: _Ticker, job: Job) -> None:
     structlog.contextvars.bind_contextvars(**job.context)
-    cutter = ChunkCutter(file_id=job.file_id, max_items=job.max_items, max_bytes=job.max_bytes)
-    stats: dict[str, ColumnStats] = {}
     credit = _Credit(channel, job)
-    headers: list[Header] = []
     result: Done | Failed
     ticker.begin(job.id)
     try:
-        for item in run_items(job, cutter, stats):
-            if isinstance(item, Chunk):
-                credit.take()
-            else:
-                headers.append(item)
-            channel.send(item)
-        result = Done(cutter.counts(), cutter.truncated_cells, cutter.max_cell_chars, headers, stats)
+        try:
+            result = _send_items(channel, credit, job)
+        except Retype as exc:
+            log.info("reading the file again, typed from every row", reason=str(exc))
+            channel.send(Restart(job.id))
+            exact = dataclasses.replace(job.options, types_from_all_rows=True)
+            result = _send_items(channel, credit, dataclasses.replace(job, options=exact))
     except ParseError as exc:
         result = Failed("parse", getattr(exc, "message", str(exc)), code=exc.code)
     except MemoryError:
@@ -248,6 +255,20 @@ def _run(channel: _Channel, ticker: _Ticker, job: Job) -> None:
         channel.send(result)
     except OSError:
         os._exit(0)  # the parent is gone
+
+
+def _send_items(channel: _Channel, credit: _Credit, job: Job) -> Done:
+    """Run the job's reader, sending its headers and chunks; what ``Done`` reports of them."""
+    cutter = ChunkCutter(file_id=job.file_id, max_items=job.max_items, max_bytes=job.max_bytes)
+    stats: dict[str, ColumnStats] = {}
+    headers: list[Header] = []
+    for item in run_items(job, cutter, stats):
+        if isinstance(item, Chunk):
+            credit.take()
+        else:
+            headers.append(item)
+        channel.send(item)
+    return Done(cutter.counts(), cutter.truncated_cells, cutter.max_cell_chars, headers, stats)
 
 
 class _Channel:

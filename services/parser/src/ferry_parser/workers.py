@@ -66,6 +66,7 @@ from ferry_parser.worker_main import (
     Failed,
     Job,
     Ready,
+    Restart,
     Stop,
     Tick,
     copy_header,
@@ -73,8 +74,10 @@ from ferry_parser.worker_main import (
 
 log = structlog.get_logger(__name__)
 
-Message = Header | Chunk | Tick | Done
-"""What ``WorkerPool.run`` yields: headers and chunks as the reader makes them, ticks, and ``Done`` last."""
+Message = Header | Chunk | Tick | Restart | Done
+"""What ``WorkerPool.run`` yields: headers and chunks as the reader makes them, ticks, and ``Done`` last.
+
+After a ``Restart``, the headers and chunks yielded before it are void and come again."""
 
 WORKERS_REPLACED = Counter(
     "ferry_parse_workers_replaced_total",
@@ -264,6 +267,9 @@ class WorkerPool:
                 elif isinstance(message, Tick):
                     if message.job == job.id:
                         yield message
+                elif isinstance(message, Restart):
+                    headers.clear()
+                    yield message
                 elif isinstance(message, Done):
                     for held, final in zip(headers, message.headers, strict=False):
                         copy_header(held, final)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from ferry_parser.errors import Retype
 from ferry_parser.formats import DocumentHeader, Header, Pages, ReadOptions, TableHeader, reader_for
 
 
@@ -19,6 +21,8 @@ class Result:
     rows: list[list[Any]] = field(default_factory=list)
     pages: list[tuple[int, str]] = field(default_factory=list)
     batches: int = 0
+    retyped: bool = False
+    """Whether the first rows' types did not fit a later row, so that the file was read again (``Retype``)."""
 
     @property
     def table(self) -> TableHeader:
@@ -48,15 +52,23 @@ def read(tmp_path: Path) -> Read:
         workdir = tmp_path / "work"
         workdir.mkdir(exist_ok=True)
         options = ReadOptions(format=fmt, workdir=workdir, batch_rows=batch_rows, max_text_bytes=max_text_bytes)
-        result = Result()
-        for item in reader_for(fmt)(path, options):
-            if isinstance(item, pl.DataFrame):
-                result.rows.extend(list(row) for row in item.rows())
-                result.batches += 1
-            elif isinstance(item, Pages):
-                result.pages.extend((p.number, p.text) for p in item.pages)
-            else:
-                result.headers.append(item)
-        return result
+        try:
+            return collect(path, options, Result())
+        except Retype:  # as the worker does: everything so far is void, read again typed from every row
+            return collect(path, dataclasses.replace(options, types_from_all_rows=True), Result(retyped=True))
 
     return run
+
+    return run
+
+
+def collect(path: Path, options: ReadOptions, result: Result) -> Result:
+    for item in reader_for(options.format)(path, options):
+        if isinstance(item, pl.DataFrame):
+            result.rows.extend(list(row) for row in item.rows())
+            result.batches += 1
+        elif isinstance(item, Pages):
+            result.pages.extend((p.number, p.text) for p in item.pages)
+        else:
+            result.headers.append(item)
+    return result

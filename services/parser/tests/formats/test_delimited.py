@@ -1,9 +1,13 @@
 import codecs
+import dataclasses
+from pathlib import Path
 
+import polars as pl
 import pytest
 
-from ferry_parser.errors import EmptyFile, LineTooLong, MalformedCsv, Undecodable
-from ferry_parser.formats import layout, text
+from ferry_parser.errors import EmptyFile, LineTooLong, MalformedCsv, Retype, Undecodable
+from ferry_parser.formats import ReadOptions, layout, text
+from ferry_parser.formats.delimited import read_delimited
 
 from .conftest import Read
 
@@ -214,6 +218,24 @@ def test_blocks_of_records_give_the_same_table(read: Read, monkeypatch: pytest.M
     assert blocks.types == whole.types == {"n": "string", "when": "date", "text": "string"}
     assert blocks.batches > whole.batches
     assert blocks.table.rows_total == 501
+    # "n" reads as integer in the first block of 7 but not at the end: the read started over.
+    assert blocks.retyped and not whole.retyped
+
+
+def test_types_from_the_first_block_are_checked_against_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"n,when\n1,2024-01-01T10:00:00Z\n2,2024-01-02 10:00\n")
+    options = ReadOptions(format="csv", workdir=tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layout, "BLOCK_RECORDS", 1)
+        with pytest.raises(Retype):
+            list(read_delimited(path, options))  # the second block's datetime pattern is new
+        items = list(read_delimited(path, dataclasses.replace(options, types_from_all_rows=True)))
+    frames = [item for item in items if isinstance(item, pl.DataFrame)]
+    assert [row for frame in frames for row in frame.rows()] == [
+        (1, "2024-01-01T10:00:00Z"),
+        (2, "2024-01-02T10:00:00"),
+    ]
 
 
 def test_a_line_longer_than_the_limit_fails_cleanly(read: Read, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -80,6 +80,9 @@ class ReadOptions:
     """The most a zipped format (xlsx, ods) may inflate to, in all; more is a zip bomb."""
     max_compression_ratio: float = 100.0
     """The highest inflate ratio one large zip member may have."""
+    types_from_all_rows: bool = False
+    """Type text columns from every row before yielding any (two passes), instead of from the first block
+    and raising ``Retype`` should a later row not fit (one pass, and storing starts sooner)."""
 
 
 Reader = Callable[[Path, ReadOptions], Iterator[Item]]

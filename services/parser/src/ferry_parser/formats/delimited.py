@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from ferry_core.events import ColumnInfo
-from ferry_parser.errors import MalformedCsv
+from ferry_parser.errors import MalformedCsv, Retype
 from ferry_parser.formats import layout, text
 from ferry_parser.formats.base import Item, ReadOptions, TableHeader
 from ferry_parser.formats.dialect import Dialect, sniff
@@ -35,6 +35,7 @@ from ferry_parser.formats.inference import (
     ColumnType,
     TypeInference,
     convert_all,
+    misfits,
 )
 from ferry_parser.formats.layout import CR_STAND_IN, NO_DELIMITER, QUOTE, Block, Layout, Lines, is_blank
 from ferry_parser.formats.plaintext import read_text_pages
@@ -69,6 +70,8 @@ def _read_table(source: Path, dialect: Dialect, encoding: str, options: ReadOpti
     with source.open("rb") as handle:
         for frame in _frames(handle, found, dialect, extra):
             inference.observe(frame)
+            if not options.types_from_all_rows:
+                break  # the first block decides; ``_converted`` checks every later row against it
     types = inference.result()
     if extra:
         types[extra] = STRING_TYPE
@@ -87,8 +90,24 @@ def _read_table(source: Path, dialect: Dialect, encoding: str, options: ReadOpti
     conversions = convert_all(types)
     with source.open("rb") as handle:
         for frame in _frames(handle, found, dialect, extra):
-            for batch in frame.iter_slices(options.batch_rows):
-                yield batch.select(conversions)
+            yield from _converted(frame, types, conversions).iter_slices(options.batch_rows)
+
+
+def _converted(frame: pl.DataFrame, types: dict[str, ColumnType], conversions: list[pl.Expr]) -> pl.DataFrame:
+    """The block's values as ``types`` say; ``Retype`` if a value present in the text did not convert.
+
+    Null counts are known to polars without a pass over the values: when a typed
+    column has no more nulls than its text had, nothing was lost. Only otherwise
+    (blanks, markers such as ``N/A``, infinities among the values) are they read again.
+    """
+    converted = frame.select(conversions)
+    for name, column_type in types.items():
+        nulls = converted.get_column(name).null_count()
+        if column_type.type == STRING_TYPE.type or nulls == frame.get_column(name).null_count():
+            continue
+        if frame.select(misfits(name, column_type)).item():
+            raise Retype(f"a value of column {name!r} is not {column_type.type}, as the first rows were")
+    return converted
 
 
 def _frames(handle: BinaryIO, found: Layout, dialect: Dialect, extra: str | None) -> Iterator[pl.DataFrame]:

@@ -263,6 +263,12 @@ def storable_all(schema: Iterable[tuple[str, pl.DataType]]) -> list[pl.Expr]:
 # -- the expressions behind both inference and conversion ---------------------------
 
 
+def misfits(name: str, column_type: ColumnType) -> pl.Expr:
+    """Whether some value present in text column ``name`` does not read as ``column_type``."""
+    value = _clean(name)
+    return (value.is_not_null() & _parse(value, column_type).is_null()).any()
+
+
 def _clean(name: str) -> pl.Expr:
     """The value with surrounding blanks removed; a blank value or a null marker is missing."""
     value = pl.col(name).str.strip_chars()
