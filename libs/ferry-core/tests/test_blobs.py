@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from ferry_core.blobs import BlobNotFound, BlobStore, check_key
-from ferry_core.events import new_id
+from ferry_core.events import new_id, utcnow
 
 
 async def chunks_of(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
@@ -71,3 +72,12 @@ async def test_ping(blobs: BlobStore) -> None:
 def test_keys_are_checked(key: str) -> None:
     with pytest.raises(ValueError, match="invalid blob key"):
         check_key(key)
+
+
+async def test_keys_older_than_lists_complete_blobs_written_before(blobs: BlobStore) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"x"
+
+    await blobs.put("sweepme1", body(), content_type="text/plain")
+    assert "sweepme1" not in await blobs.keys_older_than(utcnow() - timedelta(minutes=5))
+    assert "sweepme1" in await blobs.keys_older_than(utcnow() + timedelta(minutes=5))

@@ -21,6 +21,7 @@ from ferry_ingest.outbox import OutboxRelay
 from ferry_ingest.routes import router
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
+from ferry_ingest.sweeper import Sweeper
 from ferry_ingest.uploads import UploadContext
 
 
@@ -60,10 +61,23 @@ def create_app(
             resources.bus, projection.StatusProjection(repo), projection.UserCleanup(repo, files.delete)
         )
         subscriptions.append(await resources.bus.subscribe_dead_letters(dead_letters.handle))
+        sweeper = Sweeper(
+            repo,
+            blobs,
+            resources.db,
+            resources.bus,
+            relay,
+            interval=settings.sweep_interval_seconds,
+            stale_upload_seconds=settings.stale_upload_seconds,
+            orphan_blob_seconds=settings.orphan_blob_seconds,
+        )
+        app.state.sweeper = sweeper
         await relay.start()
+        await sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await relay.stop()
             for subscription in reversed(subscriptions):
                 await subscription.cancel()

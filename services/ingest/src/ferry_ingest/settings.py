@@ -25,3 +25,8 @@ class IngestSettings(CommonSettings):
     shutdown_grace_seconds: float = Field(
         default=60, ge=0, description="On SIGTERM, how long uploads in flight may take to finish."
     )
+    sweep_interval_seconds: float = Field(default=300, ge=0, description="Seconds between sweeps; 0: no sweeper.")
+    stale_upload_seconds: float = Field(
+        default=3600, gt=0, description="An upload untouched this long is abandoned: failed, its blob removed."
+    )
+    orphan_blob_seconds: float = Field(default=3600, gt=0, description="A blob without a record this old is removed.")

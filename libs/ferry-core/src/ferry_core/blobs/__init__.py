@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -46,6 +47,10 @@ class BlobStore(Protocol):
         ...
 
     async def exists(self, key: str) -> bool: ...
+
+    async def keys_older_than(self, before: datetime, limit: int = 10_000) -> list[str]:
+        """Keys of complete blobs last written before ``before`` (at most ``limit``), for the sweeper."""
+        ...
 
     async def ping(self) -> bool: ...
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 from ferry_core.blobs import BlobNotFound, check_key
@@ -64,6 +65,22 @@ class FsBlobStore:
 
     async def exists(self, key: str) -> bool:
         return self._path(key).exists()
+
+    async def keys_older_than(self, before: datetime, limit: int = 10_000) -> list[str]:
+        def scan() -> list[str]:
+            cutoff = before.timestamp()
+            found = []
+            for path in self._root.glob("*/*"):
+                if path.name.endswith(".part") or not path.is_file():
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime < cutoff:
+                        found.append(path.name)
+                        if len(found) >= limit:
+                            break
+            return found
+
+        return await asyncio.to_thread(scan)
 
     async def ping(self) -> bool:
         return self._root.is_dir()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import queue
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -146,6 +147,19 @@ class S3BlobStore:
                 return False
             raise
         return True
+
+    async def keys_older_than(self, before: datetime, limit: int = 10_000) -> list[str]:
+        def scan() -> list[str]:
+            found = []
+            for item in self._client.list_objects(self._bucket, recursive=True):
+                modified = item.last_modified
+                if item.object_name and modified is not None and modified < before:
+                    found.append(item.object_name)
+                    if len(found) >= limit:
+                        break
+            return found
+
+        return await asyncio.to_thread(scan)
 
     async def ping(self) -> bool:
         try:
