@@ -6,7 +6,7 @@ PACKAGES := -e libs/ferry-core -e libs/ferry-testkit \
             -e services/auth -e services/ingest -e services/parser -e services/notifier -e services/launcher
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 
-.PHONY: dev test unit e2e bench lint fmt lock contracts clean
+.PHONY: dev test unit e2e test-faults load bench lint fmt lock contracts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ unit: $(VENV)/.dev
 e2e: $(VENV)/.dev
 	scripts/test-prereqs.sh
 	$(BIN)/python -m pytest tests/e2e
+
+test-faults: $(VENV)/.dev  ## crash, restart and kill tests against the services as separate processes
+	scripts/test-prereqs.sh
+	$(BIN)/python -m pytest tests/faults -p no:cacheprovider
+
+load: $(VENV)/.dev  ## FERRY_LOAD_CLIENTS x FERRY_LOAD_FILES concurrent uploads (default 50 x 20); prints files/s, MB/s, p50/p99
+	scripts/test-prereqs.sh
+	$(BIN)/python -m pytest tests/load -p no:cacheprovider -s
 
 bench: $(VENV)/.dev
 	scripts/test-prereqs.sh
