@@ -83,7 +83,7 @@ MAX_PEAK_MIB = 600.0
 ROWS = 1_000_000
 """Claim 2: the 100 MB file."""
 FLOOR_TARGET = 1.5
-"""Claim 2's target: parser time / floor time. Reported as PASS or MISS, not asserted."""
+"""Claim 2: parser time / floor time, asserted (best of the rounds of each path, measured side by side)."""
 ROUNDS = 2
 """Rounds of the 100 MB measurements (parser, read, floors in turn); the best of each is compared."""
 MAX_GAP_SECONDS = 2.5
@@ -662,7 +662,7 @@ async def test_parse_and_store_100mb(store: Store, tmp_path: Path) -> None:
                 f"cores = CPU s of the three / wall s ({cpu_count()} cores); others: the rest of the machine (noise)",
                 noise([m for results in runs.values() for _, m in results]),
                 f"claim: parser / floor {floor_ratio:.2f}x against the target {FLOOR_TARGET}x: {verdict} "
-                f"(not asserted yet); parser / polars {polars_ratio:.0f}x (reported)",
+                f"(asserted); parser / polars {polars_ratio:.0f}x (reported)",
             ],
         )
     )
@@ -704,7 +704,8 @@ async def test_parse_and_store_100mb(store: Store, tmp_path: Path) -> None:
         )
     )
     failures = []
-    # Not asserted while the target is missed (3.4-3.7x measured; issue 3 keeps it open): the verdict is printed.
+    if floor_ratio > FLOOR_TARGET:
+        failures.append(f"parse-and-store took {floor_ratio:.2f}x the store's floor (target {FLOOR_TARGET}x)")
     if cadence.max_gap >= MAX_GAP_SECONDS:
         failures.append(f"no event for {cadence.max_gap:.2f}s")
     if busiest > MAX_EVENTS_PER_SECOND:

@@ -1,12 +1,15 @@
 """Delimited text (``csv``, ``tsv``, ``txt``): one table, read in bounded blocks of whole records.
 
-Three passes over the file, none holding more than one block: ``layout.scan``
+Two passes over the file, none holding more than one block: ``layout.scan``
 finds the records (refusing over-long lines, noting ragged rows); the second
-pass types every column from all of its values (so row one million cannot
-contradict a type guessed from row one); the third converts and yields the
-rows. Blocks are parsed by polars, every cell as text, so no value can fail to
-parse; a block polars cannot read the way Python's csv module does (a stray
-quote inside a value, as in ``5" pipe``) is parsed by the csv module instead.
+types the columns from the first block, then converts and yields every block,
+checking each against those types. Should row one million contradict a type
+the first block gave (``Retype``), the worker starts the file over with
+``ReadOptions.types_from_all_rows``: a pass that types every column from all of
+its values, then the converting pass. Blocks are parsed by polars, every cell as
+text, so no value can fail to parse; a block polars cannot read the way
+Python's csv module does (a stray quote inside a value, as in ``5" pipe``) is
+parsed by the csv module instead.
 
 Ragged rows are kept: a short row is padded with nulls; values beyond the
 header go, joined by the delimiter, into one extra text column (``_extra``,
