@@ -10,6 +10,8 @@ import pytest
 from ferry_core import contracts
 from ferry_core.events import (
     EVENT_TYPES,
+    ApiKeyCreated,
+    ApiKeyRevoked,
     Envelope,
     ErrorInfo,
     FileCancelled,
@@ -47,6 +49,10 @@ SAMPLES = {
     "file.deleted.v1": FileDeleted(file_id="f1", owner_id="u1"),
     "file.cancelled.v1": FileCancelled(file_id="f1", owner_id="u1"),
     "user.deleted.v1": UserDeleted(user_id="u1"),
+    "apikey.created.v1": ApiKeyCreated(
+        key_id="k1", owner_id="u1", role="user", key_hash="0" * 64, name="ci", prefix="fry_abcdefgh", revision=1
+    ),
+    "apikey.revoked.v1": ApiKeyRevoked(key_id="k1", owner_id="u1"),
 }
 
 

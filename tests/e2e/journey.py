@@ -213,8 +213,52 @@ async def run_journey(urls: Urls) -> dict[str, Any]:
         assert (await client.get(f"{urls.files}/files/{file_id}", headers=ada.headers)).status_code == 404
         assert (await client.get(f"{urls.files}/files/{file_id}/download", headers=ada.headers)).status_code == 404
 
+        await api_key_for_a_machine_client(client, urls, ada, bob)
         await delete_user_and_their_files(client, urls, bob)
         return {"deleted_file_id": file_id, "kept_file_id": json_record["file_id"], "account": ada}
+
+
+async def api_key_for_a_machine_client(client: httpx.AsyncClient, urls: Urls, user: Account, other: Account) -> None:
+    """A user makes an API key, a script uses it on the files API, the user revokes it, and it stops working."""
+    created = await client.post(f"{urls.auth}/auth/api-keys", json={"name": "nightly import"}, headers=user.headers)
+    assert created.status_code == 201, created.text
+    key_id, secret = created.json()["id"], created.json()["key"]
+    listing = await client.get(f"{urls.auth}/auth/api-keys", headers=user.headers)
+    assert [item["id"] for item in listing.json()["items"]] == [key_id]
+    assert secret not in listing.text
+    assert (await client.delete(f"{urls.auth}/auth/api-keys/{key_id}", headers=other.headers)).status_code == 404
+
+    machine = {"X-API-Key": secret}
+
+    async def key_accepted() -> bool:
+        return (await client.get(f"{urls.files}/files", headers=machine)).status_code == 200
+
+    await poll(key_accepted, timeout=10)  # auth announces the key; the gateway learns it from the bus
+    uploaded = await client.post(
+        f"{urls.files}/files", headers=machine, files={"file": ("by-key.csv", CSV, "application/octet-stream")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    file_id = uploaded.json()["file_id"]
+    as_owner = await client.get(f"{urls.files}/files/{file_id}", headers=user.headers)
+    assert as_owner.status_code == 200 and as_owner.json()["filename"] == "by-key.csv"
+    assert (await client.get(f"{urls.files}/files/{file_id}", headers=other.headers)).status_code == 404
+    assert (await client.get(f"{urls.files}/files/{file_id}/download", headers=machine)).content == CSV
+    mine = (await client.get(f"{urls.files}/files?limit=100", headers=machine)).json()
+    assert file_id in {item["file_id"] for item in mine["items"]}
+    assert (await client.delete(f"{urls.files}/files/{file_id}", headers=machine)).status_code == 204
+
+    revoked = await client.delete(f"{urls.auth}/auth/api-keys/{key_id}", headers=user.headers)
+    assert revoked.status_code == 204
+
+    async def key_refused() -> bool:
+        response = await client.get(f"{urls.files}/files", headers=machine)
+        return response.status_code == 401 and "www-authenticate" in response.headers
+
+    started = time.monotonic()
+    await poll(key_refused, timeout=5, interval=0.1)
+    assert time.monotonic() - started < 5
+    garbage = await client.get(f"{urls.files}/files", headers={"X-API-Key": "fry_not-a-real-key"})
+    assert garbage.status_code == 401 and garbage.json()["detail"]
 
 
 async def delete_user_and_their_files(client: httpx.AsyncClient, urls: Urls, user: Account) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,26 @@ def api(client: httpx.AsyncClient) -> Api:
 def start(infra: Infrastructure) -> Callable[[AuthSettings], Any]:
     """Start another app on the same infrastructure: ``async with start(settings) as client``."""
     return lambda settings: running(settings, infra)
+
+
+@asynccontextmanager
+async def _serving(settings: AuthSettings, infra: Infrastructure) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+    app = create_app(settings, infra)
+    async with app.router.lifespan_context(app), AsyncExitStack() as clients:
+
+        def connect(host: str) -> httpx.AsyncClient:
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app, client=(host, 50000)), base_url="http://auth")
+            clients.push_async_callback(client.aclose)
+            return client
+
+        yield connect
+
+
+@pytest.fixture
+def serve(infra: Infrastructure) -> Callable[[AuthSettings], Any]:
+    """Start an app on the shared infrastructure, with clients calling from chosen addresses:
+    ``async with serve(settings) as connect: client = connect("203.0.113.7")``."""
+    return lambda settings: _serving(settings, infra)
 
 
 async def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ferry_auth.refresh import REFRESH_TOKENS
+from ferry_auth.throttle import LOGIN_FAILURES
 from ferry_auth.users import USERS
 
 
@@ -27,6 +28,8 @@ async def test_indexes_are_created_at_start(client, mongo_db) -> None:
     tokens = await mongo_db[REFRESH_TOKENS].index_information()
     assert tokens["token_hash_1"]["unique"]
     assert {"family_id_1", "user_id_1"} <= set(tokens)
+    failures = await mongo_db[LOGIN_FAILURES].index_information()
+    assert {"key_1_at_-1", "expires_at_1"} <= set(failures)
 
 
 async def test_openapi_lets_docs_authorize_with_the_password_form(client) -> None:
@@ -37,6 +40,12 @@ async def test_openapi_lets_docs_authorize_with_the_password_form(client) -> Non
         "/auth/token",
         "/auth/refresh",
         "/auth/logout",
+        "/auth/logout-all",
+        "/auth/totp",
+        "/auth/totp/enroll",
+        "/auth/totp/confirm",
+        "/auth/totp/disable",
+        "/users/{user_id}/totp",
         "/users/me",
         "/users",
         "/users/{user_id}",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import pytest
 
 
@@ -100,3 +103,69 @@ async def test_logout_ends_the_whole_sign_in(api) -> None:
     second = (await api.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
     await api.client.post("/auth/logout", json={"refresh_token": second["refresh_token"]})
     assert (await api.client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})).status_code == 401
+
+
+async def test_unknown_users_cost_as_much_time_as_wrong_passwords(settings_with, start) -> None:
+    # With a real argon2 cost, a login for a name that does not exist must still spend a verification,
+    # or response times would tell which accounts exist.
+    costly = settings_with(argon2_time_cost=2, argon2_memory_cost_kib=32768, argon2_parallelism=1)
+    async with start(costly) as client:
+        body = {"username": "tess", "email": "tess@example.com", "password": "tess's own password"}
+        assert (await client.post("/auth/register", json=body)).status_code == 201
+
+        async def timed(username: str) -> float:
+            began = time.perf_counter()
+            response = await client.post("/auth/login", json={"username": username, "password": "wrong password!"})
+            assert response.status_code == 401
+            return time.perf_counter() - began
+
+        known = statistics.median([await timed("tess") for _ in range(3)])
+        unknown = statistics.median([await timed(f"nobody{i}") for i in range(3)])
+        assert unknown > known * 0.5, (unknown, known)
+
+
+async def test_logout_everywhere_revokes_every_sign_in(api) -> None:
+    await api.register("uma")
+    laptop, phone = await api.login("uma"), await api.login("uma")
+    rotated = (await api.client.post("/auth/refresh", json={"refresh_token": phone["refresh_token"]})).json()
+    await api.register("victor")
+    other_user = await api.login("victor")
+
+    response = await api.client.post("/auth/logout-all", headers=api.bearer(laptop["access_token"]))
+    assert response.status_code == 204
+    assert response.content == b""
+    for tokens in (laptop, phone, rotated):
+        refused = await api.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refused.status_code == 401
+        assert refused.json() == {"detail": "invalid refresh token"}
+    # Other users keep their sign-ins, and the user can sign in again.
+    assert (
+        await api.client.post("/auth/refresh", json={"refresh_token": other_user["refresh_token"]})
+    ).status_code == 200
+    fresh = await api.login("uma")
+    assert (await api.client.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})).status_code == 200
+
+
+async def test_logout_everywhere_needs_an_access_token(api) -> None:
+    await api.register("walt")
+    tokens = await api.login("walt")
+    assert (await api.client.post("/auth/logout-all")).status_code == 401
+    # A refresh token is not an access token.
+    response = await api.client.post("/auth/logout-all", headers=api.bearer(tokens["refresh_token"]))
+    assert response.status_code == 401
+    assert (await api.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).status_code == 200
+
+
+async def test_a_disabled_users_refresh_token_is_refused_even_if_not_revoked(api, mongo_db) -> None:
+    # Disabled behind the API's back (no revocation ran): the stored state still decides at refresh.
+    user = await api.register("xena")
+    tokens = await api.login("xena")
+    await mongo_db["users"].update_one({"_id": user["id"]}, {"$set": {"disabled": True}})
+    refused = await api.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refused.status_code == 401
+    login = await api.client.post("/auth/login", json={"username": "xena", "password": api.password})
+    assert login.status_code == 403
+    assert login.json() == {"detail": "account disabled"}
+    # The refused refresh ended the sign-in: enabling the account again does not bring it back.
+    await mongo_db["users"].update_one({"_id": user["id"]}, {"$set": {"disabled": False}})
+    assert (await api.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).status_code == 401

@@ -28,6 +28,11 @@ def test_defaults() -> None:
     assert settings.signing_key is None
     assert settings.admin_username is None
     assert settings.admin_password is None
+    assert settings.retired_signing_key_files == []
+    assert (settings.login_max_failures_per_account, settings.login_max_failures_per_address) == (5, 20)
+    assert settings.login_failure_window_seconds == 900
+    assert settings.trusted_proxies == ["127.0.0.1/32", "::1/128"]
+    assert settings.totp_issuer == "Ferry"
 
 
 def test_from_environment(monkeypatch, tmp_path) -> None:
@@ -38,7 +43,16 @@ def test_from_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("FERRY_ADMIN_EMAIL", "ops@example.com")
     monkeypatch.setenv("FERRY_SIGNING_KEY_FILE", str(tmp_path / "key.pem"))
     monkeypatch.setenv("FERRY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FERRY_LOGIN_MAX_FAILURES_PER_ACCOUNT", "3")
+    monkeypatch.setenv("FERRY_LOGIN_MAX_FAILURES_PER_ADDRESS", "50")
+    monkeypatch.setenv("FERRY_LOGIN_FAILURE_WINDOW_SECONDS", "600")
+    monkeypatch.setenv("FERRY_TRUSTED_PROXIES", "10.0.0.0/8")
+    monkeypatch.setenv("FERRY_TOTP_ISSUER", "Ferry (staging)")
     settings = AuthSettings()
+    assert (settings.login_max_failures_per_account, settings.login_max_failures_per_address) == (3, 50)
+    assert settings.login_failure_window_seconds == 600
+    assert settings.trusted_proxies == ["10.0.0.0/8"]
+    assert settings.totp_issuer == "Ferry (staging)"
     assert (settings.access_token_ttl_seconds, settings.refresh_token_ttl_days) == (300, 7)
     assert settings.admin_username == "ops"
     assert settings.admin_password is not None

@@ -29,11 +29,18 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SENDS: dict[str, tuple[str, ...]] = {
     "ingest": ("file.uploaded.v1", "file.progress.v1", "file.failed.v1", "file.deleted.v1", "file.cancelled.v1"),
     "parser": ("file.progress.v1", "file.parsed.v1", "file.failed.v1"),
-    "auth": ("user.deleted.v1",),
+    "auth": ("user.deleted.v1", "apikey.created.v1", "apikey.revoked.v1"),
 }
 RECEIVES: dict[str, tuple[str, ...]] = {
     "parser": ("file.uploaded.v1", "file.deleted.v1", "file.cancelled.v1"),
-    "ingest": ("file.progress.v1", "file.parsed.v1", "file.failed.v1", "user.deleted.v1"),
+    "ingest": (
+        "file.progress.v1",
+        "file.parsed.v1",
+        "file.failed.v1",
+        "user.deleted.v1",
+        "apikey.created.v1",
+        "apikey.revoked.v1",
+    ),
     "notifier": ("file.#",),
 }
 
@@ -45,6 +52,8 @@ _SUMMARIES = {
     "file.deleted.v1": "A file was deleted; its parsed data must go too.",
     "file.cancelled.v1": "A queued or running parse was cancelled; the parser stops it and drops its data.",
     "user.deleted.v1": "A user was deleted; their files must go too.",
+    "apikey.created.v1": "An API key was created, or its owner's role changed; the gateway accepts it.",
+    "apikey.revoked.v1": "An API key was revoked, or its owner disabled or deleted; the gateway refuses it.",
 }
 _RECEIVE_NOTES = {
     "notifier": "Each replica binds its own exclusive queue, so every replica sees every event.",

@@ -180,6 +180,32 @@ class UserDeleted(_Model):
     user_id: str
 
 
+class ApiKeyCreated(_Model):
+    """An API key exists, or its owner's role changed (the same key again with a higher ``revision``).
+
+    Only the key's SHA-256 travels; the key itself is shown to its owner once and never stored.
+    """
+
+    key_id: str
+    owner_id: str
+    role: str = Field(description="The owner's role, as in access tokens (user or admin).")
+    key_hash: str = Field(description="SHA-256 of the key, as lowercase hex.")
+    name: str
+    prefix: str = Field(description="The key's first characters, for people to tell keys apart.")
+    revision: int = Field(
+        default=1,
+        ge=1,
+        description="Grows with each change of the key (its role); consumers keep the highest they have seen.",
+    )
+
+
+class ApiKeyRevoked(_Model):
+    """An API key stopped working, for good: revoked by its owner, or its owner was disabled or deleted."""
+
+    key_id: str
+    owner_id: str
+
+
 EVENT_TYPES: dict[str, type[_Model]] = {
     "file.uploaded.v1": FileUploaded,
     "file.progress.v1": FileProgress,
@@ -188,6 +214,8 @@ EVENT_TYPES: dict[str, type[_Model]] = {
     "file.deleted.v1": FileDeleted,
     "file.cancelled.v1": FileCancelled,
     "user.deleted.v1": UserDeleted,
+    "apikey.created.v1": ApiKeyCreated,
+    "apikey.revoked.v1": ApiKeyRevoked,
 }
 
 _TYPE_OF = {model: name for name, model in EVENT_TYPES.items()}

@@ -1,13 +1,16 @@
 """Access-token verification against auth's JWKS, shared by the gateway and the notifier.
 
-Tokens are verified locally: the key set is fetched once, cached, and fetched
-again only when a token names a ``kid`` the cache does not hold (key rotation).
-The algorithm list and the audience are pinned.
+Tokens are verified locally. The key set is fetched, cached, and fetched again
+when it is older than ``max_age`` (so a key auth stopped publishing stops being
+trusted) or when a token names a ``kid`` the cache does not hold (so a rotated-in
+key is trusted at once). The algorithm, issuer, audience and required claims are
+pinned; only Ed25519 keys are taken from the set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,12 +18,14 @@ from typing import Any
 
 import httpx
 import jwt
+import structlog
 from jwt import PyJWK
 
 ISSUER = "ferry-auth"
 AUDIENCE = "ferry"
 ALGORITHMS = ["EdDSA"]
-_REFETCH_INTERVAL = 30.0  # at most one JWKS fetch per this many seconds for unknown kids
+
+log = structlog.get_logger(__name__)
 
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -44,6 +49,24 @@ class Principal:
         return self.role == "admin"
 
 
+def _verification_keys(jwks: dict[str, Any]) -> dict[str, PyJWK]:
+    """The Ed25519 signing keys of a JWKS by kid; anything else in it is ignored, never trusted."""
+    keys: dict[str, PyJWK] = {}
+    listed = jwks.get("keys") if isinstance(jwks, dict) else None
+    for data in listed if isinstance(listed, list) else []:
+        if not isinstance(data, dict) or not isinstance(data.get("kid"), str):
+            continue
+        if (data.get("kty"), data.get("crv")) != ("OKP", "Ed25519") or data.get("use", "sig") != "sig":
+            continue
+        if data.get("alg", "EdDSA") not in ALGORITHMS:
+            continue
+        try:
+            keys[data["kid"]] = PyJWK.from_dict(data, algorithm="EdDSA")
+        except jwt.PyJWTError:
+            log.warning("ignoring an unusable key in the JWKS", kid=data["kid"])
+    return keys
+
+
 def http_jwks_source(auth_url: str, *, timeout: float = 5.0) -> JwksSource:
     url = auth_url.rstrip("/") + "/.well-known/jwks.json"
 
@@ -57,36 +80,67 @@ def http_jwks_source(auth_url: str, *, timeout: float = 5.0) -> JwksSource:
 
 
 class TokenVerifier:
-    def __init__(self, source: JwksSource, *, issuer: str = ISSUER, audience: str = AUDIENCE) -> None:
+    """Verifies access tokens with keys from a ``JwksSource``, which it asks as little as it safely can.
+
+    A token with an unknown ``kid`` is answered only after a fetch that started after the
+    token arrived, so a key published just before its first token is always found; such
+    fetches start at most once per ``refetch_interval`` (the token waits for the next one),
+    so made-up kids cost auth at most one JWKS request per interval. When a scheduled
+    refetch fails the cached keys stay in use, so a short auth outage does not stop
+    verification.
+    """
+
+    def __init__(
+        self,
+        source: JwksSource,
+        *,
+        issuer: str = ISSUER,
+        audience: str = AUDIENCE,
+        max_age: float = 300.0,
+        refetch_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._source = source
         self._issuer = issuer
         self._audience = audience
+        self._max_age = max_age
+        self._refetch_interval = refetch_interval
+        self._clock = clock
         self._keys: dict[str, PyJWK] = {}
-        self._fetched_at = 0.0
+        self._fetched_at: float | None = None  # when the cached keys were fetched
+        self._attempted_at = -math.inf  # when the latest fetch started, successful or not
         self._lock = asyncio.Lock()
 
     async def _key(self, kid: str) -> PyJWK:
-        if kid in self._keys:
-            return self._keys[kid]
-        async with self._lock:
-            if kid not in self._keys and (not self._keys or time.monotonic() - self._fetched_at > _REFETCH_INTERVAL):
-                await self._refresh()
+        arrived = self._clock()
+        expired = self._fetched_at is None or arrived - self._fetched_at >= self._max_age
+        if expired and (self._fetched_at is None or arrived - self._attempted_at >= self._refetch_interval):
+            await self._fetch_since(arrived)
+        if kid not in self._keys and self._attempted_at < arrived:
+            delay = self._attempted_at + self._refetch_interval - arrived
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._fetch_since(arrived)
         try:
             return self._keys[kid]
         except KeyError:
             raise InvalidToken("token signed by an unknown key") from None
 
-    async def _refresh(self) -> None:
-        try:
-            jwks = await self._source()
-        except Exception as exc:
-            raise InvalidToken("cannot fetch the signing keys") from exc
-        keys = {}
-        for data in jwks.get("keys", []):
-            if "kid" in data:
-                keys[data["kid"]] = PyJWK.from_dict(data)
-        self._keys = keys
-        self._fetched_at = time.monotonic()
+    async def _fetch_since(self, since: float) -> None:
+        """Fetch the key set unless a fetch has started since ``since``; concurrent callers share one."""
+        async with self._lock:
+            if self._attempted_at >= since:
+                return
+            self._attempted_at = self._clock()
+            try:
+                jwks = await self._source()
+            except Exception as exc:
+                if self._keys:
+                    log.warning("cannot refetch the signing keys; keeping the cached ones", error=str(exc))
+                    return
+                raise InvalidToken("cannot fetch the signing keys") from exc
+            self._keys = _verification_keys(jwks)
+            self._fetched_at = self._attempted_at
 
     async def verify(self, token: str) -> Principal:
         try:

@@ -1,6 +1,7 @@
 """The life of an account: registration, the first admin, an admin's changes, and deletion.
 
 Deleting a user announces ``user.deleted.v1`` so ingest removes that user's files.
+Disabling or deleting a user revokes their API keys; a new role reaches their keys too.
 The record is hidden first, announced, then removed; if the announcement fails
 the hidden record stays, and repeating the DELETE announces again (consumers are
 idempotent), so no deletion goes unannounced.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import structlog
 
+from ferry_auth.apikeys import ApiKeys
 from ferry_auth.errors import Conflict, NotFound, UsernameTaken
 from ferry_auth.passwords import Passwords
 from ferry_auth.refresh import RefreshTokenStore
@@ -31,11 +33,14 @@ class AdminBootstrapError(RuntimeError):
 class Accounts:
     """Account changes that span users, refresh tokens and the bus."""
 
-    def __init__(self, users: UserRepository, refresh: RefreshTokenStore, passwords: Passwords, bus: Bus) -> None:
+    def __init__(
+        self, users: UserRepository, refresh: RefreshTokenStore, passwords: Passwords, bus: Bus, api_keys: ApiKeys
+    ) -> None:
         self._users = users
         self._refresh = refresh
         self._passwords = passwords
         self._bus = bus
+        self._api_keys = api_keys
 
     async def register(self, *, username: str, email: str, password: str, full_name: str | None = None) -> User:
         return await self._users.create(
@@ -71,6 +76,7 @@ class Accounts:
         if existing.is_admin and not existing.disabled:
             return existing
         promoted = await self._users.update(existing.id, role="admin", disabled=False)
+        await self._api_keys.sync_role(existing.id, "admin")
         log.info("promoted the configured admin", username=username, user_id=existing.id)
         return promoted or existing
 
@@ -83,6 +89,9 @@ class Accounts:
             raise NotFound()
         if user.disabled:
             await self._refresh.revoke_user(user.id)
+            await self._api_keys.revoke_all(user.id)
+        elif role is not None:
+            await self._api_keys.sync_role(user.id, user.role)
         return user
 
     async def delete(self, actor: User, user_id: str) -> None:
@@ -92,6 +101,7 @@ class Accounts:
         if await self._users.mark_deleting(user_id) is None:
             raise NotFound()
         await self._refresh.delete_user(user_id)
+        await self._api_keys.revoke_all(user_id)
         envelope = Envelope.wrap(
             UserDeleted(user_id=user_id), source=SOURCE, subject=user_id, correlation_id=correlation_id_var.get()
         )

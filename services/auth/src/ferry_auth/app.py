@@ -9,48 +9,68 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ferry_auth import routes
+from ferry_auth import apikey_routes, routes, totp_routes
 from ferry_auth.accounts import Accounts
+from ferry_auth.apikeys import ApiKeys
+from ferry_auth.client_address import TrustedProxies
 from ferry_auth.deps import AuthState
 from ferry_auth.errors import install_error_handler
-from ferry_auth.keys import SigningKey, jwks, load_signing_key
+from ferry_auth.keyring import LiveKeyRing
 from ferry_auth.passwords import Passwords
 from ferry_auth.refresh import RefreshTokenStore
 from ferry_auth.sessions import Sessions
 from ferry_auth.settings import AuthSettings
+from ferry_auth.throttle import LoginThrottle
 from ferry_auth.tokens import AccessTokenIssuer
+from ferry_auth.totp import TotpFactors
+from ferry_auth.two_factor import TwoFactor
 from ferry_auth.users import UserRepository
 from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
 from ferry_core.tokens import TokenVerifier
 
 
-async def build_state(settings: AuthSettings, infra: Infrastructure, key: SigningKey) -> AuthState:
+async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveKeyRing) -> AuthState:
     """Build the service's parts, create the indexes, and make sure the configured admin exists."""
     users = UserRepository(infra.db)
     refresh = RefreshTokenStore(infra.db, timedelta(days=settings.refresh_token_ttl_days))
     await users.ensure_indexes()
     await refresh.ensure_indexes()
+    throttle = LoginThrottle.from_settings(infra.db, settings)
+    await throttle.ensure_indexes()
+    two_factor = TwoFactor(TotpFactors(infra.db, issuer=settings.totp_issuer), throttle)
+    api_keys = ApiKeys(infra.db, users, infra.bus)
+    await api_keys.ensure_indexes()
     passwords = Passwords.from_settings(settings)
-    accounts = Accounts(users, refresh, passwords, infra.bus)
+    accounts = Accounts(users, refresh, passwords, infra.bus, api_keys)
     if settings.admin_username and settings.admin_password:
         await accounts.ensure_admin(
             username=settings.admin_username,
             password=settings.admin_password.get_secret_value(),
             email=settings.admin_email,
         )
-    key_set = jwks([key])
 
     async def own_jwks() -> dict[str, Any]:
         # Auth verifies its own tokens the way every other service does, minus the HTTP round trip.
-        return dict(key_set)
+        return keys.jwks()
 
     return AuthState(
         users=users,
         accounts=accounts,
-        sessions=Sessions(users, refresh, passwords, AccessTokenIssuer(key, settings.access_token_ttl_seconds)),
-        verifier=TokenVerifier(own_jwks),
-        jwks=key_set,
+        sessions=Sessions(
+            users,
+            refresh,
+            passwords,
+            AccessTokenIssuer(keys, settings.access_token_ttl_seconds),
+            throttle,
+            two_factor,
+        ),
+        two_factor=two_factor,
+        # The key set is in this process: no reason to cache it long or to space out refetches.
+        verifier=TokenVerifier(own_jwks, max_age=1.0, refetch_interval=0.0),
+        keys=keys,
+        proxies=TrustedProxies(settings.trusted_proxies),
+        api_keys=api_keys,
     )
 
 
@@ -59,11 +79,11 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        key = load_signing_key(settings)  # before connecting: a bad key should fail fast
+        keys = LiveKeyRing(settings)  # before connecting: a bad key should fail fast
         live = infra if infra is not None else await connect(settings, with_blobs=False)
         try:
             app.state.infra = live
-            app.state.auth = await build_state(settings, live, key)
+            app.state.auth = await build_state(settings, live, keys)
             yield
         finally:
             if infra is None:
@@ -82,6 +102,8 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
 
     install_error_handler(app)
     app.include_router(routes.router)
+    app.include_router(totp_routes.router)
+    app.include_router(apikey_routes.router)
     app.include_router(ops_router(readiness))
     instrument(app, "auth")
     return app

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ferry_auth.accounts import Accounts
+from ferry_auth.apikeys import ApiKeys
+from ferry_auth.client_address import TrustedProxies
 from ferry_auth.errors import AccountDisabled, Forbidden, Unauthenticated
+from ferry_auth.keyring import LiveKeyRing
 from ferry_auth.sessions import Sessions
+from ferry_auth.two_factor import TwoFactor
 from ferry_auth.users import User, UserRepository
 from ferry_core.tokens import InvalidToken, Principal, TokenVerifier
 
@@ -22,8 +26,11 @@ class AuthState:
     users: UserRepository
     accounts: Accounts
     sessions: Sessions
+    two_factor: TwoFactor
     verifier: TokenVerifier
-    jwks: dict[str, Any]
+    keys: LiveKeyRing
+    proxies: TrustedProxies
+    api_keys: ApiKeys
 
 
 def get_state(request: Request) -> AuthState:
@@ -32,6 +39,15 @@ def get_state(request: Request) -> AuthState:
 
 
 State = Annotated[AuthState, Depends(get_state)]
+
+
+def get_client_address(request: Request, state: State) -> str:
+    """The caller's address, through the trusted proxies (see ``client_address.py``)."""
+    peer = request.client.host if request.client else None
+    return state.proxies.client_address(peer, request.headers.get("x-forwarded-for"))
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 # auto_error=False: a missing token is answered by our own 401 body, like every other auth failure.
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)

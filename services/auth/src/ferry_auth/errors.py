@@ -33,6 +33,18 @@ class InvalidCredentials(Unauthenticated):
     detail = "invalid credentials"
 
 
+class OtpRequired(Unauthenticated):
+    """The password was right, but the account has two-factor sign-in and no code came with it."""
+
+    detail = 'one-time code required: send the code from your authenticator app (or a recovery code) as "otp"'
+
+
+class InvalidOtp(Unauthenticated):
+    """The password was right, but the one-time code was wrong, stale, or already used."""
+
+    detail = "invalid one-time code"
+
+
 class InvalidRefreshToken(Unauthenticated):
     """The refresh token is unknown, expired, revoked or was already used."""
 
@@ -53,6 +65,13 @@ class Forbidden(AuthError):
     detail = "admin role required"
 
 
+class WrongCode(AuthError):
+    """A one-time code sent to manage two-factor sign-in (confirm, disable) did not check out."""
+
+    status_code = 400
+    detail = "invalid one-time code"
+
+
 class NotFound(AuthError):
     status_code = 404
     detail = "user not found"
@@ -71,6 +90,17 @@ class UsernameTaken(Conflict):
 
 class EmailTaken(Conflict):
     detail = "email already registered"
+
+
+class TooManyAttempts(AuthError):
+    """Too many failed sign-ins for the account or from the address; carries when to try again."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(f"too many failed sign-in attempts; try again in {self.retry_after} seconds")
+        self.headers = {"Retry-After": str(self.retry_after)}
 
 
 async def _handle(_: Request, exc: Exception) -> JSONResponse:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Form, Query, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from ferry_auth.deps import AdminUser, CurrentUser, State
+from ferry_auth.deps import AdminUser, ClientAddress, CurrentUser, State
 from ferry_auth.errors import NotFound
 from ferry_auth.schemas import (
     ErrorBody,
@@ -29,6 +29,7 @@ _DESCRIPTIONS = {
     403: "Account disabled, or admin role required",
     404: "No such user",
     409: "Username or email taken, or an admin acting on their own account",
+    429: "Too many failed sign-ins for the account or from the address; see Retry-After",
 }
 
 
@@ -50,17 +51,23 @@ async def register(body: RegisterRequest, state: State) -> UserOut:
     return UserOut.of(user)
 
 
-@router.post("/auth/login", tags=["auth"], responses=_errors(401, 403))
-async def login(body: LoginRequest, state: State, response: Response) -> TokenResponse:
-    return _tokens(await state.sessions.login(body.identifier, body.password), response)
+@router.post("/auth/login", tags=["auth"], responses=_errors(401, 403, 429))
+async def login(body: LoginRequest, state: State, address: ClientAddress, response: Response) -> TokenResponse:
+    """Sign in; accounts with two-factor sign-in also need ``otp``, else 401 says a one-time code is required."""
+    pair = await state.sessions.login(body.identifier, body.password, address=address, otp=body.otp)
+    return _tokens(pair, response)
 
 
-@router.post("/auth/token", tags=["auth"], responses=_errors(401, 403))
+@router.post("/auth/token", tags=["auth"], responses=_errors(401, 403, 429))
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], state: State, response: Response
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    state: State,
+    address: ClientAddress,
+    response: Response,
+    otp: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
 ) -> TokenResponse:
-    """The OAuth2 password grant as a form, for ``/docs`` "Authorize" and OAuth2 clients."""
-    return _tokens(await state.sessions.login(form.username, form.password), response)
+    """The OAuth2 password grant as a form, for ``/docs`` "Authorize" and OAuth2 clients (``otp`` as for login)."""
+    return _tokens(await state.sessions.login(form.username, form.password, address=address, otp=otp), response)
 
 
 @router.post("/auth/refresh", tags=["auth"], responses=_errors(401))
@@ -71,6 +78,12 @@ async def refresh(body: RefreshTokenBody, state: State, response: Response) -> T
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
 async def logout(body: RefreshTokenBody, state: State) -> None:
     await state.sessions.logout(body.refresh_token)
+
+
+@router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"], responses=_errors(401, 403))
+async def logout_all(user: CurrentUser, state: State) -> None:
+    """Log out everywhere: every refresh token of the caller stops working (access tokens expire on their own)."""
+    await state.sessions.logout_everywhere(user)
 
 
 @router.get("/users/me", tags=["users"], responses=_errors(401, 403))
@@ -108,10 +121,11 @@ async def update_user(user_id: str, body: UserUpdate, admin: AdminUser, state: S
 )
 async def delete_user(user_id: str, admin: AdminUser, state: State) -> None:
     await state.accounts.delete(admin, user_id)
+    await state.two_factor.reset(user_id)
 
 
 @router.get("/.well-known/jwks.json", tags=["keys"])
 async def jwks(state: State, response: Response) -> Jwks:
     """The public keys access tokens are signed with; verifiers cache them and refetch on an unknown ``kid``."""
     response.headers["Cache-Control"] = "public, max-age=300"
-    return Jwks.model_validate(state.jwks)
+    return Jwks.model_validate(state.keys.jwks())

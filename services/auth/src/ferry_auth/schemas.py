@@ -75,6 +75,14 @@ class LoginRequest(BaseModel):
     username: Annotated[str | None, Field(min_length=1, max_length=254)] = None
     email: Annotated[str | None, Field(min_length=1, max_length=254)] = None
     password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+    otp: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="With two-factor sign-in on: the current code of the authenticator app, or a recovery code.",
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _has_identifier(self) -> Self:

@@ -1,4 +1,9 @@
-"""Signing in and staying signed in: credentials to a token pair, refresh rotation, logout."""
+"""Signing in and staying signed in: credentials to a token pair, refresh rotation, logout.
+
+A sign-in is refused with 429 before any password is checked once the account or
+the client address has too many recent failures; a wrong password or one-time
+code adds a failure to both, and a successful sign-in clears the account's.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from dataclasses import dataclass
 from ferry_auth.errors import AccountDisabled, InvalidCredentials, InvalidRefreshToken
 from ferry_auth.passwords import Passwords
 from ferry_auth.refresh import RefreshTokenStore
+from ferry_auth.throttle import Attempt, LoginThrottle
 from ferry_auth.tokens import AccessTokenIssuer
-from ferry_auth.users import User, UserRepository
+from ferry_auth.two_factor import TwoFactor
+from ferry_auth.users import User, UserRepository, login_key
 
 
 @dataclass(frozen=True)
@@ -21,30 +28,45 @@ class TokenPair:
 
 
 class Sessions:
-    """Sign-in, refresh and logout on top of users, passwords and the two kinds of token."""
+    """Sign-in, refresh and logout on top of users, passwords, the second factor and the two kinds of token."""
 
     def __init__(
-        self, users: UserRepository, refresh: RefreshTokenStore, passwords: Passwords, issuer: AccessTokenIssuer
+        self,
+        users: UserRepository,
+        refresh: RefreshTokenStore,
+        passwords: Passwords,
+        issuer: AccessTokenIssuer,
+        throttle: LoginThrottle,
+        two_factor: TwoFactor,
     ) -> None:
         self._users = users
         self._refresh = refresh
         self._passwords = passwords
         self._issuer = issuer
+        self._throttle = throttle
+        self._two_factor = two_factor
 
-    async def login(self, identifier: str, password: str) -> TokenPair:
-        """A new sign-in for a username or email and its password."""
+    async def login(self, identifier: str, password: str, *, address: str, otp: str | None = None) -> TokenPair:
+        """A new sign-in for a username or email, its password and, when enabled, a one-time code."""
         user = await self._users.find_by_login(identifier)
+        # Unknown names are throttled too (by the name), so a 429 tells nothing about whether an account exists.
+        attempt = Attempt(user.id if user else "login:" + ":".join(login_key(identifier)), address)
+        await self._throttle.check(attempt)
         if user is None:
             await self._passwords.verify_dummy(password)
+            await self._throttle.record_failure(attempt)
             raise InvalidCredentials()
         result = await self._passwords.verify(user.password_hash, password)
         if not result.ok:
+            await self._throttle.record_failure(attempt)
             raise InvalidCredentials()
         if result.new_hash is not None:
             await self._users.set_password_hash(user.id, result.new_hash)
         # Checked only after the password, so "disabled" tells nothing to someone who does not know it.
         if user.disabled:
             raise AccountDisabled()
+        await self._two_factor.require(user, otp, attempt)
+        await self._throttle.clear_account(attempt)
         return await self._pair(user, family_id=None)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -58,6 +80,10 @@ class Sessions:
 
     async def logout(self, refresh_token: str) -> None:
         await self._refresh.revoke(refresh_token)
+
+    async def logout_everywhere(self, user: User) -> None:
+        """End every sign-in of ``user``: all their refresh tokens stop working."""
+        await self._refresh.revoke_user(user.id)
 
     async def _pair(self, user: User, family_id: str | None) -> TokenPair:
         access = self._issuer.issue(user)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from ferry_auth.keys import SigningKey
+from ferry_auth.keyring import LiveKeyRing
 from ferry_auth.users import User
 from ferry_core.events import new_id
 from ferry_core.tokens import AUDIENCE, ISSUER
@@ -24,8 +24,8 @@ class AccessToken:
 class AccessTokenIssuer:
     """Signs the claims CONVENTIONS.md fixes: iss, aud, sub, username, role, jti, iat, exp, typ."""
 
-    def __init__(self, key: SigningKey, ttl_seconds: int) -> None:
-        self._key = key
+    def __init__(self, keys: LiveKeyRing, ttl_seconds: int) -> None:
+        self._keys = keys
         self._ttl = ttl_seconds
 
     def issue(self, user: User) -> AccessToken:
@@ -41,5 +41,6 @@ class AccessTokenIssuer:
             "exp": now + self._ttl,
             "typ": "access",
         }
-        token = jwt.encode(claims, self._key.private_key, algorithm="EdDSA", headers={"kid": self._key.kid})
+        key = self._keys.signing_key  # read per token: a rotation applies to the very next one
+        token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
         return AccessToken(token=token, expires_in=self._ttl)

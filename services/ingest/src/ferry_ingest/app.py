@@ -11,7 +11,7 @@ from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
 from ferry_core.readmodels import ParsedReadModel
 from ferry_core.tokens import TokenVerifier, http_jwks_source
-from ferry_ingest import projection
+from ferry_ingest import apikeys, projection
 from ferry_ingest.admin import router as admin_router
 from ferry_ingest.backpressure import QueueGauge
 from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
@@ -34,6 +34,8 @@ def create_app(
         blobs = resources.require_blobs()
         repo = FilesRepository(resources.db)
         await repo.ensure_indexes()
+        api_keys = apikeys.ApiKeyStore(resources.db)
+        await api_keys.ensure_indexes()
         relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds)
         files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay)
         dead_letter_store = DeadLetterStore(resources.db)
@@ -50,6 +52,7 @@ def create_app(
         app.state.settings = settings
         app.state.verifier = verifier or TokenVerifier(http_jwks_source(settings.auth_url))
         app.state.files = files
+        app.state.api_keys = api_keys
         app.state.upload_context = UploadContext(
             repo=repo,
             blobs=blobs,
@@ -60,6 +63,7 @@ def create_app(
         subscriptions = await projection.subscribe(
             resources.bus, projection.StatusProjection(repo), projection.UserCleanup(repo, files.delete)
         )
+        subscriptions.append(await apikeys.subscribe(resources.bus, apikeys.ApiKeyProjection(api_keys)))
         subscriptions.append(await resources.bus.subscribe_dead_letters(dead_letters.handle))
         sweeper = Sweeper(
             repo,
@@ -87,7 +91,10 @@ def create_app(
     app = FastAPI(
         title="Ferry files API",
         version="0.1.0",
-        description="Upload files, follow their parsing, and read the parsed content.",
+        description=(
+            "Upload files, follow their parsing, and read the parsed content. Authenticate with a bearer "
+            "access token from auth, or with an `X-API-Key` made with `POST /auth/api-keys`."
+        ),
         lifespan=lifespan,
     )
     instrument(app, "ingest")

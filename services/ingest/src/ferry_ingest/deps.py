@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from ferry_core.tokens import InvalidToken, Principal, TokenVerifier
+from ferry_ingest.apikeys import ApiKeyStore
 from ferry_ingest.errors import Unauthorized
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
@@ -15,16 +16,33 @@ from ferry_ingest.uploads import UploadContext
 
 # tokenUrl points at auth's OAuth2 form endpoint, so "Authorize" in /docs works.
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+_api_key = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="APIKey",
+    description="An API key made with `POST /auth/api-keys`; it acts as its owner.",
+    auto_error=False,
+)
 
 
-async def _principal(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
-    if not token:
-        raise Unauthorized("not authenticated")
-    verifier: TokenVerifier = request.app.state.verifier
-    try:
-        return await verifier.verify(token)
-    except InvalidToken as exc:
-        raise Unauthorized(str(exc)) from None
+async def _principal(
+    request: Request,
+    token: Annotated[str | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The caller, from a bearer access token or else an ``X-API-Key`` (a bearer token wins if both come)."""
+    if token:
+        verifier: TokenVerifier = request.app.state.verifier
+        try:
+            return await verifier.verify(token)
+        except InvalidToken as exc:
+            raise Unauthorized(str(exc)) from None
+    if api_key:
+        keys: ApiKeyStore = request.app.state.api_keys
+        principal = await keys.principal_for(api_key)
+        if principal is None:
+            raise Unauthorized("invalid or revoked API key", challenge='APIKey header="X-API-Key"')
+        return principal
+    raise Unauthorized("not authenticated")
 
 
 def _service(request: Request) -> FilesService:

@@ -66,11 +66,15 @@ class InvalidContent(IngestError):
 class Unauthorized(IngestError):
     status_code = 401
 
+    def __init__(self, detail: str, challenge: str = "Bearer") -> None:
+        super().__init__(detail)
+        self.challenge = challenge  # the WWW-Authenticate header: which credentials to send
+
 
 def install_error_handlers(app: FastAPI) -> None:
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IngestError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthorized) else None
         if isinstance(exc, Overloaded):
             headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)

@@ -66,8 +66,9 @@ def build_edge(config: EmbeddedConfig, infra: Infrastructure) -> Edge:
     return Edge(
         routes=[((("/auth", "/users", "/.well-known")), auth), (("/ws", "/events"), notifier)],
         default=ingest,
-        # Consumers subscribe before the gateway's relay starts publishing.
-        lifespan_order=[auth, parser, ingest, notifier],
+        # Consumers subscribe before anything publishes: the gateway's relay, and auth (which
+        # announces a promoted admin's API keys at start); the in-memory bus keeps no unbound messages.
+        lifespan_order=[parser, ingest, notifier, auth],
     )
 
 
