@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_core.blobs import BlobStore
 from ferry_core.blobs.fs import FsBlobStore
 from ferry_core.blobs.s3 import S3BlobStore
-from ferry_core.bus import Bus
+from ferry_core.bus import DEFAULT_DELIVERY_LIMIT, Bus
 from ferry_core.bus.memory import MemoryBus
 from ferry_core.events import Envelope, FileUploaded, new_id
 from ferry_core.infra import Document, Infrastructure
@@ -84,8 +84,9 @@ def blobs(request: pytest.FixtureRequest) -> BlobStore:
 
 
 @pytest_asyncio.fixture
-async def bus() -> AsyncIterator[MemoryBus]:
-    memory = MemoryBus()
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[MemoryBus]:
+    """The memory bus; ``@pytest.mark.parametrize("bus", [n], indirect=True)`` sets its delivery limit."""
+    memory = MemoryBus(getattr(request, "param", DEFAULT_DELIVERY_LIMIT))
     yield memory
     await memory.close()
 
