@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What the test suite needs from the machine, installed or started if missing:
 # - a RabbitMQ broker on 127.0.0.1:5672 (skipped when FERRY_TEST_AMQP_URL points elsewhere);
-# - nginx, so the edge configuration is exercised for real (best effort: its tests skip without it).
+# - nginx, so the edge configuration is exercised for real (best effort: its tests skip without it);
+# - promtool (Debian package prometheus), to check and unit-test the alert rules (best effort: without
+#   it tests/deploy still parses the rules and checks their metric names).
 set -euo pipefail
 
 SUDO=""
@@ -51,5 +53,19 @@ ensure_nginx() {
   apt_install nginx-light || apt_install nginx || echo "nginx could not be installed; its tests will skip" >&2
 }
 
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "installing promtool (package prometheus) for the alert rule tests" >&2
+  # Only the tool is wanted: keep the package's own Prometheus server from starting.
+  if apt_install prometheus; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  else
+    echo "promtool could not be installed; its tests will skip" >&2
+  fi
+}
+
 ensure_rabbitmq
 ensure_nginx
+ensure_promtool

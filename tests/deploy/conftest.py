@@ -1,10 +1,12 @@
-"""Shared facts for the deployment tests: where the repository is and how the edge routes."""
+"""Shared facts for the deployment tests: where the repository is, how the edge routes, which metrics exist."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+from tests.deploy.metrics import BUILTIN, SERVICES, scrape, series_names
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +42,16 @@ def edge_routes() -> dict[str, str]:
         "/authors": "ingest",
         "/wsx": "ingest",
     }
+
+
+@pytest.fixture(scope="session")
+def served_metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """Each service's series names, from its own /metrics (see tests/deploy/metrics.py)."""
+    data_dir = tmp_path_factory.mktemp("metrics-data")
+    return {service: series_names(scrape(service, data_dir)) for service in SERVICES}
+
+
+@pytest.fixture(scope="session")
+def known_metrics(served_metrics: dict[str, set[str]]) -> set[str]:
+    """What an alert rule or a dashboard panel may name: every service's metrics and the built-ins."""
+    return set(BUILTIN).union(*served_metrics.values())

@@ -1,11 +1,22 @@
-"""docker-compose.yml: every service healthy before its dependents start, on the right port."""
+"""docker-compose.yml: valid against the Compose Specification, every service healthy before its
+dependents start, on the right port, with Prometheus and Grafana beside them.
+
+The Compose Specification's JSON Schema is the one the PyPI package check-jsonschema vendors
+(``check_jsonschema/builtin_schemas/vendor/compose-spec.json``, from compose-spec/compose-spec,
+Apache-2.0, licence in that folder's ``licenses/LICENSE.compose-spec``): a dev dependency, so
+no copy lives here and ``make lock`` moves it forward.
+"""
 
 from __future__ import annotations
 
+import copy
+import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 try:
@@ -28,10 +39,43 @@ SHARED_ENV = [
 
 
 @pytest.fixture(scope="module")
-def compose(repo: Path) -> dict[str, Any]:
+def compose_file(repo: Path) -> dict[str, Any]:
     assert yaml is not None
-    services: dict[str, Any] = yaml.safe_load((repo / "docker-compose.yml").read_text())["services"]
+    loaded: dict[str, Any] = yaml.safe_load((repo / "docker-compose.yml").read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def compose(compose_file: dict[str, Any]) -> dict[str, Any]:
+    services: dict[str, Any] = compose_file["services"]
     return services
+
+
+@pytest.fixture(scope="module")
+def compose_schema() -> jsonschema.protocols.Validator:
+    text = resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text()
+    schema = json.loads(text)
+    assert schema["title"] == "Compose Specification"
+    validator: jsonschema.protocols.Validator = jsonschema.validators.validator_for(schema)(schema)
+    return validator
+
+
+@needs_yaml
+def test_compose_file_follows_the_compose_specification(
+    compose_file: dict[str, Any], compose_schema: jsonschema.protocols.Validator
+) -> None:
+    errors = [f"{error.json_path}: {error.message}" for error in compose_schema.iter_errors(compose_file)]
+    assert errors == []
+
+
+@needs_yaml
+def test_the_schema_check_catches_mistakes(
+    compose_file: dict[str, Any], compose_schema: jsonschema.protocols.Validator
+) -> None:
+    broken = copy.deepcopy(compose_file)
+    broken["services"]["ingest"]["depends_on"]["auth"]["condition"] = "service_ready"  # no such condition
+    broken["services"]["parser"]["healthcheck"]["retires"] = 5  # misspelt key
+    assert len(list(compose_schema.iter_errors(broken))) >= 2
 
 
 @needs_yaml
@@ -76,7 +120,8 @@ def test_infrastructure(compose: dict[str, Any], repo: Path) -> None:
     rabbitmq = compose["rabbitmq"]
     assert rabbitmq["image"] == "rabbitmq:4-management"
     plugins_mount = next(v for v in rabbitmq["volumes"] if v.endswith(":/etc/rabbitmq/enabled_plugins:ro"))
-    assert "rabbitmq_prometheus" in (repo / plugins_mount.split(":")[0]).read_text()
+    plugins = (repo / plugins_mount.split(":")[0]).read_text()
+    assert "rabbitmq_management" in plugins and "rabbitmq_prometheus" in plugins
     assert compose["mongodb"]["image"] == "mongo:8"
     for name in ("rabbitmq", "mongodb", "minio"):
         assert "healthcheck" in compose[name]
@@ -95,6 +140,15 @@ def test_edge_and_prometheus_are_published(compose: dict[str, Any], repo: Path) 
     prometheus = compose["prometheus"]
     assert prometheus["ports"] == ["9090:9090"]
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    # prometheus.yml names its rule file relative to itself: mounted beside it.
+    assert any(
+        v.startswith("./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro") for v in prometheus["volumes"]
+    )
+    grafana = compose["grafana"]
+    assert grafana["ports"] == ["3000:3000"]
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    for name in ("edge", "prometheus", "grafana"):
+        assert "healthcheck" in compose[name], name
     # Only the edge, the admin consoles and Prometheus are published; the services are not.
     for name in ("auth", "ingest", "parser", "notifier", "mongodb"):
         assert "ports" not in compose[name]
@@ -105,13 +159,19 @@ def test_prometheus_scrapes_every_service_and_rabbitmq(repo: Path, ports: dict[s
     assert yaml is not None
     config = yaml.safe_load((repo / "deploy/prometheus/prometheus.yml").read_text())
     targets = set()
-    for job in config["scrape_configs"]:
-        assert job.get("metrics_path", "/metrics") == "/metrics"
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for job in jobs.values():
         for sd in job.get("dns_sd_configs", []):
-            targets |= {f"{name}:{sd['port']}" for name in sd["names"]}
+            targets |= {f"{name}:{sd['port']}{job['metrics_path']}" for name in sd["names"]}
         for static in job.get("static_configs", []):
-            targets |= set(static["targets"])
-    assert targets == {f"{name}:{port}" for name, port in ports.items()} | {"rabbitmq:15692"}
+            targets |= {f"{target}{job['metrics_path']}" for target in static["targets"]}
+    assert targets == {f"{name}:{port}/metrics" for name, port in ports.items()} | {
+        "rabbitmq:15692/metrics",
+        "rabbitmq:15692/metrics/detailed",
+    }
+    # Job names are service names: the alert rules and the dashboard select on them.
+    assert set(ports) <= jobs.keys()
+    assert jobs["rabbitmq-queues"]["params"] == {"family": ["queue_coarse_metrics"]}
 
 
 def test_env_example_documents_every_setting_compose_reads(repo: Path) -> None:

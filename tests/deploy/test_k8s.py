@@ -1,4 +1,11 @@
-"""deploy/k8s: well-formed objects, probes and resources on every service, an Ingress that routes like the edge."""
+"""deploy/k8s: objects valid against the Kubernetes API schemas, probes and resources on every
+service, disruption budgets and the parser's autoscaler, an Ingress that routes like the edge.
+
+The schemas are the Kubernetes OpenAPI schemas (as JSON Schema) that the PyPI package
+kubernetes-validate ships for each Kubernetes release, checked strictly (unknown fields are
+errors) against ``K8S_VERSION``. The overlays are rendered with ``kubectl kustomize`` when
+kubectl is installed; without it the manifest files themselves are checked.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import pytest
 yaml = pytest.importorskip("yaml", reason="PyYAML is not installed, so the Kubernetes manifests are not parsed")
 
 KUBECTL = shutil.which("kubectl")
+K8S_VERSION = "1.33.0"  # the oldest release still supported upstream when this was written
 
 SETTINGS = {
     "FERRY_ENV", "FERRY_HOST", "FERRY_PORT", "FERRY_DATA_DIR", "FERRY_LOG_LEVEL", "FERRY_LOG_JSON",
@@ -131,3 +139,72 @@ def test_kustomize_builds(k8s: Path, overlay: str) -> None:
         assert config["data"]["FERRY_ENV"] == "development"
         kinds = {(doc["kind"], doc["metadata"]["name"].rsplit("-", 1)[0]) for doc in docs}
         assert {("Secret", "ferry-secrets"), ("Secret", "ferry-auth-secrets")} <= kinds
+
+
+def _rendered(k8s: Path, overlay: str) -> list[dict[str, Any]]:
+    """The objects ``kubectl apply -k`` would send; without kubectl, those the files spell out."""
+    if KUBECTL is not None:
+        result = subprocess.run([KUBECTL, "kustomize", str(k8s / overlay)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    paths = [p for p in (k8s / overlay).glob("*.yaml") if p.name != "kustomization.yaml"]
+    if overlay != "base":
+        paths += [p for p in (k8s / "base").glob("*.yaml") if p.name != "kustomization.yaml"]
+    return [doc for path in sorted(paths) for doc in _documents(path)]
+
+
+@pytest.mark.parametrize("overlay", ["base", "overlays/dev"])
+def test_manifests_follow_the_kubernetes_schemas(k8s: Path, overlay: str) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    docs = _rendered(k8s, overlay)
+    assert docs
+    errors = {}
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            errors[f"{doc['kind']}/{doc['metadata']['name']}"] = f"{'.'.join(map(str, error.path))}: {error.message}"
+    assert errors == {}
+
+
+def test_the_secret_template_follows_the_kubernetes_schemas(k8s: Path) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    for doc in _documents(k8s / "base/secret.example.yaml"):
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_the_schema_check_catches_mistakes() -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    broken = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "x"},
+        "spec": {"maxUnavailable": 1, "selectr": {}},  # misspelt field
+    }
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+
+
+def test_every_service_has_a_disruption_budget(
+    base: dict[tuple[str, str], dict[str, Any]], ports: dict[str, int]
+) -> None:
+    for name in ports:
+        budget = base[("PodDisruptionBudget", name)]["spec"]
+        deployment = base[("Deployment", name)]
+        assert budget["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        assert budget == {"maxUnavailable": 1, "selector": budget["selector"]}
+
+
+def test_the_parser_scales_on_cpu(base: dict[tuple[str, str], dict[str, Any]]) -> None:
+    hpa = base[("HorizontalPodAutoscaler", "parser")]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "parser"}
+    assert 1 <= hpa["minReplicas"] < hpa["maxReplicas"]
+    ((metric,),) = [hpa["metrics"]]
+    assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+    # Utilization is measured against the request, so the parser must request CPU; and the
+    # Deployment must not set replicas, or every apply would undo the autoscaler's count.
+    parser = base[("Deployment", "parser")]
+    assert "cpu" in parser["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    assert "replicas" not in parser["spec"]
+    for name in ("auth", "ingest", "notifier"):
+        assert base[("Deployment", name)]["spec"]["replicas"] >= 2, name

@@ -2,7 +2,8 @@
 
 The routing table is checked twice: by reading the config and applying nginx's
 location-matching rules here, and, when an nginx binary is installed, by running
-nginx against stub upstreams and sending it real requests.
+nginx against stub upstreams and sending it real requests. The end-to-end journey also runs
+through it (tests/e2e/edge.py).
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import shutil
-import socket
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
-)
+from ferry_core.embedded_mongo import free_port
+from tests.e2e.edge import NGINX, local_config, nginx_conf, running_nginx
+
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
 
 
@@ -135,31 +133,10 @@ def test_streaming_uploads_websockets_and_sse(server: Block) -> None:
 # -- running it -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _nginx_prefix(tmp: Path, server_conf: str) -> Path:
-    temp_paths = " ".join(
-        f"{kind}_temp_path {tmp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf = tmp / "nginx.conf"
-    (tmp / "logs").mkdir()
-    (tmp / "ferry.conf").write_text(server_conf)
-    conf.write_text(
-        f"pid {tmp / 'nginx.pid'};\nerror_log {tmp / 'logs/error.log'};\n"
-        "daemon off;\nmaster_process off;\nevents {}\n"
-        f"http {{ access_log off; {temp_paths} include {tmp / 'ferry.conf'}; }}\n"
-    )
-    return conf
-
-
 @needs_nginx
 def test_nginx_accepts_the_config(tmp_path: Path, config_text: str) -> None:
     assert NGINX is not None
-    conf = _nginx_prefix(tmp_path, config_text)
+    conf = nginx_conf(tmp_path, config_text)
     result = subprocess.run(
         [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True, timeout=30
     )
@@ -210,26 +187,11 @@ def stub_upstreams(ports: dict[str, int]) -> Iterator[dict[str, int]]:
 
 @needs_nginx
 def test_nginx_routes_requests(
-    tmp_path: Path, config_text: str, stub_upstreams: dict[str, int], edge_routes: dict[str, str], ports: dict[str, int]
+    tmp_path: Path, config_text: str, stub_upstreams: dict[str, int], edge_routes: dict[str, str]
 ) -> None:
-    assert NGINX is not None
-    listen = _free_port()
-    text = config_text.replace("listen 80 default_server;", f"listen 127.0.0.1:{listen} default_server;")
-    for name, port in ports.items():
-        text = text.replace(f"http://{name}:{port}", f"http://127.0.0.1:{stub_upstreams[name]}")
-    conf = _nginx_prefix(tmp_path, text)
-    process = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{listen}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).read()
-                break
-            except OSError:
-                assert process.poll() is None, process.stderr.read().decode() if process.stderr else "nginx exited"
-                assert time.monotonic() < deadline, "nginx did not answer within 10 s"
-                time.sleep(0.05)
+    listen = free_port()
+    upstreams = {name: f"http://127.0.0.1:{stub_upstreams[name]}" for name in ("auth", "notifier", "ingest")}
+    with running_nginx(tmp_path, local_config(listen, upstreams, config_text), listen) as base:
 
         def get(path: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> dict[str, object]:
             request = urllib.request.Request(base + path, headers=headers or {}, data=data)
@@ -246,6 +208,3 @@ def test_nginx_routes_requests(
         assert len(str(get("/files")["request_id"])) == 32
         big = b"x" * (3 * 1024 * 1024)  # past nginx's default 1 MiB body limit
         assert get("/files", {"Content-Type": "application/octet-stream"}, big)["received"] == len(big)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -12,7 +12,7 @@ from minio import Minio
 from ferry_core.events import new_id
 from ferry_core.infra import mongo_client
 from ferry_testkit.servers import S3Server
-from tests.e2e import platform
+from tests.e2e import edge, platform
 from tests.e2e.journey import PASSWORD, poll, run_journey
 
 
@@ -22,7 +22,11 @@ async def test_journey_distributed(amqp_url: str, mongo_url: str, s3_server: S3S
     with platform.distributed(
         amqp_url, mongo_url, s3_server.endpoint, s3_server.access_key, s3_server.secret_key, bucket, db_name, tmp_path
     ) as (urls, processes):
-        result = await run_journey(urls)
+        # Through the nginx edge of docker-compose (deploy/nginx/ferry.conf) when nginx is installed.
+        with edge.through_edge(urls, tmp_path) as client_urls:
+            if edge.NGINX is not None:
+                assert client_urls.auth == client_urls.files == client_urls.notifier != urls.files
+            result = await run_journey(client_urls)
         deleted = result["deleted_file_id"]
 
         mongo = mongo_client(mongo_url)

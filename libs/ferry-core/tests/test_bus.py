@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ferry_core.bus import Bus, DeadLetter, Reject, Subscription, topic_matches
 from ferry_core.bus.amqp import AmqpBus
@@ -55,6 +56,23 @@ async def test_routes_by_key_and_keeps_envelope(bus: Bus) -> None:
     await asyncio.sleep(0.2)
     assert len(got) == 1
     await sub.cancel()
+
+
+async def test_deliveries_record_event_lag_by_queue_name(bus: Bus) -> None:
+    got: list[Envelope] = []
+    prefix = f"test.lag.{new_id()[:8]}"
+    subs = [
+        await bus.subscribe(prefix, ["file.deleted.v1"], recorder(got)),
+        await bus.subscribe(f"{prefix}.x", ["file.deleted.v1"], recorder(got), exclusive=True),
+    ]
+    await bus.publish(deleted("f1"))
+    await eventually(lambda: len(got) == 2)
+    for queue in (prefix, f"{prefix}.x"):  # an exclusive queue counts under the name subscribed to
+        labels = {"queue": queue, "type": "file.deleted.v1"}
+        assert REGISTRY.get_sample_value("ferry_event_lag_seconds_count", labels) == 1
+        assert 0 <= (REGISTRY.get_sample_value("ferry_event_lag_seconds_sum", labels) or -1) < 10
+    for sub in subs:
+        await sub.cancel()
 
 
 async def test_competing_consumers_share_a_queue(bus: Bus) -> None:

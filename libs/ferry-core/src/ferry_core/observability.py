@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 import structlog
 from fastapi import APIRouter, FastAPI, Response
@@ -35,6 +36,19 @@ HTTP_DURATION = Histogram(
 )
 EVENTS_PUBLISHED = Counter("ferry_events_published_total", "Events published to the bus.", ["service", "type"])
 EVENTS_CONSUMED = Counter("ferry_events_consumed_total", "Events handled from the bus.", ["service", "type", "outcome"])
+EVENT_LAG = Histogram(
+    "ferry_event_lag_seconds",
+    "Time from an event's creation to its delivery to a consumer, by queue (ferry.<service>.<purpose>) and type.",
+    ["queue", "type"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+
+
+def observe_event_lag(queue: str, event_type: str, created: datetime) -> None:
+    """Record how long an event took from its creation to a consumer of ``queue`` (a bounded name)."""
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    EVENT_LAG.labels(queue, event_type).observe(max(0.0, (datetime.now(UTC) - created).total_seconds()))
 
 
 def configure_logging(service: str, level: str = "info", *, json: bool = True) -> None:

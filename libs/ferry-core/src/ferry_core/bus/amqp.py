@@ -29,6 +29,7 @@ from ferry_core.bus import (
     Reject,
 )
 from ferry_core.events import EXCHANGE, Envelope, new_id
+from ferry_core.observability import observe_event_lag
 
 log = structlog.get_logger(__name__)
 
@@ -167,7 +168,7 @@ class AmqpBus:
             await declared.bind(exchange, routing_key=key)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await _deliver(message, handler, declared.name, self._retry_backoff)
+            await _deliver(message, handler, declared.name, self._retry_backoff, lag_label=queue)
 
         subscription = _AmqpSubscription(channel, declared)
         await subscription.consume(on_message)
@@ -260,13 +261,17 @@ async def _settle(outcome: Awaitable[None]) -> None:
         log.warning("message not settled; the broker will redeliver it", exc_info=True)
 
 
-async def _deliver(message: AbstractIncomingMessage, handler: Handler, queue: str, backoff: float) -> None:
+async def _deliver(
+    message: AbstractIncomingMessage, handler: Handler, queue: str, backoff: float, *, lag_label: str
+) -> None:
     try:
         envelope = Envelope.from_bytes(message.body)
     except ValueError:
         log.error("undecodable message dead-lettered", queue=queue, message_id=message.message_id)
         await _settle(message.reject(requeue=False))
         return
+    # lag_label is the queue name without an exclusive queue's random suffix: bounded label values.
+    observe_event_lag(lag_label, envelope.type, envelope.time)
     try:
         await handler(envelope)
     except asyncio.CancelledError:

@@ -22,6 +22,7 @@ from ferry_core.bus import (
     topic_matches,
 )
 from ferry_core.events import Envelope, utcnow
+from ferry_core.observability import observe_event_lag
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +39,7 @@ class _Queue:
     exclusive: bool
     routing_keys: set[str] = field(default_factory=set)
     messages: asyncio.Queue[_Message] = field(default_factory=asyncio.Queue)
+    label: str = ""  # the name subscribed to, without an exclusive queue's suffix (a bounded metric label)
 
 
 class _MemorySubscription:
@@ -108,9 +110,10 @@ class MemoryBus:
         exclusive: bool = False,
         prefetch: int = 8,
     ) -> _MemorySubscription:
+        label = queue
         if exclusive:
             queue = f"{queue}.{next(self._names)}"
-        q = self._queues.setdefault(queue, _Queue(queue, exclusive))
+        q = self._queues.setdefault(queue, _Queue(queue, exclusive, label=label))
         q.routing_keys.update(routing_keys)
         subscription = _MemorySubscription(self, q)
         subscription.tasks = [
@@ -137,6 +140,7 @@ class MemoryBus:
     async def _handle(self, queue: _Queue, message: _Message, handler: Handler) -> None:
         message.deliveries += 1
         envelope = Envelope.from_bytes(message.body)
+        observe_event_lag(queue.label or queue.name, envelope.type, envelope.time)
         try:
             await handler(envelope)
         except asyncio.CancelledError:
