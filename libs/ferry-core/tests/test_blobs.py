@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -81,3 +83,34 @@ async def test_keys_older_than_lists_complete_blobs_written_before(blobs: BlobSt
     await blobs.put("sweepme1", body(), content_type="text/plain")
     assert "sweepme1" not in await blobs.keys_older_than(utcnow() - timedelta(minutes=5))
     assert "sweepme1" in await blobs.keys_older_than(utcnow() + timedelta(minutes=5))
+
+
+async def test_more_concurrent_puts_than_worker_threads_all_finish(blobs: BlobStore) -> None:
+    """A streaming put must not need a free thread to receive its next chunk.
+
+    Regression: each S3 put held a thread of the default executor for its whole
+    length while its chunks were handed over through that same executor, so as
+    many concurrent uploads as threads (6 on a 2-core machine) hung forever, and
+    ``ping`` (also a thread) reported the store down. Two threads here, eight uploads.
+    """
+    loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(max_workers=2)
+    loop.set_default_executor(executor)
+    payloads = {new_id(): os.urandom(50_000) for _ in range(8)}
+
+    async def slow_body(data: bytes) -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 10_000):
+            await asyncio.sleep(0.01)  # a client sending its body in pieces
+            yield data[i : i + 10_000]
+
+    async def put(key: str, data: bytes) -> int:
+        return await blobs.put(key, slow_body(data), content_type="application/octet-stream")
+
+    try:
+        sizes = await asyncio.wait_for(asyncio.gather(*(put(k, d) for k, d in payloads.items())), 30)
+        assert sizes == [len(d) for d in payloads.values()]
+        assert await asyncio.wait_for(blobs.ping(), 10)
+        for key, data in payloads.items():
+            assert await read_all(blobs, key) == data
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)

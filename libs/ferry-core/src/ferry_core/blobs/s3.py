@@ -3,24 +3,40 @@
 The minio client is synchronous, so calls run in worker threads. Uploads are
 streamed: an async producer feeds a bounded queue that minio's multipart
 upload reads from, so memory stays at about one part whatever the file size.
+
+A put holds a thread for as long as its body takes to arrive, so puts run on
+an executor of their own (short calls keep the default one free), and chunks
+are handed to them without taking a thread: while the queue is full the event
+loop waits on a semaphore that the reading thread releases. (Handing them over
+through the default executor hung every upload once as many were in flight as
+that executor has threads: each put's thread waited for a chunk that needed a
+thread to arrive.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
 import queue
 from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 
 from ferry_core.blobs import BlobNotFound, check_key
 
 PART_SIZE = 8 * 1024 * 1024
+MAX_CONCURRENT_PUTS = 64
+"""Uploads written to S3 at once per store; more wait their turn (their clients' bodies wait with them)."""
+_QUEUE_DEPTH = 8
 _READ_SIZE = 256 * 1024
 _MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
 
@@ -30,19 +46,32 @@ class _Aborted(Exception):
 
 
 class _StreamReader:
-    """A blocking file-like reader over chunks handed in from the event loop."""
+    """A blocking file-like reader (minio's, in its thread) over chunks handed in from the event loop."""
 
-    def __init__(self) -> None:
-        self._chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+    def __init__(self, loop: asyncio.AbstractEventLoop, depth: int = _QUEUE_DEPTH) -> None:
+        self._loop = loop
+        self._chunks: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
+        self._room = asyncio.Semaphore(depth)
         self._buffer = bytearray()
         self._eof = False
 
-    def feed(self, item: bytes | BaseException | None) -> None:
-        self._chunks.put(item)
+    async def feed(self, chunk: bytes) -> None:
+        """Hand a chunk over; waits (on the event loop, not in a thread) while ``depth`` chunks are unread."""
+        await self._room.acquire()
+        self._chunks.put(chunk)
+
+    def finish(self, outcome: BaseException | None = None) -> None:
+        """The end of the body (None) or why it stopped: never waits."""
+        self._chunks.put(outcome)
+
+    def abandon(self) -> None:
+        """The reading side has ended (the upload finished or failed): a ``feed`` waiting for room returns."""
+        self._room.release()
 
     def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buffer) < size):
             item = self._chunks.get()
+            self._loop.call_soon_threadsafe(self._room.release)
             if item is None:
                 self._eof = True
             elif isinstance(item, BaseException):
@@ -56,6 +85,18 @@ class _StreamReader:
         return data
 
 
+def _http_pool() -> urllib3.PoolManager:
+    """minio's own HTTP defaults, with room for a connection per concurrent put and some for short calls."""
+    timeout = 300
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        maxsize=MAX_CONCURRENT_PUTS + 16,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
+
+
 class S3BlobStore:
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, region: str = "us-east-1") -> None:
         url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
@@ -65,8 +106,10 @@ class S3BlobStore:
             secret_key=secret_key,
             secure=url.scheme == "https",
             region=region,
+            http_client=_http_pool(),
         )
         self._bucket = bucket
+        self._puts = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PUTS, thread_name_prefix="s3-put")
 
     async def start(self) -> None:
         def ensure_bucket() -> None:
@@ -78,32 +121,33 @@ class S3BlobStore:
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> int:
         check_key(key)
-        reader = _StreamReader()
-        upload = asyncio.create_task(
-            asyncio.to_thread(
-                self._client.put_object,
-                self._bucket,
-                key,
-                reader,  # type: ignore[arg-type]
-                -1,
-                content_type=content_type,
-                part_size=PART_SIZE,
-                num_parallel_uploads=1,
-            )
+        loop = asyncio.get_running_loop()
+        reader = _StreamReader(loop)
+        write = functools.partial(
+            self._client.put_object,
+            self._bucket,
+            key,
+            reader,  # type: ignore[arg-type]
+            -1,
+            content_type=content_type,
+            part_size=PART_SIZE,
+            num_parallel_uploads=1,
         )
+        upload = asyncio.ensure_future(loop.run_in_executor(self._puts, write))
+        upload.add_done_callback(lambda _: reader.abandon())
         size = 0
         try:
             async for chunk in chunks:
                 if upload.done():
                     break  # the upload failed early; its exception surfaces below
-                await asyncio.to_thread(reader.feed, chunk)
+                await reader.feed(chunk)
                 size += len(chunk)
             else:
-                await asyncio.to_thread(reader.feed, None)
+                reader.finish(None)
         except BaseException as exc:
             # minio aborts the multipart upload when reading fails: nothing is left behind.
             if not upload.done():
-                await asyncio.to_thread(reader.feed, exc)
+                reader.finish(exc)
             with contextlib.suppress(Exception):
                 await upload
             raise
@@ -168,4 +212,4 @@ class S3BlobStore:
             return False
 
     async def close(self) -> None:
-        return None
+        self._puts.shutdown(wait=False)
