@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PACKAGES := -e libs/ferry-core -e libs/ferry-testkit \
+PACKAGES := -e libs/ferry-core -e libs/ferry-testkit -e libs/ferry-sdk \
             -e services/auth -e services/ingest -e services/parser -e services/notifier -e services/launcher
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 
@@ -51,7 +51,7 @@ bench: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/ferry-core/src libs/ferry-testkit/src services/*/src
+	$(BIN)/mypy libs/ferry-core/src libs/ferry-testkit/src libs/ferry-sdk/src services/*/src
 	$(BIN)/lint-imports
 	$(BIN)/ferry contracts check
 

@@ -11,6 +11,7 @@ import pytest
 
 PACKAGES = [
     "libs/ferry-core",
+    "libs/ferry-sdk",
     "services/auth",
     "services/ingest",
     "services/parser",

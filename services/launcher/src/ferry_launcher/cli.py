@@ -1,5 +1,9 @@
-"""``ferry dev`` · ``ferry serve auth|ingest|parser|notifier`` · ``ferry contracts write|check`` ·
-``ferry dead-letters list|show|replay|discard``."""
+"""The ``ferry`` command: run the platform (``dev``, ``serve``, ``contracts``, ``dead-letters``)
+and use it (``login``, ``upload``, ``ls``, ``show``, ``rows``, ``export``, ``rm``, ``watch``, ``stats``).
+
+Exit codes: 0 ok · 1 any other error · 2 usage error · 3 not signed in or refused
+(401/403) · 4 a file failed (refused upload, failed or cancelled parse).
+"""
 
 from __future__ import annotations
 
@@ -7,47 +11,60 @@ import argparse
 import importlib
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ferry_launcher import client_commands
 
 SERVICES = ("auth", "ingest", "parser", "notifier")
 
+EPILOG = (
+    "Exit codes: 0 ok, 1 other errors, 2 usage error, 3 auth error (not signed in, session ended, refused), "
+    "4 a file failed (upload refused, parse failed or cancelled)."
+)
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ferry", description="Ferry: file ingestion and parsing.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    dev = commands.add_parser("dev", help="run the whole platform in one process (embedded mode)")
-    dev.add_argument("--port", type=int, help="port to listen on (default: FERRY_PORT or 8000)")
-    dev.add_argument("--host", help="address to bind (default: FERRY_HOST or 127.0.0.1)")
-    dev.add_argument("--data-dir", type=Path, help="where data is kept (default: FERRY_DATA_DIR or ./.ferry)")
-
-    serve = commands.add_parser("serve", help="run one service against RabbitMQ, MongoDB and S3")
-    serve.add_argument("service", choices=SERVICES)
-
-    contracts = commands.add_parser("contracts", help="write or check the generated contracts/ folder")
-    contracts.add_argument("action", choices=("write", "check"))
-    contracts.add_argument("--root", type=Path, default=Path("contracts"))
-
-    from ferry_launcher import deadletters
-
-    deadletters.add_parser(commands)
-
-    args = parser.parse_args(argv)
-    if args.command == "dead-letters":
-        return deadletters.run(args)
-    if args.command == "dev":
-        return _dev(args)
-    if args.command == "serve":
-        importlib.import_module(f"ferry_{args.service}.__main__").main()
-        return 0
-    from ferry_launcher import contracts as contract_files
-
-    return contract_files.run(args.action, args.root)
+app = typer.Typer(
+    name="ferry",
+    help="Ferry: file ingestion and parsing. Run the platform, or use a running one.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
-def _dev(args: argparse.Namespace) -> int:
-    for flag, env in (("port", "FERRY_PORT"), ("host", "FERRY_HOST"), ("data_dir", "FERRY_DATA_DIR")):
-        value = getattr(args, flag)
+class Service(StrEnum):
+    auth = "auth"
+    ingest = "ingest"
+    parser = "parser"
+    notifier = "notifier"
+
+
+class ContractsAction(StrEnum):
+    write = "write"
+    check = "check"
+
+
+class DeadLetterAction(StrEnum):
+    list = "list"
+    show = "show"
+    replay = "replay"
+    discard = "discard"
+
+
+@app.command(rich_help_panel="Run Ferry")
+def dev(
+    port: Annotated[int | None, typer.Option(help="port to listen on (default: FERRY_PORT or 8000)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind (default: FERRY_HOST or 127.0.0.1)")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="where data is kept (default: FERRY_DATA_DIR or ./.ferry)")
+    ] = None,
+) -> None:
+    """Run the whole platform in one process (embedded mode)."""
+    for value, env in ((port, "FERRY_PORT"), (host, "FERRY_HOST"), (data_dir, "FERRY_DATA_DIR")):
         if value is not None:
             os.environ[env] = str(value)
     from ferry_core.observability import configure_logging
@@ -58,6 +75,67 @@ def _dev(args: argparse.Namespace) -> int:
         "ferry", os.environ.get("FERRY_LOG_LEVEL", "info"), json=os.environ.get("FERRY_LOG_JSON", "1") != "0"
     )
     embedded.run(config)
+
+
+@app.command(rich_help_panel="Run Ferry")
+def serve(service: Annotated[Service, typer.Argument(help="the service to run")]) -> None:
+    """Run one service against RabbitMQ, MongoDB and S3."""
+    importlib.import_module(f"ferry_{service.value}.__main__").main()
+
+
+@app.command(rich_help_panel="Run Ferry")
+def contracts(
+    action: Annotated[ContractsAction, typer.Argument(help="write the files, or check they match the code")],
+    root: Annotated[Path, typer.Option(help="the contracts folder")] = Path("contracts"),
+) -> None:
+    """Write or check the generated contracts/ folder."""
+    from ferry_launcher import contracts as contract_files
+
+    raise typer.Exit(contract_files.run(action.value, root))
+
+
+@app.command("dead-letters", rich_help_panel="Run Ferry")
+def dead_letters(
+    action: Annotated[DeadLetterAction, typer.Argument()],
+    id: Annotated[str | None, typer.Argument(help="a dead letter's id (show, replay, discard)")] = None,
+    all: Annotated[bool, typer.Option("--all", help="replay every dead letter (of --queue, if given)")] = False,
+    queue: Annotated[str | None, typer.Option(help="only dead letters of this queue")] = None,
+    limit: int = 50,
+    json: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
+    url: Annotated[str, typer.Option(envvar="FERRY_URL", help="the files API")] = "http://127.0.0.1:8000",
+    auth_url: Annotated[str | None, typer.Option(envvar="FERRY_AUTH_URL", help="auth (default: --url)")] = None,
+    token: Annotated[str | None, typer.Option(envvar="FERRY_TOKEN", help="an admin's access token")] = None,
+    username: Annotated[str | None, typer.Option(envvar="FERRY_ADMIN_USERNAME")] = None,
+    password: Annotated[str | None, typer.Option(envvar="FERRY_ADMIN_PASSWORD")] = None,
+) -> None:
+    """List and replay messages a queue gave up on (admin)."""
+    from ferry_launcher import deadletters
+
+    args = argparse.Namespace(
+        action=action.value,
+        id=id,
+        all=all,
+        queue=queue,
+        limit=limit,
+        json=json,
+        url=url,
+        auth_url=auth_url,
+        token=token,
+        username=username,
+        password=password,
+    )
+    raise typer.Exit(deadletters.run(args))
+
+
+client_commands.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``ferry`` with these arguments (default: the command line); the exit code."""
+    try:
+        app(args=argv, prog_name="ferry")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 

@@ -9,26 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any, TextIO
 
 import httpx
-
-
-def add_parser(commands: Any) -> None:
-    dead = commands.add_parser("dead-letters", help="list and replay messages a queue gave up on (admin)")
-    dead.add_argument("action", choices=("list", "show", "replay", "discard"))
-    dead.add_argument("id", nargs="?", help="a dead letter's id (show, replay, discard)")
-    dead.add_argument("--all", action="store_true", help="replay every dead letter (of --queue, if given)")
-    dead.add_argument("--queue", help="only dead letters of this queue")
-    dead.add_argument("--limit", type=int, default=50)
-    dead.add_argument("--json", action="store_true", help="print the API's JSON")
-    dead.add_argument("--url", default=os.environ.get("FERRY_URL", "http://127.0.0.1:8000"), help="the files API")
-    dead.add_argument("--auth-url", default=os.environ.get("FERRY_AUTH_URL"), help="auth (default: --url)")
-    dead.add_argument("--token", default=os.environ.get("FERRY_TOKEN"), help="an admin's access token")
-    dead.add_argument("--username", default=os.environ.get("FERRY_ADMIN_USERNAME"))
-    dead.add_argument("--password", default=os.environ.get("FERRY_ADMIN_PASSWORD"))
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -37,7 +21,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             token = args.token or _login(client, args)
         except _Refused as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return 3
         client.headers["Authorization"] = f"Bearer {token}"
         try:
             return _act(client, args, out)

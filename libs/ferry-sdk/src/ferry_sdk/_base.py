@@ -1,0 +1,140 @@
+"""What the sync and the async client share: where to send, which credentials, when to refresh."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
+
+from ferry_sdk._calls import Call
+from ferry_sdk.errors import FerryError, Unauthorized, error_for
+from ferry_sdk.models import Message
+from ferry_sdk.tokens import DEFAULT_REFRESH_MARGIN, Tokens
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+USER_AGENT = "ferry-sdk/0.1.0"
+TokensCallback = Callable[[Tokens | None], object]
+
+
+class ClientBase:
+    """Configuration of a client; see ``FerryClient`` for the parameters."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        tokens: Tokens | None = None,
+        api_key: str | None = None,
+        auth_url: str | None = None,
+        ws_url: str | None = None,
+        timeout: float = 60.0,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        on_tokens: TokensCallback | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.auth_url = (auth_url or url).rstrip("/")
+        base_ws = (ws_url or url).rstrip("/")
+        self.ws_url = base_ws.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        self.api_key = api_key
+        self.timeout = timeout
+        self.refresh_margin = refresh_margin
+        self._tokens = tokens
+        self._on_tokens = on_tokens
+
+    @property
+    def tokens(self) -> Tokens | None:
+        """The current tokens (they change when the client refreshes them)."""
+        return self._tokens
+
+    def _set_tokens(self, tokens: Tokens | None) -> None:
+        self._tokens = tokens
+        if self._on_tokens is not None:
+            self._on_tokens(tokens)
+
+    def _can_refresh(self) -> bool:
+        return self._tokens is not None and self._tokens.refresh_token is not None
+
+    def _refresh_due(self) -> bool:
+        return self._tokens is not None and self._tokens.due(self.refresh_margin)
+
+    def _retry_after_refresh(self, response: httpx.Response, call: Call[Any]) -> bool:
+        """Whether a 401 may be cured by refreshing the tokens (then the call is sent once more)."""
+        return response.status_code == 401 and call.authenticated and self._can_refresh()
+
+    def _credentials(self) -> dict[str, str]:
+        if self._tokens is not None:
+            return {"Authorization": f"Bearer {self._tokens.access_token}"}
+        if self.api_key is not None:
+            return {"X-API-Key": self.api_key}
+        return {}
+
+    def _request(self, call: Call[Any]) -> dict[str, Any]:
+        """Keyword arguments for ``httpx.Client.build_request`` (without an upload body)."""
+        base = self.auth_url if call.service == "auth" else self.url
+        headers = {"User-Agent": USER_AGENT}
+        if call.authenticated:
+            headers.update(self._credentials())
+        if call.upload is not None:
+            headers.update(call.upload.headers)
+        return {
+            "method": call.method,
+            "url": base + call.path,
+            "params": call.params,
+            "json": call.json,
+            "headers": headers,
+        }
+
+    def _ws_target(self, file_id: str | None) -> tuple[str, list[Subprotocol]]:
+        if self._tokens is None:
+            raise Unauthorized("watching needs a signed-in user (an access token); API keys reach the files API only")
+        uri = f"{self.ws_url}/ws" + (f"/{file_id}" if file_id else "")
+        return uri, [Subprotocol("bearer"), Subprotocol(self._tokens.access_token)]
+
+
+def bearer_of(request: httpx.Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    return value[7:] if value.lower().startswith("bearer ") else None
+
+
+def checked(response: httpx.Response) -> httpx.Response:
+    if response.status_code >= 400:
+        raise error_for(response)
+    return response
+
+
+def message_of(text: str | bytes) -> Message | None:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return Message.model_validate(body) if isinstance(body, dict) and "type" in body else None
+
+
+def finished(message: Message, file_id: str | None, until_done: bool) -> bool:
+    """Whether a watch of ``file_id`` is over: the file reached a final status, or was deleted."""
+    if not until_done or file_id is None:
+        return False
+    if message.type == "file_deleted":
+        return message.subject == file_id
+    progress = message.progress
+    return progress is not None and progress.file_id == file_id and progress.status.terminal
+
+
+def handshake_error(exc: InvalidStatus) -> FerryError:
+    response = exc.response
+    body = bytes(response.body or b"")
+    fake = httpx.Response(response.status_code, content=body, headers=dict(response.headers.raw_items()))
+    return error_for(fake)
+
+
+PONG = '{"type":"pong"}'
+WS_RETRIES = 5
+HEALTHY_SECONDS = 2.0
+
+
+def backoff(failures: int) -> float:
+    return float(min(0.2 * 2**failures, 5.0))

@@ -1,0 +1,236 @@
+"""Every public endpoint as a ``Call``: what to send and how to read the answer.
+
+The sync and the async client both run these, so each endpoint is described
+once; the clients only differ in how they send.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from ferry_sdk._multipart import FileBody, ProgressCallback
+from ferry_sdk.models import (
+    ApiKey,
+    ApiKeyWithSecret,
+    Content,
+    DeadLetter,
+    DeadLetterList,
+    FileDetail,
+    FileList,
+    FileProgress,
+    FileRecord,
+    FileStats,
+    RecoveryCodes,
+    ReplayReport,
+    TokenPair,
+    TotpEnrollment,
+    TotpStatus,
+    User,
+    UserPage,
+)
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+Service = Literal["auth", "files"]
+ExportFormat = Literal["csv", "ndjson", "json"]
+SortKey = Literal["created_at", "-created_at", "filename", "-filename", "size", "-size"]
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    service: Service = "files"
+    params: dict[str, Any] | None = None
+    json: Any = None
+    authenticated: bool = True
+    upload: FileBody | None = None
+    on_progress: ProgressCallback | None = None
+
+
+def _model(model: type[M]) -> Callable[[httpx.Response], M]:
+    return lambda response: model.model_validate(response.json())
+
+
+def _nothing(_: httpx.Response) -> None:
+    return None
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+_CONTENT: TypeAdapter[Content] = TypeAdapter(Content)
+_API_KEYS: TypeAdapter[list[ApiKey]] = TypeAdapter(list[ApiKey])
+
+# -- auth ------------------------------------------------------------------------
+
+
+def register(username: str, email: str, password: str, full_name: str | None) -> Call[User]:
+    body = _params(username=username, email=email, password=password, full_name=full_name)
+    return Call("POST", "/auth/register", _model(User), "auth", json=body, authenticated=False)
+
+
+def login(username: str, password: str, otp: str | None) -> Call[TokenPair]:
+    body = _params(username=username, password=password, otp=otp)
+    return Call("POST", "/auth/login", _model(TokenPair), "auth", json=body, authenticated=False)
+
+
+def refresh(refresh_token: str) -> Call[TokenPair]:
+    body = {"refresh_token": refresh_token}
+    return Call("POST", "/auth/refresh", _model(TokenPair), "auth", json=body, authenticated=False)
+
+
+def logout(refresh_token: str) -> Call[None]:
+    body = {"refresh_token": refresh_token}
+    return Call("POST", "/auth/logout", _nothing, "auth", json=body, authenticated=False)
+
+
+def logout_all() -> Call[None]:
+    return Call("POST", "/auth/logout-all", _nothing, "auth")
+
+
+def me() -> Call[User]:
+    return Call("GET", "/users/me", _model(User), "auth")
+
+
+def list_users(limit: int | None, offset: int | None) -> Call[UserPage]:
+    return Call("GET", "/users", _model(UserPage), "auth", params=_params(limit=limit, offset=offset))
+
+
+def get_user(user_id: str) -> Call[User]:
+    return Call("GET", f"/users/{user_id}", _model(User), "auth")
+
+
+def update_user(user_id: str, role: str | None, disabled: bool | None) -> Call[User]:
+    body = _params(role=role, disabled=disabled)
+    return Call("PATCH", f"/users/{user_id}", _model(User), "auth", json=body)
+
+
+def delete_user(user_id: str) -> Call[None]:
+    return Call("DELETE", f"/users/{user_id}", _nothing, "auth")
+
+
+def reset_totp(user_id: str) -> Call[None]:
+    return Call("DELETE", f"/users/{user_id}/totp", _nothing, "auth")
+
+
+def totp_status() -> Call[TotpStatus]:
+    return Call("GET", "/auth/totp", _model(TotpStatus), "auth")
+
+
+def totp_enroll() -> Call[TotpEnrollment]:
+    return Call("POST", "/auth/totp/enroll", _model(TotpEnrollment), "auth")
+
+
+def totp_confirm(code: str) -> Call[RecoveryCodes]:
+    return Call("POST", "/auth/totp/confirm", _model(RecoveryCodes), "auth", json={"code": code})
+
+
+def totp_disable(code: str) -> Call[None]:
+    return Call("POST", "/auth/totp/disable", _nothing, "auth", json={"code": code})
+
+
+def create_api_key(name: str) -> Call[ApiKeyWithSecret]:
+    return Call("POST", "/auth/api-keys", _model(ApiKeyWithSecret), "auth", json={"name": name})
+
+
+def list_api_keys() -> Call[list[ApiKey]]:
+    return Call("GET", "/auth/api-keys", lambda r: _API_KEYS.validate_python(r.json()["items"]), "auth")
+
+
+def revoke_api_key(key_id: str) -> Call[None]:
+    return Call("DELETE", f"/auth/api-keys/{key_id}", _nothing, "auth")
+
+
+# -- files -----------------------------------------------------------------------
+
+
+def upload(
+    path: str | os.PathLike[str],
+    on_progress: ProgressCallback | None,
+    filename: str | None,
+    content_type: str | None,
+) -> Call[FileRecord]:
+    body = FileBody.of(path, filename, content_type)
+    return Call("POST", "/files", _model(FileRecord), upload=body, on_progress=on_progress)
+
+
+def list_files(
+    limit: int | None,
+    offset: int | None,
+    status: str | None,
+    file_type: str | None,
+    q: str | None,
+    sort: SortKey | None,
+) -> Call[FileList]:
+    params = _params(limit=limit, offset=offset, status=status, file_type=file_type, q=q, sort=sort)
+    return Call("GET", "/files", _model(FileList), params=params)
+
+
+def search(q: str, limit: int | None, offset: int | None) -> Call[FileList]:
+    return Call("GET", "/files/search", _model(FileList), params=_params(q=q, limit=limit, offset=offset))
+
+
+def stats() -> Call[FileStats]:
+    return Call("GET", "/files/stats", _model(FileStats))
+
+
+def get(file_id: str) -> Call[FileDetail]:
+    return Call("GET", f"/files/{file_id}", _model(FileDetail))
+
+
+def content(file_id: str, sheet: str | None, offset: int | None, limit: int | None) -> Call[Content]:
+    params = _params(sheet=sheet, offset=offset, limit=limit)
+    return Call("GET", f"/files/{file_id}/content", lambda r: _CONTENT.validate_python(r.json()), params=params)
+
+
+def progress(file_id: str) -> Call[FileProgress]:
+    return Call("GET", f"/files/{file_id}/progress", _model(FileProgress))
+
+
+def cancel(file_id: str) -> Call[FileRecord]:
+    return Call("POST", f"/files/{file_id}/cancel", _model(FileRecord))
+
+
+def delete(file_id: str) -> Call[None]:
+    return Call("DELETE", f"/files/{file_id}", _nothing)
+
+
+def download(file_id: str) -> Call[None]:
+    return Call("GET", f"/files/{file_id}/download", _nothing)
+
+
+def export(file_id: str, format: ExportFormat, sheet: str | None) -> Call[None]:
+    return Call("GET", f"/files/{file_id}/export", _nothing, params=_params(format=format, sheet=sheet))
+
+
+# -- admin: dead letters ---------------------------------------------------------
+
+
+def dead_letters(queue: str | None, limit: int | None, offset: int | None) -> Call[DeadLetterList]:
+    params = _params(queue=queue, limit=limit, offset=offset)
+    return Call("GET", "/admin/dead-letters", _model(DeadLetterList), params=params)
+
+
+def dead_letter(letter_id: str) -> Call[DeadLetter]:
+    return Call("GET", f"/admin/dead-letters/{letter_id}", _model(DeadLetter))
+
+
+def replay_dead_letter(letter_id: str) -> Call[ReplayReport]:
+    return Call("POST", f"/admin/dead-letters/{letter_id}/replay", _model(ReplayReport))
+
+
+def replay_dead_letters(queue: str | None) -> Call[ReplayReport]:
+    return Call("POST", "/admin/dead-letters/replay", _model(ReplayReport), params=_params(queue=queue))
+
+
+def discard_dead_letter(letter_id: str) -> Call[None]:
+    return Call("DELETE", f"/admin/dead-letters/{letter_id}", _nothing)

@@ -1,0 +1,348 @@
+"""``AsyncFerryClient``: the asyncio client, the same methods as ``FerryClient`` to be awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
+
+from ferry_sdk import _calls as calls
+from ferry_sdk._base import (
+    HEALTHY_SECONDS,
+    PONG,
+    WS_RETRIES,
+    ClientBase,
+    backoff,
+    bearer_of,
+    checked,
+    finished,
+    handshake_error,
+    message_of,
+)
+from ferry_sdk._calls import Call, ExportFormat, SortKey
+from ferry_sdk._multipart import ProgressCallback
+from ferry_sdk.errors import TransportError, Unauthorized
+from ferry_sdk.models import (
+    ApiKey,
+    ApiKeyWithSecret,
+    Content,
+    DeadLetter,
+    DeadLetterList,
+    FileDetail,
+    FileList,
+    FileProgress,
+    FileRecord,
+    FileStats,
+    Message,
+    RecoveryCodes,
+    ReplayReport,
+    TokenPair,
+    TotpEnrollment,
+    TotpStatus,
+    User,
+    UserPage,
+)
+from ferry_sdk.tokens import Tokens
+
+T = TypeVar("T")
+Destination = str | os.PathLike[str] | IO[bytes]
+
+
+class AsyncFerryClient(ClientBase):
+    """The asyncio twin of ``FerryClient`` (same parameters, same methods, awaited).
+
+    Concurrent requests share one refresh: the first to find the token due or
+    refused renews it, the others use the new one (a refresh token works once).
+    """
+
+    def __init__(
+        self, url: str = "http://127.0.0.1:8000", *, transport: httpx.AsyncBaseTransport | None = None, **kw: Any
+    ) -> None:
+        super().__init__(url, **kw)
+        self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncFerryClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- sending -------------------------------------------------------------------
+
+    async def _send(self, call: Call[Any], *, stream: bool = False) -> httpx.Response:
+        if call.authenticated and self._refresh_due():
+            await self._refresh(self._tokens.access_token if self._tokens else None)
+        for attempt in (1, 2):
+            body = call.upload.astream(call.on_progress) if call.upload is not None else None
+            request = self._http.build_request(**self._request(call), content=body)
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
+            sent_with = bearer_of(request)
+            if attempt == 1 and sent_with and self._retry_after_refresh(response, call):
+                await response.aclose()
+                await self._refresh(sent_with)
+                continue
+            if response.status_code >= 400 and stream:
+                await response.aread()
+            return checked(response)
+        raise AssertionError("unreachable")
+
+    async def _run(self, call: Call[T]) -> T:
+        return call.parse(await self._send(call))
+
+    async def _refresh(self, stale: str | None) -> None:
+        async with self._lock:
+            if self._tokens is None or self._tokens.refresh_token is None:
+                raise Unauthorized("the access token expired and there is no refresh token")
+            if stale is not None and self._tokens.access_token != stale:
+                return  # another request refreshed meanwhile
+            pair = await self._run(calls.refresh(self._tokens.refresh_token))
+            self._set_tokens(Tokens.of(pair))
+
+    async def _stream_to(self, call: Call[Any], dest: Destination) -> int:
+        response = await self._send(call, stream=True)
+        written = 0
+        try:
+            if isinstance(dest, str | os.PathLike):
+                path = Path(dest)
+                out = await asyncio.to_thread(path.open, "wb")
+                try:
+                    async for chunk in response.aiter_bytes():
+                        written += out.write(chunk)
+                except BaseException:
+                    out.close()
+                    await asyncio.to_thread(path.unlink, missing_ok=True)
+                    raise
+                out.close()
+            else:
+                async for chunk in response.aiter_bytes():
+                    written += dest.write(chunk)
+        except httpx.TransportError as exc:
+            raise TransportError(f"{call.path}: {exc!r}") from exc
+        finally:
+            await response.aclose()
+        return written
+
+    # -- auth ----------------------------------------------------------------------
+
+    async def register(self, username: str, email: str, password: str, full_name: str | None = None) -> User:
+        return await self._run(calls.register(username, email, password, full_name))
+
+    async def login(self, username: str, password: str, otp: str | None = None) -> TokenPair:
+        """Sign in (``username`` may be an email); the client then uses and refreshes these tokens.
+
+        Raises ``OtpRequired`` when the account has two-factor sign-in and no ``otp`` was given.
+        """
+        pair = await self._run(calls.login(username, password, otp))
+        self._set_tokens(Tokens.of(pair))
+        return pair
+
+    async def refresh(self) -> Tokens:
+        """Renew the tokens now (the client also does this by itself when they are due)."""
+        await self._refresh(None)
+        assert self._tokens is not None
+        return self._tokens
+
+    async def logout(self) -> None:
+        """Revoke this sign-in's refresh token and forget the tokens."""
+        if self._tokens is not None and self._tokens.refresh_token:
+            await self._run(calls.logout(self._tokens.refresh_token))
+        self._set_tokens(None)
+
+    async def logout_all(self) -> None:
+        """End every sign-in of this user (access tokens run out by themselves), and forget the tokens."""
+        await self._run(calls.logout_all())
+        self._set_tokens(None)
+
+    async def me(self) -> User:
+        return await self._run(calls.me())
+
+    async def list_users(self, limit: int | None = None, offset: int | None = None) -> UserPage:
+        return await self._run(calls.list_users(limit, offset))
+
+    async def get_user(self, user_id: str) -> User:
+        return await self._run(calls.get_user(user_id))
+
+    async def update_user(self, user_id: str, *, role: str | None = None, disabled: bool | None = None) -> User:
+        return await self._run(calls.update_user(user_id, role, disabled))
+
+    async def delete_user(self, user_id: str) -> None:
+        await self._run(calls.delete_user(user_id))
+
+    async def reset_totp(self, user_id: str) -> None:
+        await self._run(calls.reset_totp(user_id))
+
+    async def totp_status(self) -> TotpStatus:
+        return await self._run(calls.totp_status())
+
+    async def totp_enroll(self) -> TotpEnrollment:
+        return await self._run(calls.totp_enroll())
+
+    async def totp_confirm(self, code: str) -> RecoveryCodes:
+        return await self._run(calls.totp_confirm(code))
+
+    async def totp_disable(self, code: str) -> None:
+        await self._run(calls.totp_disable(code))
+
+    async def create_api_key(self, name: str) -> ApiKeyWithSecret:
+        return await self._run(calls.create_api_key(name))
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        return await self._run(calls.list_api_keys())
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        await self._run(calls.revoke_api_key(key_id))
+
+    # -- files ---------------------------------------------------------------------
+
+    async def upload(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        on_progress: ProgressCallback | None = None,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> FileRecord:
+        """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes."""
+        return await self._run(calls.upload(path, on_progress, filename, content_type))
+
+    async def list_files(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        status: str | None = None,
+        file_type: str | None = None,
+        q: str | None = None,
+        sort: SortKey | None = None,
+    ) -> FileList:
+        return await self._run(calls.list_files(limit, offset, status, file_type, q, sort))
+
+    async def search(self, q: str, *, limit: int | None = None, offset: int | None = None) -> FileList:
+        return await self._run(calls.search(q, limit, offset))
+
+    async def stats(self) -> FileStats:
+        return await self._run(calls.stats())
+
+    async def get(self, file_id: str) -> FileDetail:
+        return await self._run(calls.get(file_id))
+
+    async def content(
+        self, file_id: str, *, sheet: str | None = None, offset: int | None = None, limit: int | None = None
+    ) -> Content:
+        """A page of rows (``TableContent``) or pages of text (``PagesContent``); 409 until parsed."""
+        return await self._run(calls.content(file_id, sheet, offset, limit))
+
+    async def progress(self, file_id: str) -> FileProgress:
+        return await self._run(calls.progress(file_id))
+
+    async def cancel(self, file_id: str) -> FileRecord:
+        return await self._run(calls.cancel(file_id))
+
+    async def delete(self, file_id: str) -> None:
+        await self._run(calls.delete(file_id))
+
+    async def download(self, file_id: str, dest: Destination) -> int:
+        """Stream the original bytes to a path or a binary file; returns the bytes written."""
+        return await self._stream_to(calls.download(file_id), dest)
+
+    async def export(
+        self, file_id: str, dest: Destination, *, format: ExportFormat = "csv", sheet: str | None = None
+    ) -> int:
+        """Stream the parsed content as csv, ndjson or json to a path or a binary file; returns the bytes written."""
+        return await self._stream_to(calls.export(file_id, format, sheet), dest)
+
+    async def wait(self, file_id: str, *, timeout: float = 120.0, interval: float = 0.2) -> FileDetail:
+        """Poll until the file is parsed, failed or cancelled; its record then. ``TimeoutError`` past the deadline."""
+        deadline = time.monotonic() + timeout
+        while not (await self.progress(file_id)).status.terminal:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"file {file_id} not done after {timeout} s")
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+        return await self.get(file_id)
+
+    async def watch(self, file_id: str | None = None, *, until_done: bool | None = None) -> AsyncIterator[Message]:
+        """The notifier's messages about one file (or all of the caller's), current state first.
+
+        A watch of one file ends when it is parsed, failed, cancelled or deleted
+        (``until_done=False`` keeps it open); reconnects after a dropped
+        connection or an expired token. Heartbeats are answered, not yielded.
+        """
+        until_done = file_id is not None if until_done is None else until_done
+        failures, refreshed, opened = 0, False, None
+        while True:
+            if self._refresh_due():
+                await self._refresh(self._tokens.access_token if self._tokens else None)
+            uri, subprotocols = self._ws_target(file_id)
+            try:
+                async with connect(uri, subprotocols=subprotocols, open_timeout=self.timeout) as ws:
+                    refreshed, opened = False, time.monotonic()
+                    async for text in ws:
+                        failures = 0
+                        message = message_of(text)
+                        if message is None or message.type == "pong":
+                            continue
+                        if message.type == "ping":
+                            await ws.send(PONG)
+                            continue
+                        yield message
+                        if finished(message, file_id, until_done):
+                            return
+            except InvalidStatus as exc:
+                error = handshake_error(exc)
+                if isinstance(error, Unauthorized) and not refreshed and self._can_refresh():
+                    refreshed = True
+                    await self._refresh(subprotocols[1])
+                    continue
+                raise error from exc
+            except ConnectionClosed as exc:
+                if isinstance(exc, ConnectionClosedError) and exc.rcvd is not None and exc.rcvd.code == 1008:
+                    await self._refresh(subprotocols[1])  # the token expired under the socket
+                last: BaseException | str = exc
+            except (OSError, TimeoutError) as exc:
+                last = exc
+            else:
+                last = "closed by the server"
+            if opened is not None and time.monotonic() - opened > HEALTHY_SECONDS:
+                failures = 0  # a connection that lasted was healthy: start counting again
+            opened = None
+            failures += 1
+            if failures > WS_RETRIES:
+                raise TransportError(f"{uri}: {last!r}")
+            await asyncio.sleep(backoff(failures))
+
+    # -- admin: dead letters -------------------------------------------------------
+
+    async def dead_letters(
+        self, *, queue: str | None = None, limit: int | None = None, offset: int | None = None
+    ) -> DeadLetterList:
+        return await self._run(calls.dead_letters(queue, limit, offset))
+
+    async def dead_letter(self, letter_id: str) -> DeadLetter:
+        return await self._run(calls.dead_letter(letter_id))
+
+    async def replay_dead_letter(self, letter_id: str) -> ReplayReport:
+        return await self._run(calls.replay_dead_letter(letter_id))
+
+    async def replay_dead_letters(self, *, queue: str | None = None) -> ReplayReport:
+        return await self._run(calls.replay_dead_letters(queue))
+
+    async def discard_dead_letter(self, letter_id: str) -> None:
+        await self._run(calls.discard_dead_letter(letter_id))
+
+
+__all__ = ["AsyncFerryClient"]

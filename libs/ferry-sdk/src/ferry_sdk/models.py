@@ -1,0 +1,226 @@
+"""The response bodies of the public API, as typed models.
+
+Shapes that live in ``ferry_core.events`` (status, stage, summary, progress)
+are reused as they are; the rest mirror ``contracts/openapi/*.json`` (a test
+checks that they keep every field the contracts name). Unknown fields are
+ignored, so a newer server does not break an older client.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ferry_core.events import ColumnInfo, ErrorInfo, FileStatus, Progress, SheetInfo, Stage, Summary
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyWithSecret",
+    "ColumnInfo",
+    "DeadLetter",
+    "DeadLetterList",
+    "ErrorInfo",
+    "FileDetail",
+    "FileList",
+    "FileProgress",
+    "FileRecord",
+    "FileStats",
+    "FileStatus",
+    "Message",
+    "PagesContent",
+    "Progress",
+    "RecoveryCodes",
+    "ReplayReport",
+    "SheetInfo",
+    "Stage",
+    "Summary",
+    "TableContent",
+    "TokenPair",
+    "TotpEnrollment",
+    "TotpStatus",
+    "User",
+    "UserPage",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- auth ------------------------------------------------------------------------
+
+
+class TokenPair(_Model):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class User(_Model):
+    id: str
+    username: str
+    email: str
+    full_name: str | None = None
+    role: str
+    disabled: bool = False
+    created_at: datetime
+
+
+class UserPage(_Model):
+    items: list[User]
+    total: int
+    limit: int
+    offset: int
+
+
+class ApiKey(_Model):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+
+
+class ApiKeyWithSecret(ApiKey):
+    key: str
+    """The key itself, shown this once; give it to a client as ``api_key``."""
+
+
+class TotpStatus(_Model):
+    enabled: bool
+    recovery_codes_left: int
+
+
+class TotpEnrollment(_Model):
+    secret: str
+    otpauth_uri: str
+
+
+class RecoveryCodes(_Model):
+    recovery_codes: list[str]
+
+
+# -- files -----------------------------------------------------------------------
+
+
+class FileRecord(_Model):
+    file_id: str
+    owner_id: str
+    filename: str
+    content_type: str
+    format: str
+    size: int
+    sha256: str | None = None
+    status: FileStatus
+    progress: int
+    stage: Stage
+    created_at: datetime
+    updated_at: datetime
+    summary: Summary | None = None
+    error: ErrorInfo | None = None
+    duration_ms: int | None = None
+
+
+class TableContent(_Model):
+    file_id: str
+    kind: Literal["table"]
+    sheet: str | None = None
+    offset: int
+    limit: int
+    total: int
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class PagesContent(_Model):
+    file_id: str
+    kind: Literal["pages", "text", "document"]
+    offset: int
+    limit: int
+    total: int
+    pages: list[dict[str, Any]]
+
+
+Content = TableContent | PagesContent
+
+
+class FileDetail(FileRecord):
+    content: TableContent | PagesContent | None = None
+
+
+class FileList(_Model):
+    items: list[FileRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class FileStats(_Model):
+    total_files: int
+    total_bytes: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    mean_processing_ms: float | None = None
+
+
+class FileProgress(Progress):
+    queue_position: int | None = None
+
+
+# -- admin -----------------------------------------------------------------------
+
+
+class DeadLetter(_Model):
+    id: str
+    queue: str
+    reason: str
+    deliveries: int
+    event_id: str | None = None
+    type: str | None = None
+    file_id: str | None = None
+    dead_at: datetime
+    envelope: dict[str, Any] | None = None
+    body: str | None = None
+
+
+class DeadLetterList(_Model):
+    items: list[DeadLetter]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReplayOutcome(_Model):
+    id: str
+    outcome: Literal["replayed", "discarded"]
+
+
+class ReplayReport(_Model):
+    replayed: int
+    discarded: int
+    items: list[ReplayOutcome]
+
+
+# -- the notifier ----------------------------------------------------------------
+
+
+class Message(_Model):
+    """One message from the notifier: ``status_update`` / ``progress_update`` carry a ``Progress``."""
+
+    type: str
+    data: dict[str, Any] | None = None
+    detail: str | None = None
+    file_id: str | None = None
+
+    @property
+    def progress(self) -> Progress | None:
+        if self.type in ("status_update", "progress_update") and self.data is not None:
+            return Progress.model_validate(self.data)
+        return None
+
+    @property
+    def subject(self) -> str | None:
+        """The file this message is about."""
+        return self.file_id or (str(self.data["file_id"]) if self.data and "file_id" in self.data else None)

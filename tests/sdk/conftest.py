@@ -1,0 +1,65 @@
+"""One ``ferry dev`` for the SDK and CLI tests, with access tokens that expire within seconds.
+
+Short-lived tokens make every test exercise the clients' refresh: proactive
+before expiry, on a 401, and on the notifier's 1008 close of an expired socket.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ferry_core.embedded_mongo import free_port
+from ferry_sdk import FerryClient
+from tests.e2e.platform import Process, base_env, wait_healthy
+
+ACCESS_TOKEN_TTL = 6
+PASSWORD = "a passphrase for sdk tests"
+FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
+
+
+@pytest.fixture(scope="session")
+def ferry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("sdk-platform")
+    port = free_port()
+    env = base_env(work / "ferry-data")
+    env.update({"FERRY_ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL), "FERRY_LOG_LEVEL": "warning"})
+    process = Process("embedded", [sys.executable, "-m", "ferry_launcher.cli", "dev", "--port", str(port)], env, work)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(process, url)
+        yield url
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def account(ferry_url: str) -> tuple[str, str]:
+    """A freshly registered user's (username, password)."""
+    username = f"sdk-{uuid.uuid4().hex[:10]}"
+    with FerryClient(ferry_url) as client:
+        client.register(username, f"{username}@example.com", PASSWORD)
+    return username, PASSWORD
+
+
+@pytest.fixture
+def client(ferry_url: str, account: tuple[str, str]) -> Iterator[FerryClient]:
+    with FerryClient(ferry_url) as signed_in:
+        signed_in.login(*account)
+        yield signed_in
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "people.csv"
+    path.write_text("id,name,score\n" + "".join(f"{i},name {i},{i * 1.5}\n" for i in range(1, 251)))
+    return path
+
+
+@pytest.fixture
+def pdf_file() -> Path:
+    return FORMATS / "document.pdf"

@@ -1,0 +1,47 @@
+"""The SDK's response models keep every field the services' OpenAPI documents name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from ferry_sdk import models
+
+OPENAPI = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
+
+PAIRS = [
+    ("auth", "TokenResponse", models.TokenPair),
+    ("auth", "UserOut", models.User),
+    ("auth", "UserPage", models.UserPage),
+    ("auth", "ApiKeyOut", models.ApiKey),
+    ("auth", "ApiKeyWithSecret", models.ApiKeyWithSecret),
+    ("auth", "TotpStatus", models.TotpStatus),
+    ("auth", "TotpEnrollment", models.TotpEnrollment),
+    ("auth", "RecoveryCodes", models.RecoveryCodes),
+    ("ingest", "FileRecord", models.FileRecord),
+    ("ingest", "FileDetail", models.FileDetail),
+    ("ingest", "FileList", models.FileList),
+    ("ingest", "FileStats", models.FileStats),
+    ("ingest", "TableContent", models.TableContent),
+    ("ingest", "PagesContent", models.PagesContent),
+    ("ingest", "FileProgressView", models.FileProgress),
+    ("ingest", "DeadLetterRecord", models.DeadLetter),
+    ("ingest", "DeadLetterList", models.DeadLetterList),
+    ("ingest", "ReplayReport", models.ReplayReport),
+]
+
+
+@pytest.mark.parametrize(("service", "schema", "model"), PAIRS, ids=[p[1] for p in PAIRS])
+def test_model_has_every_field_of_the_contract(service: str, schema: str, model: type[BaseModel]) -> None:
+    document = json.loads((OPENAPI / f"{service}.json").read_text())
+    properties = document["components"]["schemas"][schema]["properties"]
+    assert set(properties) <= set(model.model_fields), (
+        f"{model.__name__} lacks {set(properties) - set(model.model_fields)}"
+    )
+    required = set(document["components"]["schemas"][schema].get("required", []))
+    # The model may default a field the server always sends (tolerance), never require one it may leave out.
+    required_here = {name for name, field in model.model_fields.items() if field.is_required()}
+    assert required_here <= required, f"{model.__name__} requires {required_here - required}"
