@@ -28,21 +28,21 @@ async def test_health_ready_and_metrics(notifier):
         assert ready.status_code == 200
         assert ready.json()["checks"] == {"broker": True, "database": True}
 
-        baseline = await metric(client, "ferry_ws_connections")
-        sent = await metric(client, "ferry_ws_messages_sent_total")
+        baseline = await metric(client, 'ferry_notifier_connections{transport="ws"}')
+        sent = await metric(client, 'ferry_notifier_messages_sent_total{transport="ws"}')
         async with notifier.socket(f"/ws/{file_id}", "alice") as ws:
             await notifier.receive(ws)
-            assert await metric(client, "ferry_ws_connections") == baseline + 1
+            assert await metric(client, 'ferry_notifier_connections{transport="ws"}') == baseline + 1
             await notifier.publish(
                 FileProgress(
                     file_id=file_id, owner_id="alice", status=FileStatus.PARSING, stage=Stage.PARSE, progress=90
                 )
             )
             await notifier.receive(ws)
-        assert await metric(client, "ferry_ws_messages_sent_total") == sent + 2
+        assert await metric(client, 'ferry_notifier_messages_sent_total{transport="ws"}') == sent + 2
         assert await metric(client, 'ferry_notifier_events_total{type="file.progress.v1"}') >= 1
         deadline = time.monotonic() + WAIT
-        while await metric(client, "ferry_ws_connections") != baseline:
+        while await metric(client, 'ferry_notifier_connections{transport="ws"}') != baseline:
             assert time.monotonic() < deadline, "the connection gauge did not come down"
             await asyncio.sleep(0.05)
 

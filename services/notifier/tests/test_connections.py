@@ -152,3 +152,39 @@ async def test_unfollowed_files_are_not_sent():
     outbox.offer(progressed("f1"))
     outbox.offer(progressed("f2"))
     assert describe(await drain(outbox)) == [("progress_update", "f2", "parsing", "50")]
+
+
+async def test_a_state_heard_further_along_than_the_record_is_sent_first():
+    outbox = Outbox(OWNER, 8)
+    outbox.open("f1")
+    outbox.opened("f1", state(progress=40), heard=state(status=FileStatus.PARSED, progress=100, stage=Stage.DONE))
+    assert describe(await drain(outbox)) == [("status_update", "f1", "parsed", "100")]
+
+
+async def test_a_resume_sends_the_missed_updates_instead_of_the_state():
+    outbox = Outbox(OWNER, 8)
+    outbox.open("f1")
+    outbox.offer(parsed())  # arrived while the record was read
+    outbox.opened("f1", state(progress=10), missed=[progressed(progress=60), progressed(progress=70)])
+    assert describe(await drain(outbox)) == [
+        ("progress_update", "f1", "parsing", "60"),
+        ("progress_update", "f1", "parsing", "70"),
+        ("status_update", "f1", "parsed", "100"),
+    ]
+
+
+async def test_a_terminal_status_heard_twice_is_sent_once():
+    outbox = Outbox(OWNER, 8)
+    outbox.offer(parsed())
+    outbox.offer(parsed())
+    assert describe(await drain(outbox)) == [("status_update", "f1", "parsed", "100")]
+
+
+async def test_end_closes_next_whatever_waits():
+    outbox = Outbox(OWNER, 8)
+    outbox.offer(progressed(progress=10))
+    outbox.offer(parsed())
+    outbox.end(Close(1008, "token expired"))
+    outbox.offer(progressed("f2"))
+    assert await drain(outbox) == [Close(1008, "token expired")]
+    assert outbox.closing

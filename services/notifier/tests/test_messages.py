@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from ferry_core.events import (
     Envelope,
     ErrorInfo,
+    FileCancelled,
     FileDeleted,
     FileFailed,
     FileParsed,
@@ -128,3 +129,17 @@ def test_unknown_or_malformed_events_raise():
 def test_replies_are_compact_json():
     assert reply("pong").text == '{"type":"pong"}'
     assert json.loads(reply("error", detail="x", file_id="f").text) == {"type": "error", "detail": "x", "file_id": "f"}
+
+
+def test_cancelled_event_is_a_terminal_status_update():
+    update, message, _ = message_of(FileCancelled(file_id="f1", owner_id="alice"))
+    assert (update.kind, update.owner_id) == ("status_update", "alice")
+    data = message["data"]
+    assert (data["status"], data["stage"], data["progress"]) == ("cancelled", "done", 0)
+    assert set(message["data"]) == PROGRESS_FIELDS
+
+
+def test_updates_carry_their_events_id_and_time():
+    update, _, envelope = message_of(FileDeleted(file_id="f1", owner_id="alice"))
+    assert update.event_id == envelope.id
+    assert update.event_time == envelope.time.timestamp()

@@ -14,6 +14,7 @@ from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_notifier import routes
 from ferry_notifier.errors import NotifierError, handle_notifier_error
 from ferry_notifier.hub import Hub
+from ferry_notifier.recent import RecentEvents
 from ferry_notifier.settings import NotifierSettings
 
 SERVICE = "notifier"
@@ -35,7 +36,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = infra is None
         current = infra if infra is not None else await connect(settings, with_blobs=False)
-        hub = Hub()
+        recent = RecentEvents(
+            max_files=settings.recent_files, per_file=settings.recent_updates_per_file, ttl=settings.recent_ttl_seconds
+        )
+        hub = Hub(recent)
         app.state.infra = current
         app.state.hub = hub
         app.state.file_states = FileStateReader(current.db)

@@ -14,7 +14,8 @@ import itertools
 
 from ferry_core.events import Progress
 from ferry_notifier.messages import Close, Outgoing, Reply, Update, file_deleted, status_update
-from ferry_notifier.metrics import DROPPED
+from ferry_notifier.metrics import COALESCED, DISCONNECTS, DROPPED
+from ferry_notifier.recent import further_along
 
 CLOSE_FILE_DELETED = Close(1000, "file deleted")
 CLOSE_TOO_SLOW = Close(1013, "consumer too slow")
@@ -56,15 +57,30 @@ class Outbox:
         self._excluded.discard(file_id)
         self._opening.setdefault(file_id, [])
 
-    def opened(self, file_id: str, current: Progress) -> None:
-        """Send the file's current state first, then the updates that arrived while it was read."""
+    def opened(
+        self,
+        file_id: str,
+        current: Progress,
+        *,
+        heard: Progress | None = None,
+        missed: list[Update] | None = None,
+    ) -> None:
+        """Send the file's current state first, then the updates that arrived while it was read.
+
+        ``current`` is the stored record; ``heard`` the latest state this replica heard
+        in events, sent instead when it is further along (the record lags the events).
+        ``missed`` (a resume) replaces the state: the updates the client missed, in order.
+        """
         buffered = self._opening.pop(file_id, [])
-        if file_id in self._deleted:
+        if missed is not None:
+            for update in missed:
+                self._admit(update)
+        elif file_id in self._deleted:
             self._put(file_deleted(self.user_id, file_id))
             if self._close_on_delete:
                 self._put(CLOSE_FILE_DELETED)
         else:
-            state = status_update(self.user_id, current)
+            state = status_update(self.user_id, further_along(current, heard))
             if not self._advances(state):
                 # This connection already sent something newer than the stored record says
                 # (the record lags the events): repeat that rather than step back.
@@ -86,6 +102,23 @@ class Outbox:
     def reply(self, message: Reply) -> None:
         if not self._closing:
             self._put(message)
+
+    def resume(self, missed: list[Update]) -> None:
+        """Send the updates a reconnecting client missed (all its files), oldest first."""
+        for update in missed:
+            self.offer(update)
+
+    def end(self, close: Close) -> None:
+        """Close the connection next, whatever is still waiting (token expired, idle)."""
+        if self._closing:
+            return
+        self._drop_pending()
+        self._closing = True
+        self._queue.put_nowait(close)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     @property
     def pending(self) -> int:
@@ -119,8 +152,8 @@ class Outbox:
             return True
         last = self._last.get(file_id)
         if last is not None:
-            if new.status.rank < last.status.rank:
-                return False
+            if new.status.rank < last.status.rank or (last.status.terminal and new.status == last.status):
+                return False  # behind, or the terminal status it already sent (heard twice)
             if update.kind == "progress_update" and (
                 last.status.terminal or (new.status == last.status and new.progress < last.progress)
             ):
@@ -143,11 +176,11 @@ class Outbox:
         if isinstance(item, Update) and item.coalescable:
             key = ("progress", item.file_id)
             if key in self._overflow:
-                DROPPED.labels("coalesced").inc()
+                COALESCED.inc()
             self._overflow[key] = item
             return
         if isinstance(item, Update) and self._overflow.pop(("progress", item.file_id), None) is not None:
-            DROPPED.labels("coalesced").inc()  # the status update supersedes the progress before it
+            COALESCED.inc()  # the status update supersedes the progress before it
         if self._overflow_required >= self._maxsize:
             self._give_up()
             return
@@ -162,11 +195,15 @@ class Outbox:
             self._queue.put_nowait(item)
 
     def _give_up(self) -> None:
+        DROPPED.labels("slow_consumer").inc(self._drop_pending())
+        DISCONNECTS.labels("slow_consumer").inc()
+        self._closing = True
+        self._queue.put_nowait(CLOSE_TOO_SLOW)
+
+    def _drop_pending(self) -> int:
         dropped = self._queue.qsize() + len(self._overflow)
-        DROPPED.labels("slow_consumer").inc(dropped)
         while not self._queue.empty():
             self._queue.get_nowait()
         self._overflow.clear()
         self._overflow_required = 0
-        self._closing = True
-        self._queue.put_nowait(CLOSE_TOO_SLOW)
+        return dropped

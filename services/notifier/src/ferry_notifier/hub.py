@@ -16,6 +16,7 @@ from ferry_core.events import Envelope
 from ferry_core.observability import bind_correlation
 from ferry_notifier.messages import Update, update_for
 from ferry_notifier.metrics import EVENTS
+from ferry_notifier.recent import RecentEvents
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,9 @@ class Subscriber(Protocol):
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, recent: RecentEvents | None = None) -> None:
+        # What this replica heard lately: for the state sent on subscribe, and SSE resume.
+        self.recent = recent if recent is not None else RecentEvents()
         self._by_owner: dict[str, set[Subscriber]] = {}
         self._by_file: dict[str, set[Subscriber]] = {}
         # What each subscriber is registered under, so removing one touches only its entries.
@@ -101,4 +104,5 @@ class Hub:
             log.warning("undeliverable event dropped", event_id=envelope.id, event_type=envelope.type)
             raise Reject(f"cannot map {envelope.type}") from exc
         if update is not None:
+            self.recent.record(update)
             self.publish(update)

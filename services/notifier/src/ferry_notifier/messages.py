@@ -7,12 +7,13 @@ to every connection that follows the file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from ferry_core.events import (
     Envelope,
+    FileCancelled,
     FileDeleted,
     FileFailed,
     FileParsed,
@@ -35,6 +36,10 @@ class Update:
     owner_id: str
     progress: Progress | None  # None for ``file_deleted``
     text: str
+    # The event this update came from: its id (the SSE ``id:``, for Last-Event-ID resume) and
+    # its time as a Unix timestamp (for the delivery latency); None for a state read on subscribe.
+    event_id: str | None = None
+    event_time: float | None = None
 
     @property
     def coalescable(self) -> bool:
@@ -92,8 +97,13 @@ def update_for(envelope: Envelope) -> Update | None:
     Raises ``KeyError`` for an unknown event type and ``pydantic.ValidationError``
     for a payload that does not fit its model.
     """
-    payload = envelope.payload()
-    at = envelope.time
+    update = _update_of(envelope.payload(), envelope.time)
+    if update is None:
+        return None
+    return replace(update, event_id=envelope.id, event_time=envelope.time.timestamp())
+
+
+def _update_of(payload: object, at: datetime) -> Update | None:
     match payload:
         case FileProgress():
             return progress_update(payload.owner_id, _from_progress(payload, at))
@@ -103,6 +113,8 @@ def update_for(envelope: Envelope) -> Update | None:
             return status_update(payload.owner_id, _from_parsed(payload, at))
         case FileFailed():
             return status_update(payload.owner_id, _from_failed(payload, at))
+        case FileCancelled():
+            return status_update(payload.owner_id, _from_cancelled(payload, at))
         case FileDeleted():
             return file_deleted(payload.owner_id, payload.file_id)
     return None
@@ -160,3 +172,8 @@ def _from_failed(event: FileFailed, at: datetime) -> Progress:
         error=event.error,
         updated_at=at,
     )
+
+
+def _from_cancelled(event: FileCancelled, at: datetime) -> Progress:
+    # As the gateway's record says: cancelled, done, nothing parsed kept.
+    return Progress(file_id=event.file_id, status=FileStatus.CANCELLED, progress=0, stage=Stage.DONE, updated_at=at)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Header, WebSocket
 
 from ferry_core.readmodels import FileStateReader
 from ferry_core.tokens import Principal, TokenVerifier
@@ -16,7 +16,8 @@ from ferry_notifier.deps import CurrentUser, FileStates, LocalHub, Settings, Ver
 from ferry_notifier.errors import FileNotFound, NotAuthenticated
 from ferry_notifier.hub import Hub
 from ferry_notifier.messages import reply
-from ferry_notifier.sockets import deny, receive_text, serve
+from ferry_notifier.settings import NotifierSettings
+from ferry_notifier.sockets import Activity, Timing, deny, receive_text, serve
 from ferry_notifier.sse import EventStreamResponse
 
 log = structlog.get_logger(__name__)
@@ -39,7 +40,9 @@ async def file_socket(
             await deny(websocket, FileNotFound(), subprotocol)
             return
         await websocket.accept(subprotocol=subprotocol)
-        await serve(websocket, outbox, _read_client(websocket, outbox, hub, states, all_files=False))
+        activity = Activity()
+        reader = _read_client(websocket, outbox, hub, states, activity, all_files=False)
+        await serve(websocket, outbox, reader, _timing(settings, principal), activity)
     finally:
         hub.remove(outbox)
 
@@ -57,7 +60,9 @@ async def files_socket(
     try:
         hub.watch_owner(outbox, principal.user_id)
         await websocket.accept(subprotocol=subprotocol)
-        await serve(websocket, outbox, _read_client(websocket, outbox, hub, states, all_files=True))
+        activity = Activity()
+        reader = _read_client(websocket, outbox, hub, states, activity, all_files=True)
+        await serve(websocket, outbox, reader, _timing(settings, principal), activity)
     finally:
         hub.remove(outbox)
 
@@ -69,29 +74,53 @@ async def files_socket(
     responses={401: {"description": "Missing or invalid access token"}, 404: {"description": "No such file"}},
 )
 async def event_stream(
-    user: CurrentUser, hub: LocalHub, states: FileStates, settings: Settings, file_id: str | None = None
+    user: CurrentUser,
+    hub: LocalHub,
+    states: FileStates,
+    settings: Settings,
+    file_id: str | None = None,
+    last_event_id: Annotated[str | None, Header(description="Resume after this event (the SSE `id:`)")] = None,
 ) -> EventStreamResponse:
-    """Server-Sent Events: ``event: <type>``, ``data: <the same JSON message as on the WebSocket>``."""
+    """Server-Sent Events: ``event: <type>``, ``id: <event id>``, ``data: <the WebSocket message>``.
+
+    With ``Last-Event-ID`` (sent by EventSource when it reconnects) the stream starts
+    with the updates missed since that event, if this replica still has them all;
+    otherwise as a new stream does (a file's current state first).
+    """
     outbox = Outbox(user.user_id, settings.ws_queue_size, close_on_delete=file_id is not None)
     try:
         if file_id is None:
             hub.watch_owner(outbox, user.user_id)
-        elif not await follow_file(hub, states, outbox, file_id):
+            missed = hub.recent.since(last_event_id, user.user_id) if last_event_id else None
+            if missed is not None:
+                outbox.resume(missed)
+        elif not await follow_file(hub, states, outbox, file_id, resume_after=last_event_id):
             raise FileNotFound()
     except BaseException:
         hub.remove(outbox)
         raise
-    return EventStreamResponse(outbox, keepalive=settings.sse_keepalive_seconds, on_close=lambda: hub.remove(outbox))
+    return EventStreamResponse(
+        outbox,
+        keepalive=settings.sse_keepalive_seconds,
+        expires_at=user.expires_at,
+        on_close=lambda: hub.remove(outbox),
+    )
 
 
-async def follow_file(hub: Hub, states: FileStateReader, outbox: Outbox, file_id: str) -> bool:
+async def follow_file(
+    hub: Hub, states: FileStateReader, outbox: Outbox, file_id: str, *, resume_after: str | None = None
+) -> bool:
     """Follow one of the caller's files, its current state queued first; False if it is not theirs.
 
     The subscription is registered before the state is read, so an event published
     meanwhile is held back and sent after the state instead of falling in between.
+    What this replica heard of the file (and, resuming, the updates missed since
+    ``resume_after``) is taken in the same step, so nothing is sent twice.
     """
     hub.watch_file(outbox, file_id)
     outbox.open(file_id)
+    heard = hub.recent.latest(file_id, outbox.user_id)
+    missed = hub.recent.since(resume_after, outbox.user_id, file_id) if resume_after else None
     try:
         found = await states.current(file_id)
     except BaseException:
@@ -100,7 +129,7 @@ async def follow_file(hub: Hub, states: FileStateReader, outbox: Outbox, file_id
     if found is None or found[0] != outbox.user_id:
         _forget(hub, outbox, file_id)
         return False
-    outbox.opened(file_id, found[1])
+    outbox.opened(file_id, found[1], heard=heard, missed=missed)
     return True
 
 
@@ -120,12 +149,21 @@ async def _handshake_caller(websocket: WebSocket, verifier: TokenVerifier) -> tu
     return principal, found.subprotocol
 
 
+def _timing(settings: NotifierSettings, principal: Principal) -> Timing:
+    return Timing(
+        heartbeat=settings.ws_heartbeat_seconds,
+        idle_timeout=settings.ws_idle_timeout_seconds,
+        send_timeout=settings.send_timeout_seconds,
+        expires_at=principal.expires_at,
+    )
+
+
 async def _read_client(
-    websocket: WebSocket, outbox: Outbox, hub: Hub, states: FileStateReader, *, all_files: bool
+    websocket: WebSocket, outbox: Outbox, hub: Hub, states: FileStateReader, activity: Activity, *, all_files: bool
 ) -> None:
     """Answer the client's messages: ``ping``; on ``/ws`` also ``subscribe`` / ``unsubscribe``."""
     narrowed = False
-    while (text := await receive_text(websocket)) is not None:
+    while (text := await receive_text(websocket, activity)) is not None:
         message = _parse(text)
         if message is None:
             outbox.reply(reply("error", detail="messages are JSON objects with a type"))
