@@ -3,7 +3,8 @@
 # - a RabbitMQ broker on 127.0.0.1:5672 (skipped when FERRY_TEST_AMQP_URL points elsewhere);
 # - nginx, so the edge configuration is exercised for real (best effort: its tests skip without it);
 # - promtool (Debian package prometheus), to check and unit-test the alert rules (best effort: without
-#   it tests/deploy still parses the rules and checks their metric names).
+#   it tests/deploy still parses the rules and checks their metric names);
+# - Chromium, the browser the web console's tests drive (best effort: they skip without it).
 set -euo pipefail
 
 SUDO=""
@@ -66,6 +67,15 @@ ensure_promtool() {
   fi
 }
 
+ensure_chromium() {
+  if [[ -x /usr/bin/chromium ]] || [[ -n "${FERRY_TEST_CHROMIUM:-}" ]]; then
+    return 0
+  fi
+  echo "installing chromium for the web console's browser tests" >&2
+  apt_install chromium || echo "chromium could not be installed; the console's browser tests will skip" >&2
+}
+
 ensure_rabbitmq
 ensure_nginx
+ensure_chromium
 ensure_promtool

@@ -14,6 +14,7 @@ from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_ingest import apikeys, projection
 from ferry_ingest.admin import router as admin_router
 from ferry_ingest.backpressure import QueueGauge
+from ferry_ingest.console import mount_console
 from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
 from ferry_ingest.errors import install_error_handlers
 from ferry_ingest.files import FilesRepository
@@ -102,4 +103,5 @@ def create_app(
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(ops_router(lambda: app.state.infra.readiness()))
+    mount_console(app)
     return app

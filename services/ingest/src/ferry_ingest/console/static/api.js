@@ -1,0 +1,252 @@
+// The session (tokens in this tab's sessionStorage) and every call the console makes to the API.
+
+const STORE_KEY = "ferry.session";
+// Refresh this long before the access token runs out.
+const REFRESH_MARGIN_MS = 30_000;
+
+/** An HTTP error from the API, with the status and the server's `detail` as readable text. */
+export class ApiError extends Error {
+  constructor(status, detail, retryAfter = null) {
+    super(describe(detail) || `request failed (${status})`);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** `detail` is a string, or FastAPI's list of validation errors. */
+function describe(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((item) => {
+        const where = Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "";
+        return where ? `${where}: ${item.msg}` : item.msg;
+      })
+      .join("; ");
+  }
+  return detail ? JSON.stringify(detail) : "";
+}
+
+async function errorOf(response) {
+  let detail = "";
+  try {
+    detail = (await response.json()).detail;
+  } catch {
+    detail = response.statusText;
+  }
+  return new ApiError(response.status, detail, response.headers.get("Retry-After"));
+}
+
+let session = load();
+let refreshing = null;
+let refreshTimer = 0;
+const listeners = new Set();
+
+function load() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE_KEY)) || null;
+  } catch {
+    return null;
+  }
+}
+
+function save(next) {
+  session = next;
+  if (next) sessionStorage.setItem(STORE_KEY, JSON.stringify(next));
+  else sessionStorage.removeItem(STORE_KEY);
+  schedule();
+  for (const listener of listeners) listener(next);
+}
+
+function schedule() {
+  clearTimeout(refreshTimer);
+  if (!session) return;
+  const wait = Math.max(session.expiresAt - Date.now() - REFRESH_MARGIN_MS, 1_000);
+  refreshTimer = setTimeout(() => refresh().catch(() => {}), wait);
+}
+
+function fromPair(pair, username) {
+  return {
+    access: pair.access_token,
+    refresh: pair.refresh_token,
+    expiresAt: Date.now() + pair.expires_in * 1000,
+    username,
+  };
+}
+
+/** Be told when the session starts, changes (a refresh) or ends. */
+export function onSession(listener) {
+  listeners.add(listener);
+}
+
+export const currentSession = () => session;
+
+export function resume() {
+  if (session) schedule();
+  return session;
+}
+
+async function postJson(path, body, headers = {}) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw await errorOf(response);
+  return response.status === 204 ? null : response.json();
+}
+
+export async function login(username, password, otp) {
+  const body = { username, password };
+  if (otp) body.otp = otp;
+  const pair = await postJson("/auth/login", body);
+  save(fromPair(pair, username));
+  try {
+    const me = await request("/users/me");
+    save({ ...session, username: me.username });
+  } catch {
+    // The name typed in is good enough to show.
+  }
+}
+
+export const register = (fields) => postJson("/auth/register", fields);
+
+export async function logout() {
+  const ending = session;
+  save(null);
+  if (ending?.refresh) {
+    await postJson("/auth/logout", { refresh_token: ending.refresh }).catch(() => {});
+  }
+}
+
+/** A new token pair; one refresh at a time, since a refresh token works only once. */
+export function refresh() {
+  if (!session) return Promise.reject(new ApiError(401, "not signed in"));
+  if (!refreshing) {
+    const used = session.refresh;
+    refreshing = postJson("/auth/refresh", { refresh_token: used })
+      .then((pair) => save(fromPair(pair, session?.username)))
+      .catch((error) => {
+        if (error instanceof ApiError && error.status === 401) save(null);
+        throw error;
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+  }
+  return refreshing;
+}
+
+/** A current access token, refreshed first if it is about to expire. */
+export async function accessToken() {
+  if (!session) throw new ApiError(401, "not signed in");
+  if (session.expiresAt - Date.now() < 5_000) await refresh();
+  return session.access;
+}
+
+/** fetch with the bearer token; on 401 refresh once and try again. Returns the Response. */
+export async function send(path, init = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    const token = await accessToken();
+    const headers = { ...(init.headers || {}), authorization: `Bearer ${token}` };
+    const response = await fetch(path, { ...init, headers });
+    if (response.status === 401 && attempt === 0 && session) {
+      await refresh();
+      continue;
+    }
+    if (!response.ok) throw await errorOf(response);
+    return response;
+  }
+}
+
+/** JSON body of an authenticated request (null for 204). */
+export async function request(path, init = {}) {
+  const response = await send(path, init);
+  return response.status === 204 ? null : response.json();
+}
+
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export const listFiles = (params) => request(`/files${query(params)}`);
+export const searchFiles = (params) => request(`/files/search${query(params)}`);
+export const getFile = (id) => request(`/files/${encodeURIComponent(id)}`);
+export const getProgress = (id) => request(`/files/${encodeURIComponent(id)}/progress`);
+export const getContent = (id, params) => request(`/files/${encodeURIComponent(id)}/content${query(params)}`);
+export const deleteFile = (id) => request(`/files/${encodeURIComponent(id)}`, { method: "DELETE" });
+export const cancelFile = (id) => request(`/files/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+
+/** The original bytes as a Blob, and the name to save them under. */
+export async function download(id, fallbackName) {
+  const response = await send(`/files/${encodeURIComponent(id)}/download`);
+  return { blob: await response.blob(), filename: filenameOf(response, fallbackName) };
+}
+
+function filenameOf(response, fallback) {
+  const disposition = response.headers.get("content-disposition") || "";
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  if (encoded) {
+    try {
+      return decodeURIComponent(encoded[1]);
+    } catch {
+      // fall through
+    }
+  }
+  const plain = /filename="([^"]+)"/i.exec(disposition);
+  return plain ? plain[1] : fallback;
+}
+
+/**
+ * Upload one file with XMLHttpRequest, whose upload events report the bytes sent.
+ * Returns {promise, abort}; the promise resolves to the new file record.
+ */
+export function upload(file, onBytes) {
+  let xhr = null;
+  let aborted = false;
+  const attempt = (token) =>
+    new Promise((resolve, reject) => {
+      if (aborted) {
+        reject(new ApiError(0, "upload cancelled"));
+        return;
+      }
+      xhr = new XMLHttpRequest();
+      xhr.open("POST", "/files");
+      xhr.setRequestHeader("authorization", `Bearer ${token}`);
+      xhr.responseType = "json";
+      xhr.upload.onprogress = (event) => {
+        if (event.lengthComputable) onBytes(event.loaded, event.total);
+      };
+      xhr.onload = () => {
+        const body = xhr.response || {};
+        if (xhr.status === 201) resolve(body);
+        else reject(new ApiError(xhr.status, body.detail || xhr.statusText, xhr.getResponseHeader("Retry-After")));
+      };
+      xhr.onerror = () => reject(new ApiError(0, "network error: the upload did not reach the server"));
+      xhr.onabort = () => reject(new ApiError(0, "upload cancelled"));
+      const form = new FormData();
+      form.append("file", file, file.name);
+      xhr.send(form);
+    });
+  const promise = (async () => {
+    try {
+      return await attempt(await accessToken());
+    } catch (error) {
+      if (aborted || !(error instanceof ApiError) || error.status !== 401) throw error;
+      await refresh();
+      return attempt(await accessToken());
+    }
+  })();
+  return {
+    promise,
+    abort: () => {
+      aborted = true;
+      xhr?.abort();
+    },
+  };
+}
