@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import cast
 
 import httpx
 
@@ -54,7 +55,7 @@ async def test_parser_killed_mid_file_parses_it_exactly_once(cluster: Cluster) -
         assert await db.parsed_documents.count_documents({"_id": file_id}) == 1
         chunks = await db.parsed_chunks.find({"file_id": file_id}, {"count": 1, "seq": 1}).to_list()
         assert len(chunks) == math.ceil(ROWS / CHUNK_ROWS)
-        assert sum(chunk["count"] for chunk in chunks) == ROWS
+        assert sum(cast(int, chunk["count"]) for chunk in chunks) == ROWS
         assert len({chunk["seq"] for chunk in chunks}) == len(chunks)
     finally:
         await mongo.drop_database(cluster.env["FERRY_MONGO_DB"])

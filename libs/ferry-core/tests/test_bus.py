@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from urllib.parse import unquote, urlparse
 
 import pytest
 from prometheus_client import REGISTRY
@@ -290,8 +292,9 @@ async def test_amqp_bus_reconnects_and_consumers_resume(amqp_url: str) -> None:
         sub = await bus.subscribe(queue, ["file.deleted.v1"], recorder(got))
         await bus.publish(deleted("before"))
         await eventually(lambda: len(got) == 1)
-        close_connections_named(name)
-        await eventually_async(lambda: _not(bus.ping()), timeout=5)
+        with broker_refusing(amqp_url):
+            close_connections_named(name)
+            await eventually_async(lambda: _not(bus.ping()), timeout=5)
         await eventually_async(bus.ping, timeout=20)  # reconnected by itself
         await bus.publish(deleted("after"))
         await eventually(lambda: len(got) == 2, timeout=20)
@@ -302,6 +305,26 @@ async def test_amqp_bus_reconnects_and_consumers_resume(amqp_url: str) -> None:
 
 async def _not(check: Awaitable[bool]) -> bool:
     return not await check
+
+
+@contextlib.contextmanager
+def broker_refusing(amqp_url: str) -> Iterator[None]:
+    """The broker refuses this URL's user on its vhost inside the block, as a broker that is down would.
+
+    A dropped connection alone is back within milliseconds (the first reconnect
+    attempt is immediate), too soon to see a bus notice it was down.
+    """
+    url = urlparse(amqp_url)
+    vhost, user = unquote(url.path[1:]) or "/", url.username or "guest"
+    _rabbitmqctl("clear_permissions", "-p", vhost, user)
+    try:
+        yield
+    finally:
+        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 def close_connections_named(name: str) -> None:

@@ -17,7 +17,7 @@ from ferry_core.events import new_id
 from ferry_core.infra import Infrastructure, mongo_client
 from ferry_core.observability import ops_router
 
-from .test_bus import close_connections_named
+from .test_bus import broker_refusing, close_connections_named
 
 
 async def ready(infra: Infrastructure) -> httpx.Response:
@@ -55,13 +55,16 @@ async def test_ready_is_503_while_the_broker_connection_is_down_then_recovers(
     infra = Infrastructure(bus=bus, mongo=mongo, db=mongo["x"], blobs=blobs)
     try:
         assert (await ready(infra)).status_code == 200
-        close_connections_named(name)
         statuses = []
+        with broker_refusing(amqp_url):
+            close_connections_named(name)
+            deadline = time.monotonic() + 10
+            while 503 not in statuses and time.monotonic() < deadline:
+                statuses.append((await ready(infra)).status_code)
+                await asyncio.sleep(0.05)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while statuses[-1] != 200 and time.monotonic() < deadline:
             statuses.append((await ready(infra)).status_code)
-            if 503 in statuses and statuses[-1] == 200:
-                break
             await asyncio.sleep(0.05)
         assert 503 in statuses and statuses[-1] == 200, statuses
     finally:
