@@ -36,8 +36,12 @@ async def test_broker_restart_during_100_uploads_parses_each_exactly_once(cluste
     async with httpx.AsyncClient(timeout=60) as http:
         account = await register_and_login(http, cluster.urls, "broker-restart")
 
+        down = asyncio.Event()
+
         async def client(c: int) -> None:
             for n in range(c, FILES, CLIENTS):
+                if n >= FILES // 2:
+                    await down.wait()  # the second half goes to a broker that is down, then back
                 name, data, rows = sample(n)
                 uploaded[await _upload(http, cluster, account, name, data)] = rows
                 await asyncio.sleep(0.05)  # a steady stream, not one burst
@@ -45,7 +49,8 @@ async def test_broker_restart_during_100_uploads_parses_each_exactly_once(cluste
         stream = asyncio.gather(*(client(c) for c in range(CLIENTS)))
         try:
             await _until(lambda: len(uploaded) >= FILES // 4 or stream.done(), 120)
-            async with broker_stopped():
+            async with broker_stopped():  # uploads go on while it stops
+                down.set()
                 before = len(uploaded)
                 await _until(lambda: len(uploaded) >= before + DOWN_UPLOADS or stream.done(), 60)
                 assert len(uploaded) >= before + DOWN_UPLOADS, "uploads stopped while the broker was down"
