@@ -84,9 +84,17 @@ def base_env(data_dir: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def distributed(
-    amqp_url: str, mongo_url: str, s3_endpoint: str, s3_key: str, s3_secret: str, bucket: str, db: str, work: Path
+    amqp_url: str,
+    mongo_url: str,
+    s3_endpoint: str,
+    s3_key: str,
+    s3_secret: str,
+    bucket: str,
+    db: str,
+    work: Path,
+    services: tuple[str, ...] = ("auth", "parser", "ingest", "notifier"),
 ) -> Iterator[tuple[Urls, dict[str, Process]]]:
-    """The four services as four processes against RabbitMQ, MongoDB and S3."""
+    """The four services (or those named) as separate processes against RabbitMQ, MongoDB and S3."""
     ports = {name: free_port() for name in ("auth", "ingest", "parser", "notifier")}
     env = base_env(work / "data")
     env.update(
@@ -105,7 +113,7 @@ def distributed(
     )
     processes: dict[str, Process] = {}
     try:
-        for name in ("auth", "parser", "ingest", "notifier"):
+        for name in services:
             proc_env = {**env, "FERRY_PORT": str(ports[name])}
             cmd = [sys.executable, "-m", "ferry_launcher.cli", "serve", name]
             processes[name] = Process(name, cmd, proc_env, work)

@@ -197,3 +197,22 @@ async def test_export_streams_parsed_rows(gateway: Gateway, tokens: TokenFactory
     assert as_json.json() == [dict(zip("abc", row, strict=True)) for row in rows]
     assert (await gateway.client.get(f"/files/{file_id}/export?format=xml", headers=headers)).status_code == 422
     assert (await gateway.client.get(f"/files/{file_id}/export", headers=auth(tokens, "bob"))).status_code == 404
+
+
+def test_attachment_names_cannot_break_the_header() -> None:
+    # A control character in a header value made the server drop the response (found by tests/api).
+    from ferry_ingest.routes import _attachment
+
+    header = _attachment('a\x1fb"c\\d?é\r\n.csv')
+    assert header == "attachment; filename=\"a_b_c_d____.csv\"; filename*=UTF-8''a%1Fb%22c%5Cd%3F%C3%A9%0D%0A.csv"
+    assert all(" " <= char <= "~" for char in header)
+
+
+async def test_offsets_beyond_what_mongodb_counts_are_refused(gateway: Gateway, tokens: TokenFactory) -> None:
+    # Past 2**63 MongoDB raised OverflowError: a 500 (found by tests/api); now the bound is part of the schema.
+    headers = auth(tokens, "alice")
+    file_id = str((await upload(gateway, headers))["file_id"])
+    for path in ("/files", "/files/search?q=a&", f"/files/{file_id}/content"):
+        joiner = "" if path.endswith("&") else "?"
+        assert (await gateway.client.get(f"{path}{joiner}offset={2**53}", headers=headers)).status_code == 422
+    assert (await gateway.client.get(f"/files?offset={2**53 - 1}", headers=headers)).status_code == 200

@@ -15,6 +15,7 @@ from ferry_auth.schemas import ErrorBody
 router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
 
 _DESCRIPTIONS = {
+    400: "The body could not be read (not UTF-8 JSON)",
     401: "Missing, invalid or expired access token",
     403: "Account disabled",
     404: "No such API key among the caller's",
@@ -49,7 +50,7 @@ class ApiKeyList(BaseModel):
     items: list[ApiKeyOut]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_errors(401, 403, 409))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_errors(400, 401, 403, 409))
 async def create_api_key(body: ApiKeyCreate, user: CurrentUser, state: State, response: Response) -> ApiKeyWithSecret:
     """Create a key that acts as the caller on the files API; the reply is the only time it is shown."""
     created = await state.api_keys.create(user, body.name)

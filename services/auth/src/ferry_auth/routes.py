@@ -24,7 +24,11 @@ from ferry_auth.sessions import TokenPair
 
 router = APIRouter()
 
+# MongoDB skips by a 64-bit integer; 2**53 - 1 also keeps offsets exact in JavaScript clients.
+MAX_OFFSET = 2**53 - 1
+
 _DESCRIPTIONS = {
+    400: "The body could not be read (not UTF-8 JSON, or a broken form)",
     401: "Missing, invalid or expired credentials",
     403: "Account disabled, or admin role required",
     404: "No such user",
@@ -43,7 +47,7 @@ def _tokens(pair: TokenPair, response: Response) -> TokenResponse:
     return TokenResponse(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"], responses=_errors(409))
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"], responses=_errors(400, 409))
 async def register(body: RegisterRequest, state: State) -> UserOut:
     user = await state.accounts.register(
         username=body.username, email=body.email, password=body.password, full_name=body.full_name
@@ -51,14 +55,14 @@ async def register(body: RegisterRequest, state: State) -> UserOut:
     return UserOut.of(user)
 
 
-@router.post("/auth/login", tags=["auth"], responses=_errors(401, 403, 429))
+@router.post("/auth/login", tags=["auth"], responses=_errors(400, 401, 403, 429))
 async def login(body: LoginRequest, state: State, address: ClientAddress, response: Response) -> TokenResponse:
     """Sign in; accounts with two-factor sign-in also need ``otp``, else 401 says a one-time code is required."""
     pair = await state.sessions.login(body.identifier, body.password, address=address, otp=body.otp)
     return _tokens(pair, response)
 
 
-@router.post("/auth/token", tags=["auth"], responses=_errors(401, 403, 429))
+@router.post("/auth/token", tags=["auth"], responses=_errors(400, 401, 403, 429))
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     state: State,
@@ -70,12 +74,12 @@ async def token(
     return _tokens(await state.sessions.login(form.username, form.password, address=address, otp=otp), response)
 
 
-@router.post("/auth/refresh", tags=["auth"], responses=_errors(401))
+@router.post("/auth/refresh", tags=["auth"], responses=_errors(400, 401))
 async def refresh(body: RefreshTokenBody, state: State, response: Response) -> TokenResponse:
     return _tokens(await state.sessions.refresh(body.refresh_token), response)
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"], responses=_errors(400))
 async def logout(body: RefreshTokenBody, state: State) -> None:
     await state.sessions.logout(body.refresh_token)
 
@@ -96,7 +100,7 @@ async def list_users(
     _: AdminUser,
     state: State,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> UserPage:
     users, total = await state.users.page(limit=limit, offset=offset)
     return UserPage(items=[UserOut.of(user) for user in users], total=total, limit=limit, offset=offset)
@@ -110,7 +114,7 @@ async def get_user(user_id: str, _: AdminUser, state: State) -> UserOut:
     return UserOut.of(user)
 
 
-@router.patch("/users/{user_id}", tags=["users"], responses=_errors(401, 403, 404, 409))
+@router.patch("/users/{user_id}", tags=["users"], responses=_errors(400, 401, 403, 404, 409))
 async def update_user(user_id: str, body: UserUpdate, admin: AdminUser, state: State) -> UserOut:
     user = await state.accounts.update(admin, user_id, role=body.role, disabled=body.disabled)
     return UserOut.of(user)

@@ -14,7 +14,7 @@ from ferry_auth.schemas import ErrorBody
 router = APIRouter(tags=["two-factor"])
 
 _DESCRIPTIONS = {
-    400: "The one-time code is wrong or already used",
+    400: "The one-time code is wrong or already used, or the body could not be read (not UTF-8 JSON)",
     401: "Missing, invalid or expired access token",
     403: "Account disabled, or admin role required",
     404: "No such user",

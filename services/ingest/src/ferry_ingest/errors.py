@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from ferry_ingest.schemas import ErrorBody, InvalidRequestBody
 
 
 class IngestError(Exception):
@@ -69,6 +73,30 @@ class Unauthorized(IngestError):
     def __init__(self, detail: str, challenge: str = "Bearer") -> None:
         super().__init__(detail)
         self.challenge = challenge  # the WWW-Authenticate header: which credentials to send
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request: a broken multipart body or Content-Length",
+    401: "Missing, invalid or expired access token, or an unknown or revoked API key",
+    403: "Administrators only",
+    404: "No such file among the caller's (another user's file is not found either)",
+    409: "The file is not in a state that allows this",
+    413: "The file exceeds the upload limit",
+    415: "Not multipart, or a format Ferry cannot parse",
+    422: "Invalid parameters (a list of field errors), or content that cannot be used (a sentence)",
+    503: "Too many files wait to be parsed; retry after `Retry-After` seconds",
+}
+
+
+def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route answers with; ``descriptions`` override by ``_<code>=...``."""
+    return {
+        code: {
+            "model": InvalidRequestBody if code == 422 else ErrorBody,
+            "description": descriptions.get(f"_{code}", _DESCRIPTIONS[code]),
+        }
+        for code in codes
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -33,6 +33,10 @@ Doc = dict[str, Any]
 DEAD_LETTERED = "dead_lettered"
 """The error code of a file whose processing was given up on (its event is in the dead letters)."""
 
+# The largest offset a page may start at: MongoDB counts in 64-bit integers, and 2**53 - 1 keeps offsets exact
+# in JavaScript clients too.
+MAX_OFFSET = 2**53 - 1
+
 SORTS = {
     "created_at": ("created_at", ASCENDING),
     "-created_at": ("created_at", DESCENDING),

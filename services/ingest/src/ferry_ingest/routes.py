@@ -14,9 +14,9 @@ from ferry_core.events import FileStatus
 from ferry_core.tokens import Principal
 from ferry_ingest.backpressure import admit_upload
 from ferry_ingest.deps import CurrentUser, Files, Settings, Uploads
-from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat
+from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
-from ferry_ingest.files import SORTS, FileQuery
+from ferry_ingest.files import MAX_OFFSET, SORTS, FileQuery
 from ferry_ingest.multipart import MultipartReader, boundary_of
 from ferry_ingest.schemas import (
     FileDetail,
@@ -34,7 +34,8 @@ from ferry_ingest.uploads import receive_upload
 router = APIRouter(prefix="/files", tags=["files"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+_NOT_PARSED = "The file is not parsed (yet): content exists only for parsed files"
 SortKey = Literal["created_at", "-created_at", "filename", "-filename", "size", "-size"]
 assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
 
@@ -44,7 +45,9 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
     status_code=201,
     response_model=FileRecord,
     dependencies=[Depends(admit_upload)],
-    responses={503: {"description": "Too many files wait to be parsed; retry after `Retry-After` seconds."}},
+    responses=error_responses(
+        400, 401, 413, 415, 422, 503, _422="A missing `file` field, an empty file, or a file deleted during its upload"
+    ),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -74,7 +77,7 @@ async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, fil
     return record_of(doc)
 
 
-@router.get("", response_model=FileList)
+@router.get("", response_model=FileList, responses=error_responses(401, 422))
 async def list_files(
     user: CurrentUser,
     files: Files,
@@ -101,7 +104,7 @@ async def list_files(
     )
 
 
-@router.get("/search", response_model=FileList)
+@router.get("/search", response_model=FileList, responses=error_responses(401, 422))
 async def search_files(
     user: CurrentUser,
     files: Files,
@@ -120,13 +123,13 @@ async def _page(files: FilesService, user: Principal, query: FileQuery) -> FileL
     return FileList(items=[record_of(d) for d in items], total=total, limit=query.limit, offset=query.offset)
 
 
-@router.get("/stats", response_model=FileStats)
+@router.get("/stats", response_model=FileStats, responses=error_responses(401))
 async def file_stats(user: CurrentUser, files: Files) -> FileStats:
     """Counts by status and type, bytes stored and mean processing time."""
     return FileStats.model_validate(await files.repo.stats(None if user.is_admin else user.user_id))
 
 
-@router.get("/{file_id}", response_model=FileDetail)
+@router.get("/{file_id}", response_model=FileDetail, responses=error_responses(401, 404))
 async def get_file(file_id: str, user: CurrentUser, files: Files, settings: Settings) -> FileDetail:
     """The record, its parse summary and the first page of its content."""
     doc = await files.find(file_id, user)
@@ -136,7 +139,11 @@ async def get_file(file_id: str, user: CurrentUser, files: Files, settings: Sett
     return detail
 
 
-@router.get("/{file_id}/content", response_model=TableContent | PagesContent)
+@router.get(
+    "/{file_id}/content",
+    response_model=TableContent | PagesContent,
+    responses=error_responses(401, 404, 409, 422, _409=_NOT_PARSED),
+)
 async def get_content(
     file_id: str,
     user: CurrentUser,
@@ -150,7 +157,21 @@ async def get_content(
     return await files.content(doc, sheet, offset, limit)
 
 
-@router.get("/{file_id}/export", response_class=StreamingResponse)
+@router.get(
+    "/{file_id}/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The rows (or pages) in the chosen format, as an attachment",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+        },
+        **error_responses(401, 404, 409, 422, _409=_NOT_PARSED),
+    },
+)
 async def export_file(
     file_id: str,
     user: CurrentUser,
@@ -168,19 +189,33 @@ async def export_file(
     return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": _attachment(name)})
 
 
-@router.get("/{file_id}/progress", response_model=FileProgressView)
+@router.get("/{file_id}/progress", response_model=FileProgressView, responses=error_responses(401, 404))
 async def get_progress(file_id: str, user: CurrentUser, files: Files) -> FileProgressView:
     """Where the file stands; while queued, ``queue_position`` says about how many files are ahead, plus one."""
     return await files.progress(await files.find(file_id, user))
 
 
-@router.post("/{file_id}/cancel", response_model=FileRecord, responses={409: {"description": "Not queued or parsing."}})
+@router.post(
+    "/{file_id}/cancel",
+    response_model=FileRecord,
+    responses=error_responses(401, 404, 409, _409="Not queued or parsing"),
+)
 async def cancel_file(file_id: str, user: CurrentUser, files: Files) -> FileRecord:
     """Stop a queued or running parse: the file ends ``cancelled`` and no parsed data is kept."""
     return record_of(await files.cancel(await files.find(file_id, user)))
 
 
-@router.get("/{file_id}/download", response_class=StreamingResponse)
+@router.get(
+    "/{file_id}/download",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The original bytes, with the content type detected at upload",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **error_responses(401, 404),
+    },
+)
 async def download_file(file_id: str, user: CurrentUser, files: Files) -> StreamingResponse:
     """The original bytes, streamed."""
     doc = await files.find(file_id, user)
@@ -205,7 +240,7 @@ async def download_file(file_id: str, user: CurrentUser, files: Files) -> Stream
     return StreamingResponse(body(), media_type=doc["content_type"], headers=headers)  # type: ignore[arg-type]
 
 
-@router.delete("/{file_id}", status_code=204)
+@router.delete("/{file_id}", status_code=204, responses=error_responses(401, 404))
 async def delete_file(file_id: str, user: CurrentUser, files: Files) -> Response:
     """Remove the record, the original and (through ``file.deleted.v1``) the parsed data."""
     doc = await files.find(file_id, user)
@@ -215,5 +250,7 @@ async def delete_file(file_id: str, user: CurrentUser, files: Files) -> Response
 
 def _attachment(name: str) -> str:
     """A Content-Disposition that keeps non-ASCII names (RFC 6266) and cannot break the header."""
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    ascii_name = "".join(
+        "_" if char in '"\\?' or not " " <= char <= "~" else char for char in name.encode("ascii", "replace").decode()
+    )
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -10,6 +10,24 @@ from pydantic import BaseModel
 from ferry_core.events import ErrorInfo, FileStatus, Progress, Stage, Summary
 
 
+class ErrorBody(BaseModel):
+    """Every error the gateway answers with."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidRequestBody(BaseModel):
+    """A 422: the request's fields did not validate (a list), or its content makes no sense (a sentence)."""
+
+    detail: str | list[FieldError]
+
+
 class FileRecord(BaseModel):
     file_id: str
     owner_id: str
