@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -186,14 +185,6 @@ TABLE_OF_ENDPOINTS = [
     Row("GET /events?file_id=", _sse, "200", "404", "200", by_api_key=False),
 ]
 
-# The notifier follows a file for its owner only, so an admin gets 404 where the files API serves them.
-# Reported to the notifier's owners; remove these once the notifier lets admins read every file.
-KNOWN_NOTIFIER_GAPS = {
-    ("WS /ws/{id}", ADMIN, "bearer"),
-    ("WS /ws subscribe", ADMIN, "bearer"),
-    ("GET /events?file_id=", ADMIN, "bearer"),
-}
-
 
 async def _sign_in(http: httpx.AsyncClient, urls: platform.Urls, username: str, password: str) -> Caller:
     login = await http.post(f"{urls.auth}/auth/login", json={"username": username, "password": password})
@@ -241,9 +232,4 @@ async def test_every_endpoint_serves_the_owner_and_an_admin_and_hides_the_file_f
                         seen[row.endpoint, who, credential] = await row.probe(scene, who, credential)
 
     wrong = {case: f"saw {seen[case]}, want {want}" for case, want in expected.items() if seen[case] != want}
-    gaps = {case: wrong.pop(case) for case in KNOWN_NOTIFIER_GAPS if case in wrong}
     assert not wrong, wrong
-    # Every other cell holds; the known gaps make the test an expected failure until they close (then, as with a
-    # strict xfail, it fails until KNOWN_NOTIFIER_GAPS is emptied).
-    assert set(gaps) == KNOWN_NOTIFIER_GAPS, f"the notifier's admin gaps changed; update KNOWN_NOTIFIER_GAPS: {gaps}"
-    pytest.xfail(f"the notifier refuses admins another user's file: {gaps}")

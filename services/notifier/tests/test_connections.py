@@ -60,6 +60,28 @@ async def test_other_users_updates_never_enter():
     assert await drain(outbox) == []
 
 
+async def test_an_admin_hears_the_files_it_follows_of_other_users_and_no_others():
+    outbox = Outbox("root", 8, sees_all=True)
+    outbox.open("f1")
+    outbox.opened("f1", state(progress=10))
+    outbox.offer(progressed("f1", progress=20, owner="bob"))  # followed by id: heard, whoever owns it
+    outbox.offer(progressed("f2", progress=20, owner="bob"))  # not followed: another user's business
+    outbox.unfollow("f1")
+    outbox.offer(progressed("f1", progress=30, owner="bob"))
+    assert describe(await drain(outbox)) == [
+        ("status_update", "f1", "parsing", "10"),
+        ("progress_update", "f1", "parsing", "20"),
+    ]
+
+
+async def test_following_another_users_file_by_id_is_for_admins_only():
+    outbox = Outbox(OWNER, 8)
+    outbox.open("f1")
+    outbox.offer(progressed("f1", progress=20, owner="bob"))
+    outbox.opened("f1", state(progress=10))
+    assert describe(await drain(outbox)) == [("status_update", "f1", "parsing", "10")]
+
+
 async def test_progress_after_a_terminal_status_is_dropped():
     outbox = Outbox(OWNER, 8)
     outbox.offer(parsed())

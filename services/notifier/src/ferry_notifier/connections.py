@@ -24,8 +24,11 @@ CLOSE_TOO_SLOW = Close(1013, "consumer too slow")
 class Outbox:
     """What one connection still has to send, and what it has told its client so far."""
 
-    def __init__(self, user_id: str, maxsize: int, *, close_on_delete: bool = False) -> None:
+    def __init__(self, user_id: str, maxsize: int, *, close_on_delete: bool = False, sees_all: bool = False) -> None:
         self.user_id = user_id
+        self.sees_all = sees_all
+        """An admin's connection: it may follow any user's file (by id; ``/ws`` still means its own files)."""
+        self._followed: set[str] = set()
         self._maxsize = maxsize
         self._close_on_delete = close_on_delete
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize)
@@ -44,7 +47,9 @@ class Outbox:
 
     def offer(self, update: Update) -> None:
         """Queue ``update`` if this connection should see it; never blocks."""
-        if self._closing or update.owner_id != self.user_id or update.file_id in self._excluded:
+        if self._closing or update.file_id in self._excluded:
+            return
+        if update.owner_id != self.user_id and not (self.sees_all and update.file_id in self._followed):
             return
         buffer = self._opening.get(update.file_id)
         if buffer is not None:
@@ -55,6 +60,7 @@ class Outbox:
     def open(self, file_id: str) -> None:
         """Start following ``file_id``: hold its updates until ``opened`` gives the current state."""
         self._excluded.discard(file_id)
+        self._followed.add(file_id)
         self._opening.setdefault(file_id, [])
 
     def opened(
@@ -92,10 +98,12 @@ class Outbox:
     def abandon(self, file_id: str) -> None:
         """Forget a file whose ``open`` did not lead anywhere (not found, not the caller's)."""
         self._opening.pop(file_id, None)
+        self._followed.discard(file_id)
 
     def unfollow(self, file_id: str) -> None:
         """Stop sending updates of ``file_id``, also those reaching this connection by owner."""
         self._opening.pop(file_id, None)
+        self._followed.discard(file_id)
         self._excluded.add(file_id)
         self._last.pop(file_id, None)
 

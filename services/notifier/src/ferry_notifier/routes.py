@@ -34,7 +34,7 @@ async def file_socket(
     if caller is None:
         return
     principal, subprotocol = caller
-    outbox = Outbox(principal.user_id, settings.ws_queue_size, close_on_delete=True)
+    outbox = Outbox(principal.user_id, settings.ws_queue_size, close_on_delete=True, sees_all=principal.is_admin)
     try:
         if not await follow_file(hub, states, outbox, file_id):
             await deny(websocket, FileNotFound(), subprotocol)
@@ -56,7 +56,7 @@ async def files_socket(
     if caller is None:
         return
     principal, subprotocol = caller
-    outbox = Outbox(principal.user_id, settings.ws_queue_size)
+    outbox = Outbox(principal.user_id, settings.ws_queue_size, sees_all=principal.is_admin)
     try:
         hub.watch_owner(outbox, principal.user_id)
         await websocket.accept(subprotocol=subprotocol)
@@ -87,7 +87,7 @@ async def event_stream(
     with the updates missed since that event, if this replica still has them all;
     otherwise as a new stream does (a file's current state first).
     """
-    outbox = Outbox(user.user_id, settings.ws_queue_size, close_on_delete=file_id is not None)
+    outbox = Outbox(user.user_id, settings.ws_queue_size, close_on_delete=file_id is not None, sees_all=user.is_admin)
     try:
         if file_id is None:
             hub.watch_owner(outbox, user.user_id)
@@ -110,7 +110,7 @@ async def event_stream(
 async def follow_file(
     hub: Hub, states: FileStateReader, outbox: Outbox, file_id: str, *, resume_after: str | None = None
 ) -> bool:
-    """Follow one of the caller's files, its current state queued first; False if it is not theirs.
+    """Follow one of the caller's files (any file, for an admin), its current state first; False if it is not.
 
     The subscription is registered before the state is read, so an event published
     meanwhile is held back and sent after the state instead of falling in between.
@@ -126,9 +126,12 @@ async def follow_file(
     except BaseException:
         _forget(hub, outbox, file_id)
         raise
-    if found is None or found[0] != outbox.user_id:
+    if found is None or (found[0] != outbox.user_id and not outbox.sees_all):
         _forget(hub, outbox, file_id)
         return False
+    if found[0] != outbox.user_id:  # an admin following another user's file: what was heard of it is the owner's
+        heard = hub.recent.latest(file_id, found[0])
+        missed = hub.recent.since(resume_after, found[0], file_id) if resume_after else None
     outbox.opened(file_id, found[1], heard=heard, missed=missed)
     return True
 
