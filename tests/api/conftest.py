@@ -104,6 +104,14 @@ class World:
         key_id: str = response.json()["id"]
         return key_id
 
+    def create_project(self, caller: Caller) -> str:
+        response = httpx.post(
+            f"{self.urls.files}/projects", headers=caller.bearer, json={"name": f"aimed {new_id()}"}, timeout=30
+        )
+        assert response.status_code == 201, response.text
+        project_id: str = response.json()["project_id"]
+        return project_id
+
     def upload(self, caller: Caller, name: str, data: bytes) -> str:
         response = httpx.post(
             f"{self.urls.files}/files", headers=caller.bearer, files={"file": (name, data, "text/csv")}, timeout=30

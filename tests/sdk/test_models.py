@@ -31,6 +31,8 @@ PAIRS = [
     ("ingest", "DeadLetterRecord", models.DeadLetter),
     ("ingest", "DeadLetterList", models.DeadLetterList),
     ("ingest", "ReplayReport", models.ReplayReport),
+    ("ingest", "ProjectRecord", models.Project),
+    ("ingest", "ProjectList", models.ProjectList),
 ]
 
 

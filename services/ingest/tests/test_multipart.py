@@ -36,8 +36,21 @@ async def test_streams_the_file_part_whatever_the_chunking(chunk_size: int) -> N
     assert part.content_type == "text/csv"
     received = b"".join([chunk async for chunk in reader.file_chunks()])
     assert received == payload
-    await reader.drain()
     assert reader.fields == {"note": "hello"}
+    await reader.drain()
+    assert reader.fields == {"note": "hello", "after": "x"}  # a field after the file is known once drained
+
+
+async def test_other_file_parts_are_skipped_not_kept_as_fields() -> None:
+    big = b"x" * (200 * 1024)  # beyond what a text field may hold
+    raw = body(
+        ("extra", "a.bin", big), ("file", "data.csv", b"a\n"), ("more", "b.bin", big), ("project_id", None, b"p")
+    )
+    reader = MultipartReader(in_chunks(raw, 4096), BOUNDARY.encode())
+    await reader.open_file("file")
+    assert b"".join([chunk async for chunk in reader.file_chunks()]) == b"a\n"
+    await reader.drain()
+    assert reader.fields == {"project_id": "p"}
 
 
 async def test_missing_file_field_is_a_clear_error() -> None:

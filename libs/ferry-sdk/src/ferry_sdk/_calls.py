@@ -26,6 +26,8 @@ from ferry_sdk.models import (
     FileProgress,
     FileRecord,
     FileStats,
+    Project,
+    ProjectList,
     RecoveryCodes,
     ReplayReport,
     TokenPair,
@@ -158,8 +160,9 @@ def upload(
     on_progress: ProgressCallback | None,
     filename: str | None,
     content_type: str | None,
+    project_id: str | None = None,
 ) -> Call[FileRecord]:
-    body = FileBody.of(path, filename, content_type)
+    body = FileBody.of(path, filename, content_type, project_id)
     return Call("POST", "/files", _model(FileRecord), upload=body, on_progress=on_progress)
 
 
@@ -170,8 +173,11 @@ def list_files(
     file_type: str | None,
     q: str | None,
     sort: SortKey | None,
+    project_id: str | None = None,
 ) -> Call[FileList]:
-    params = _params(limit=limit, offset=offset, status=status, file_type=file_type, q=q, sort=sort)
+    params = _params(
+        limit=limit, offset=offset, status=status, file_type=file_type, q=q, sort=sort, project_id=project_id
+    )
     return Call("GET", "/files", _model(FileList), params=params)
 
 
@@ -210,6 +216,36 @@ def download(file_id: str) -> Call[None]:
 
 def export(file_id: str, format: ExportFormat, sheet: str | None) -> Call[None]:
     return Call("GET", f"/files/{file_id}/export", _nothing, params=_params(format=format, sheet=sheet))
+
+
+def move(file_id: str, project_id: str | None) -> Call[FileRecord]:
+    return Call("PATCH", f"/files/{file_id}", _model(FileRecord), json={"project_id": project_id})
+
+
+# -- projects --------------------------------------------------------------------
+
+
+def create_project(name: str, description: str | None) -> Call[Project]:
+    return Call("POST", "/projects", _model(Project), json=_params(name=name, description=description))
+
+
+def list_projects(archived: bool | None, limit: int | None, offset: int | None) -> Call[ProjectList]:
+    params = _params(archived=None if archived is None else str(archived).lower(), limit=limit, offset=offset)
+    return Call("GET", "/projects", _model(ProjectList), params=params)
+
+
+def get_project(project_id: str) -> Call[Project]:
+    return Call("GET", f"/projects/{project_id}", _model(Project))
+
+
+def update_project(project_id: str, name: str | None, description: str | None, archived: bool | None) -> Call[Project]:
+    body = _params(name=name, description=description, archived=archived)
+    return Call("PATCH", f"/projects/{project_id}", _model(Project), json=body)
+
+
+def delete_project(project_id: str, with_files: bool) -> Call[None]:
+    params = {"with_files": str(with_files).lower()}
+    return Call("DELETE", f"/projects/{project_id}", _nothing, params=params)
 
 
 # -- admin: dead letters ---------------------------------------------------------

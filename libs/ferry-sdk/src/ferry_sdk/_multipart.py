@@ -27,18 +27,30 @@ class FileBody:
     content_type: str
     boundary: str
     size: int
+    project_id: str | None = None
 
     @classmethod
-    def of(cls, path: str | os.PathLike[str], filename: str | None = None, content_type: str | None = None) -> FileBody:
+    def of(
+        cls,
+        path: str | os.PathLike[str],
+        filename: str | None = None,
+        content_type: str | None = None,
+        project_id: str | None = None,
+    ) -> FileBody:
         path = Path(path)
         name = filename or path.name
         kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return cls(path, name, kind, secrets.token_hex(16), path.stat().st_size)
+        return cls(path, name, kind, secrets.token_hex(16), path.stat().st_size, project_id)
 
     @property
     def _head(self) -> bytes:
+        # The project comes before the file, so the server checks it before taking any byte.
+        project = ""
+        if self.project_id:
+            disposition = 'Content-Disposition: form-data; name="project_id"'
+            project = f"--{self.boundary}\r\n{disposition}\r\n\r\n{_quote(self.project_id)}\r\n"
         return (
-            f"--{self.boundary}\r\n"
+            project + f"--{self.boundary}\r\n"
             f'Content-Disposition: form-data; name="file"; filename="{_quote(self.filename)}"\r\n'
             f"Content-Type: {self.content_type}\r\n\r\n"
         ).encode()

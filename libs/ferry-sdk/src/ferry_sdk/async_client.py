@@ -41,6 +41,8 @@ from ferry_sdk.models import (
     FileRecord,
     FileStats,
     Message,
+    Project,
+    ProjectList,
     RecoveryCodes,
     ReplayReport,
     TokenPair,
@@ -215,9 +217,10 @@ class AsyncFerryClient(ClientBase):
         on_progress: ProgressCallback | None = None,
         filename: str | None = None,
         content_type: str | None = None,
+        project_id: str | None = None,
     ) -> FileRecord:
         """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes."""
-        return await self._run(calls.upload(path, on_progress, filename, content_type))
+        return await self._run(calls.upload(path, on_progress, filename, content_type, project_id))
 
     async def list_files(
         self,
@@ -228,8 +231,9 @@ class AsyncFerryClient(ClientBase):
         file_type: str | None = None,
         q: str | None = None,
         sort: SortKey | None = None,
+        project_id: str | None = None,
     ) -> FileList:
-        return await self._run(calls.list_files(limit, offset, status, file_type, q, sort))
+        return await self._run(calls.list_files(limit, offset, status, file_type, q, sort, project_id))
 
     async def search(self, q: str, *, limit: int | None = None, offset: int | None = None) -> FileList:
         return await self._run(calls.search(q, limit, offset))
@@ -251,6 +255,39 @@ class AsyncFerryClient(ClientBase):
 
     async def cancel(self, file_id: str) -> FileRecord:
         return await self._run(calls.cancel(file_id))
+
+    async def move(self, file_id: str, project_id: str | None) -> FileRecord:
+        """Move a file into one of its owner's projects, or out of its project with ``None``."""
+        return await self._run(calls.move(file_id, project_id))
+
+    # -- projects ------------------------------------------------------------------
+
+    async def create_project(self, name: str, *, description: str | None = None) -> Project:
+        return await self._run(calls.create_project(name, description))
+
+    async def list_projects(
+        self, *, archived: bool | None = None, limit: int | None = None, offset: int | None = None
+    ) -> ProjectList:
+        """The caller's projects (an admin's: everyone's), each with its files and bytes."""
+        return await self._run(calls.list_projects(archived, limit, offset))
+
+    async def get_project(self, project_id: str) -> Project:
+        return await self._run(calls.get_project(project_id))
+
+    async def update_project(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        archived: bool | None = None,
+    ) -> Project:
+        """Rename, describe, archive or unarchive a project; what is left ``None`` stays as it is."""
+        return await self._run(calls.update_project(project_id, name, description, archived))
+
+    async def delete_project(self, project_id: str, *, with_files: bool = False) -> None:
+        """Delete a project; its files stay (in no project) unless ``with_files`` deletes them too."""
+        await self._run(calls.delete_project(project_id, with_files))
 
     async def delete(self, file_id: str) -> None:
         await self._run(calls.delete(file_id))

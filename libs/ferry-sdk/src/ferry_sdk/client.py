@@ -41,6 +41,8 @@ from ferry_sdk.models import (
     FileRecord,
     FileStats,
     Message,
+    Project,
+    ProjectList,
     RecoveryCodes,
     ReplayReport,
     TokenPair,
@@ -216,9 +218,10 @@ class FerryClient(ClientBase):
         on_progress: ProgressCallback | None = None,
         filename: str | None = None,
         content_type: str | None = None,
+        project_id: str | None = None,
     ) -> FileRecord:
         """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes."""
-        return self._run(calls.upload(path, on_progress, filename, content_type))
+        return self._run(calls.upload(path, on_progress, filename, content_type, project_id))
 
     def list_files(
         self,
@@ -229,8 +232,9 @@ class FerryClient(ClientBase):
         file_type: str | None = None,
         q: str | None = None,
         sort: SortKey | None = None,
+        project_id: str | None = None,
     ) -> FileList:
-        return self._run(calls.list_files(limit, offset, status, file_type, q, sort))
+        return self._run(calls.list_files(limit, offset, status, file_type, q, sort, project_id))
 
     def search(self, q: str, *, limit: int | None = None, offset: int | None = None) -> FileList:
         return self._run(calls.search(q, limit, offset))
@@ -252,6 +256,39 @@ class FerryClient(ClientBase):
 
     def cancel(self, file_id: str) -> FileRecord:
         return self._run(calls.cancel(file_id))
+
+    def move(self, file_id: str, project_id: str | None) -> FileRecord:
+        """Move a file into one of its owner's projects, or out of its project with ``None``."""
+        return self._run(calls.move(file_id, project_id))
+
+    # -- projects ------------------------------------------------------------------
+
+    def create_project(self, name: str, *, description: str | None = None) -> Project:
+        return self._run(calls.create_project(name, description))
+
+    def list_projects(
+        self, *, archived: bool | None = None, limit: int | None = None, offset: int | None = None
+    ) -> ProjectList:
+        """The caller's projects (an admin's: everyone's), each with its files and bytes."""
+        return self._run(calls.list_projects(archived, limit, offset))
+
+    def get_project(self, project_id: str) -> Project:
+        return self._run(calls.get_project(project_id))
+
+    def update_project(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        archived: bool | None = None,
+    ) -> Project:
+        """Rename, describe, archive or unarchive a project; what is left ``None`` stays as it is."""
+        return self._run(calls.update_project(project_id, name, description, archived))
+
+    def delete_project(self, project_id: str, *, with_files: bool = False) -> None:
+        """Delete a project; its files stay (in no project) unless ``with_files`` deletes them too."""
+        self._run(calls.delete_project(project_id, with_files))
 
     def delete(self, file_id: str) -> None:
         self._run(calls.delete(file_id))

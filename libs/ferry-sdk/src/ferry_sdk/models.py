@@ -31,6 +31,8 @@ __all__ = [
     "Message",
     "PagesContent",
     "Progress",
+    "Project",
+    "ProjectList",
     "RecoveryCodes",
     "ReplayReport",
     "SheetInfo",
@@ -113,6 +115,7 @@ class FileRecord(_Model):
     format: str
     size: int
     sha256: str | None = None
+    project_id: str | None = None
     status: FileStatus
     progress: int
     stage: Stage
@@ -152,6 +155,27 @@ class FileDetail(FileRecord):
 
 class FileList(_Model):
     items: list[FileRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class Project(_Model):
+    project_id: str
+    owner_id: str
+    org_id: str | None = None
+    name: str
+    description: str | None = None
+    archived: bool
+    archived_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    files: int
+    bytes: int
+
+
+class ProjectList(_Model):
+    items: list[Project]
     total: int
     limit: int
     offset: int

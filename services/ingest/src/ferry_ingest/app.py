@@ -19,6 +19,8 @@ from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
 from ferry_ingest.errors import install_error_handlers
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
+from ferry_ingest.project_routes import router as project_router
+from ferry_ingest.projects import ProjectsRepository
 from ferry_ingest.routes import router
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
@@ -35,6 +37,9 @@ def create_app(
         blobs = resources.require_blobs()
         repo = FilesRepository(resources.db)
         await repo.ensure_indexes()
+        projects = ProjectsRepository(resources.db)
+        await projects.ensure_indexes()
+        app.state.projects = projects
         api_keys = apikeys.ApiKeyStore(resources.db)
         await api_keys.ensure_indexes()
         relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds)
@@ -60,6 +65,7 @@ def create_app(
             bus=resources.bus,
             max_bytes=settings.max_upload_bytes,
             progress_interval=settings.progress_interval_seconds,
+            projects=projects,
         )
         subscriptions = await projection.subscribe(
             resources.bus, projection.StatusProjection(repo), projection.UserCleanup(repo, files.delete)
@@ -101,6 +107,7 @@ def create_app(
     instrument(app, "ingest")
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(project_router)
     app.include_router(admin_router)
     app.include_router(ops_router(lambda: app.state.infra.readiness()))
     mount_console(app)

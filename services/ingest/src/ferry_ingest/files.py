@@ -53,6 +53,7 @@ class FileQuery:
     status: str | None = None
     file_type: str | None = None
     q: str | None = None
+    project_id: str | None = None
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
@@ -79,10 +80,13 @@ class FilesRepository:
         await c.create_index([("has_pending", ASCENDING)], partialFilterExpression={"has_pending": True})
         await c.create_index([("created_at", DESCENDING)])
         await c.create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
+        await c.create_index([("project_id", ASCENDING), ("created_at", DESCENDING)])
 
     # -- writes ----------------------------------------------------------------
 
-    async def create_uploading(self, file_id: str, owner_id: str, filename: str, content_type: str, fmt: str) -> None:
+    async def create_uploading(
+        self, file_id: str, owner_id: str, filename: str, content_type: str, fmt: str, project_id: str | None = None
+    ) -> None:
         now = utcnow()
         await self.collection.insert_one(
             {
@@ -92,6 +96,7 @@ class FilesRepository:
                 "content_type": content_type,
                 "format": fmt,
                 "blob_key": file_id,
+                "project_id": project_id,
                 "size": 0,
                 "sha256": None,
                 "status": FileStatus.UPLOADING.value,
@@ -117,14 +122,17 @@ class FilesRepository:
             {"$set": {"bytes_done": bytes_done, "bytes_total": bytes_total, "updated_at": utcnow()}},
         )
 
-    async def mark_queued(self, file_id: str, size: int, sha256: str, event: Envelope) -> Doc | None:
-        """The upload finished: record its size and digest and owe ``file.uploaded.v1``, atomically."""
+    async def mark_queued(
+        self, file_id: str, size: int, sha256: str, event: Envelope, project_id: str | None = None
+    ) -> Doc | None:
+        """The upload finished: record its size, digest and project and owe ``file.uploaded.v1``, atomically."""
         return await self.collection.find_one_and_update(
             {"_id": file_id, "status": FileStatus.UPLOADING.value},
             {
                 "$set": {
                     "size": size,
                     "sha256": sha256,
+                    "project_id": project_id,
                     "bytes_done": size,
                     "bytes_total": size,
                     "status": FileStatus.QUEUED.value,
@@ -368,6 +376,8 @@ def _filter(query: FileQuery) -> Doc:
         flt["status"] = query.status
     if query.file_type:
         flt["format"] = query.file_type
+    if query.project_id:
+        flt["project_id"] = query.project_id
     if query.q:
         flt["filename"] = {"$regex": re.escape(query.q), "$options": "i"}
     return flt

@@ -45,7 +45,7 @@ class MultipartReader:
         self._headers: dict[str, str] = {}
         self._finished = False
         self.fields: dict[str, str] = {}
-        self._field_name: str | None = None
+        self._field: Part | None = None  # the text field being read
         self._field_value = bytearray()
         self._parser = MultipartParser(
             boundary,
@@ -100,24 +100,30 @@ class MultipartReader:
 
     async def open_file(self, field: str) -> Part:
         """Advance to the file part named ``field``, keeping small text fields seen on the way."""
-        current: Part | None = None
         while (event := await self._next_event()) is not None:
             kind, value = event
             if kind == "part":
                 assert isinstance(value, Part)
                 if value.name == field and value.filename is not None:
+                    self._field = None
                     return value
-                current = value
-                self._field_value.clear()
-            elif kind == "data" and current is not None:
-                assert isinstance(value, bytes)
-                if len(self._field_value) + len(value) > _MAX_FIELD_BYTES:
-                    raise BadUpload(f"form field {current.name!r} is too large")
-                self._field_value.extend(value)
-            elif kind == "end" and current is not None:
-                self.fields[current.name] = self._field_value.decode("utf-8", errors="replace")
-                current = None
+            self._keep_field(kind, value)
         raise InvalidContent(f"multipart field {field!r} with a file is required")
+
+    def _keep_field(self, kind: str, value: object) -> None:
+        """Collect a small text field into ``fields`` as its events pass; other files' parts are skipped."""
+        if kind == "part":
+            assert isinstance(value, Part)
+            self._field = value if value.filename is None else None
+            self._field_value.clear()
+        elif kind == "data" and self._field is not None:
+            assert isinstance(value, bytes)
+            if len(self._field_value) + len(value) > _MAX_FIELD_BYTES:
+                raise BadUpload(f"form field {self._field.name!r} is too large")
+            self._field_value.extend(value)
+        elif kind == "end" and self._field is not None:
+            self.fields[self._field.name] = self._field_value.decode("utf-8", errors="replace")
+            self._field = None
 
     async def file_chunks(self) -> AsyncIterator[bytes]:
         """The data of the part opened by ``open_file``, until that part ends."""
@@ -131,6 +137,6 @@ class MultipartReader:
         raise BadUpload("the upload ended before the file was complete")
 
     async def drain(self) -> None:
-        """Read the rest of the body (trailing fields), so the request completes cleanly."""
-        while await self._next_event() is not None:
-            pass
+        """Read the rest of the body, so the request completes cleanly; trailing text fields join ``fields``."""
+        while (event := await self._next_event()) is not None:
+            self._keep_field(*event)

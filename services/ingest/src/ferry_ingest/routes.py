@@ -46,7 +46,17 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
     response_model=FileRecord,
     dependencies=[Depends(admit_upload)],
     responses=error_responses(
-        400, 401, 413, 415, 422, 503, _422="A missing `file` field, an empty file, or a file deleted during its upload"
+        400,
+        401,
+        404,
+        409,
+        413,
+        415,
+        422,
+        503,
+        _404="No such project among the caller's (`project_id`)",
+        _409="The project (`project_id`) is archived",
+        _422="A missing `file` field, an empty file, or a file deleted during its upload",
     ),
     openapi_extra={
         "requestBody": {
@@ -54,7 +64,13 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "project_id": {
+                                "type": "string",
+                                "description": "A project of the caller's to upload into (before or after `file`)",
+                            },
+                        },
                         "required": ["file"],
                     }
                 }
@@ -64,7 +80,7 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
     },
 )
 async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, files: Files) -> FileRecord:
-    """Upload one file as multipart field ``file``; it is streamed to storage, then parsed."""
+    """Upload one file as multipart field ``file`` (and optionally ``project_id``); it is streamed, then parsed."""
     boundary = boundary_of(request.headers.get("content-type"))
     if boundary is None:
         raise UnsupportedFormat("the request body must be multipart/form-data with a boundary")
@@ -86,6 +102,7 @@ async def list_files(
     status: FileStatus | None = None,
     file_type: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    project_id: str | None = None,
     sort: SortKey = "-created_at",
 ) -> FileList:
     """The caller's files (an admin's: everyone's), filtered, sorted and paginated."""
@@ -97,6 +114,7 @@ async def list_files(
             status=status.value if status else None,
             file_type=file_type,
             q=q,
+            project_id=project_id,
             sort=sort,
             limit=limit,
             offset=offset,

@@ -36,6 +36,7 @@ class FileRecord(BaseModel):
     format: str
     size: int
     sha256: str | None
+    project_id: str | None = None
     status: FileStatus
     progress: int
     stage: Stage
@@ -94,6 +95,7 @@ def record_of(doc: dict[str, Any]) -> FileRecord:
         format=doc.get("format", ""),
         size=int(doc.get("size", 0)),
         sha256=doc.get("sha256"),
+        project_id=doc.get("project_id"),
         status=FileStatus(doc["status"]),
         progress=int(doc.get("progress", 0)),
         stage=Stage(doc.get("stage", Stage.UPLOAD)),

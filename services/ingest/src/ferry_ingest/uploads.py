@@ -28,6 +28,7 @@ from ferry_core.tokens import Principal
 from ferry_ingest.errors import InvalidContent, UnsupportedFormat, UploadTooLarge
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.multipart import MultipartReader
+from ferry_ingest.projects import ProjectsRepository, destination
 from ferry_ingest.sniff import SNIFF_BYTES, Detected, detect
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,7 @@ class UploadContext:
     bus: Bus
     max_bytes: int
     progress_interval: float
+    projects: ProjectsRepository | None = None
 
 
 def clean_filename(raw: str | None) -> str:
@@ -120,10 +122,22 @@ async def _head_and_rest(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIter
     return first, everything()
 
 
+async def _project_named(ctx: UploadContext, reader: MultipartReader, principal: Principal) -> str | None:
+    """The ``project_id`` form field read so far, checked: the caller's own project, not archived."""
+    project_id = reader.fields.get("project_id", "").strip()
+    if not project_id:
+        return None
+    assert ctx.projects is not None, "uploads into projects need the projects repository"
+    await destination(ctx.projects, project_id, principal.user_id)
+    return project_id
+
+
 async def receive_upload(
     ctx: UploadContext, reader: MultipartReader, principal: Principal, content_length: int | None
 ) -> dict[str, Any]:
     part = await reader.open_file("file")
+    # A project named before the file is checked before any byte is taken; one named after it, once the body is read.
+    project_id = await _project_named(ctx, reader, principal)
     filename = clean_filename(part.filename)
     head, body = await _head_and_rest(reader.file_chunks())
     if not head:
@@ -135,11 +149,14 @@ async def receive_upload(
         raise UnsupportedFormat(f"unsupported file type: detected {detected.format} ({detected.content_type})")
 
     file_id = new_id()
-    await ctx.repo.create_uploading(file_id, principal.user_id, filename, detected.content_type, detected.format)
+    await ctx.repo.create_uploading(
+        file_id, principal.user_id, filename, detected.content_type, detected.format, project_id
+    )
     meter = _Meter(ctx, file_id, principal.user_id, content_length)
     try:
         await ctx.blobs.put(file_id, meter.through(body), content_type=detected.content_type)
         await reader.drain()
+        project_id = project_id or await _project_named(ctx, reader, principal)
     except BaseException:
         UPLOADS.labels("failed").inc()
         with contextlib.suppress(Exception):
@@ -163,7 +180,7 @@ async def receive_upload(
         subject=file_id,
         correlation_id=correlation_id_var.get(),
     )
-    doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event)
+    doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event, project_id)
     if doc is None:  # deleted while uploading
         await ctx.blobs.delete(file_id)
         raise InvalidContent("the file was deleted during its upload")
