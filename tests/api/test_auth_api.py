@@ -57,7 +57,7 @@ AIMS: dict[str, Callable[[Case, World], Caller | None]] = {
     "POST /auth/logout": _fresh_refresh_token,
     "DELETE /auth/api-keys/{key_id}": _fresh_key,
 }
-ADMIN_PATHS = ("/users", "/users/{user_id}", "/users/{user_id}/totp")
+ADMIN_PATHS = ("/users", "/users/{user_id}", "/users/{user_id}/totp", "/audit", "/audit/export")
 
 
 @schema.parametrize()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from ferry_core.events import (
     EVENT_TYPES,
     ApiKeyCreated,
     ApiKeyRevoked,
+    AuditAction,
+    AuditRecorded,
+    AuditTarget,
     Envelope,
     ErrorInfo,
     FileCancelled,
@@ -53,6 +57,18 @@ SAMPLES = {
         key_id="k1", owner_id="u1", role="user", key_hash="0" * 64, name="ci", prefix="fry_abcdefgh", revision=1
     ),
     "apikey.revoked.v1": ApiKeyRevoked(key_id="k1", owner_id="u1"),
+    "audit.recorded.v1": AuditRecorded(
+        time=datetime(2026, 1, 1, tzinfo=UTC),
+        actor_id=None,
+        actor_name="alice",
+        action=AuditAction.LOGIN_FAILED,
+        target=AuditTarget(type="user", id="u1"),
+        outcome="failure",
+        reason="invalid_credentials",
+        client_address="203.0.113.7",
+        request_id="r1",
+        correlation_id="c1",
+    ),
 }
 
 

@@ -27,9 +27,16 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # to publish file.failed.v1; add it here when it does). A consumer's entry is the binding
 # key of its queue, so it may be a topic pattern.
 SENDS: dict[str, tuple[str, ...]] = {
-    "ingest": ("file.uploaded.v1", "file.progress.v1", "file.failed.v1", "file.deleted.v1", "file.cancelled.v1"),
+    "ingest": (
+        "file.uploaded.v1",
+        "file.progress.v1",
+        "file.failed.v1",
+        "file.deleted.v1",
+        "file.cancelled.v1",
+        "audit.recorded.v1",
+    ),
     "parser": ("file.progress.v1", "file.parsed.v1", "file.failed.v1"),
-    "auth": ("user.deleted.v1", "apikey.created.v1", "apikey.revoked.v1"),
+    "auth": ("user.deleted.v1", "apikey.created.v1", "apikey.revoked.v1", "audit.recorded.v1"),
 }
 RECEIVES: dict[str, tuple[str, ...]] = {
     "parser": ("file.uploaded.v1", "file.deleted.v1", "file.cancelled.v1"),
@@ -42,6 +49,7 @@ RECEIVES: dict[str, tuple[str, ...]] = {
         "apikey.revoked.v1",
     ),
     "notifier": ("file.#",),
+    "auth": ("audit.recorded.v1",),
 }
 
 _SUMMARIES = {
@@ -54,6 +62,7 @@ _SUMMARIES = {
     "user.deleted.v1": "A user was deleted; their files must go too.",
     "apikey.created.v1": "An API key was created, or its owner's role changed; the gateway accepts it.",
     "apikey.revoked.v1": "An API key was revoked, or its owner disabled or deleted; the gateway refuses it.",
+    "audit.recorded.v1": "A security-relevant action happened; auth stores it, once, in its append-only audit log.",
 }
 _RECEIVE_NOTES = {
     "notifier": "Each replica binds its own exclusive queue, so every replica sees every event.",

@@ -206,6 +206,53 @@ class ApiKeyRevoked(_Model):
     owner_id: str
 
 
+class AuditAction(StrEnum):
+    """What an audit entry records: a bounded set, so filters and dashboards can rely on it."""
+
+    LOGIN = "auth.login"
+    LOGIN_FAILED = "auth.login_failed"
+    REFRESH_REUSE = "auth.refresh_reuse"
+    LOGOUT_ALL = "auth.logout_all"
+    ROLE_CHANGED = "user.role_changed"
+    DISABLED = "user.disabled"
+    ENABLED = "user.enabled"
+    DELETED = "user.deleted"
+    APIKEY_CREATED = "apikey.created"
+    APIKEY_REVOKED = "apikey.revoked"
+    FILE_UPLOADED = "file.uploaded"
+    FILE_DOWNLOADED = "file.downloaded"
+    FILE_EXPORTED = "file.exported"
+    FILE_DELETED = "file.deleted"
+    QUOTA_CHANGED = "quota.changed"
+    """Reserved for organization quotas."""
+
+
+class AuditTarget(_Model):
+    """What an action was done to."""
+
+    type: Literal["user", "api_key", "file", "organization"]
+    id: str | None = Field(default=None, description="None when there is no such thing (a sign-in as an unknown name).")
+
+
+class AuditRecorded(_Model):
+    """One security-relevant action, as the service that saw it tells it; auth stores it append-only."""
+
+    time: datetime = Field(description="When the action happened (not when the event was stored).")
+    actor_id: str | None = Field(description="Who acted; None for an anonymous failed sign-in.")
+    actor_name: str | None = Field(default=None, description="The actor's username, or the login name tried.")
+    org_id: str | None = Field(default=None, description="The organization acted in; None until organizations exist.")
+    action: AuditAction
+    target: AuditTarget | None = None
+    outcome: Literal["success", "failure"] = "success"
+    reason: str | None = Field(default=None, description="Why it failed (a short code such as invalid_credentials).")
+    client_address: str | None = None
+    request_id: str | None = None
+    correlation_id: str | None = None
+    details: dict[str, str | int | bool | None] = Field(
+        default_factory=dict, description="A few facts specific to the action (a new role, a file name, a format)."
+    )
+
+
 EVENT_TYPES: dict[str, type[_Model]] = {
     "file.uploaded.v1": FileUploaded,
     "file.progress.v1": FileProgress,
@@ -216,6 +263,7 @@ EVENT_TYPES: dict[str, type[_Model]] = {
     "user.deleted.v1": UserDeleted,
     "apikey.created.v1": ApiKeyCreated,
     "apikey.revoked.v1": ApiKeyRevoked,
+    "audit.recorded.v1": AuditRecorded,
 }
 
 _TYPE_OF = {model: name for name, model in EVENT_TYPES.items()}

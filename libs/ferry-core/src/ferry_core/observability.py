@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ferry_core.events import new_id
 
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 HTTP_REQUESTS = Counter(
     "ferry_http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"]
@@ -132,6 +133,7 @@ class RequestContextMiddleware:
         correlation_id = headers.get("x-correlation-id") or request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
+        request_id_var.set(request_id)
         bind_correlation(correlation_id)
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)

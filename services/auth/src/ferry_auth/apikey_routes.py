@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from ferry_auth.apikeys import MAX_KEYS_PER_USER, ApiKey
-from ferry_auth.deps import CurrentUser, State
+from ferry_auth.deps import ClientAddress, CurrentUser, State
 from ferry_auth.schemas import ErrorBody
+from ferry_core.audit import AuditAction, AuditTarget
 
 router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
 
@@ -51,9 +52,19 @@ class ApiKeyList(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_errors(400, 401, 403, 409))
-async def create_api_key(body: ApiKeyCreate, user: CurrentUser, state: State, response: Response) -> ApiKeyWithSecret:
+async def create_api_key(
+    body: ApiKeyCreate, user: CurrentUser, state: State, address: ClientAddress, response: Response
+) -> ApiKeyWithSecret:
     """Create a key that acts as the caller on the files API; the reply is the only time it is shown."""
     created = await state.api_keys.create(user, body.name)
+    await state.audit.record(
+        AuditAction.APIKEY_CREATED,
+        actor_id=user.id,
+        actor_name=user.username,
+        target=AuditTarget(type="api_key", id=created.key.id),
+        client_address=address,
+        details={"name": created.key.name, "prefix": created.key.prefix},
+    )
     response.headers["Cache-Control"] = "no-store"  # the body holds a secret
     return ApiKeyWithSecret(**ApiKeyOut.of(created.key).model_dump(), key=created.secret)
 
@@ -65,6 +76,13 @@ async def list_api_keys(user: CurrentUser, state: State) -> ApiKeyList:
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_errors(401, 403, 404))
-async def revoke_api_key(key_id: str, user: CurrentUser, state: State) -> None:
+async def revoke_api_key(key_id: str, user: CurrentUser, state: State, address: ClientAddress) -> None:
     """Revoke one of the caller's keys; the files API refuses it within moments."""
     await state.api_keys.revoke(user.id, key_id)
+    await state.audit.record(
+        AuditAction.APIKEY_REVOKED,
+        actor_id=user.id,
+        actor_name=user.username,
+        target=AuditTarget(type="api_key", id=key_id),
+        client_address=address,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ferry_auth import apikey_routes, routes, totp_routes
+from ferry_auth import apikey_routes, audit_log, audit_routes, routes, totp_routes
 from ferry_auth.accounts import Accounts
 from ferry_auth.apikeys import ApiKeys
 from ferry_auth.client_address import TrustedProxies
@@ -25,6 +25,7 @@ from ferry_auth.tokens import AccessTokenIssuer
 from ferry_auth.totp import TotpFactors
 from ferry_auth.two_factor import TwoFactor
 from ferry_auth.users import UserRepository
+from ferry_core.audit import AuditRecorder
 from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
 from ferry_core.tokens import TokenVerifier
@@ -42,6 +43,9 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
     api_keys = ApiKeys(infra.db, users, infra.bus)
     await api_keys.ensure_indexes()
     passwords = Passwords.from_settings(settings)
+    audit = AuditRecorder(infra.bus, "auth")
+    audit_store = audit_log.AuditLog(infra.db)
+    await audit_store.ensure_indexes()
     accounts = Accounts(users, refresh, passwords, infra.bus, api_keys)
     if settings.admin_username and settings.admin_password:
         await accounts.ensure_admin(
@@ -64,6 +68,7 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
             AccessTokenIssuer(keys, settings.access_token_ttl_seconds),
             throttle,
             two_factor,
+            audit,
         ),
         two_factor=two_factor,
         # The key set is in this process: no reason to cache it long or to space out refetches.
@@ -71,6 +76,8 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
         keys=keys,
         proxies=TrustedProxies(settings.trusted_proxies),
         api_keys=api_keys,
+        audit=audit,
+        audit_log=audit_store,
     )
 
 
@@ -83,8 +90,13 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
         live = infra if infra is not None else await connect(settings, with_blobs=False)
         try:
             app.state.infra = live
-            app.state.auth = await build_state(settings, live, keys)
-            yield
+            state = await build_state(settings, live, keys)
+            app.state.auth = state
+            subscription = await audit_log.subscribe(live.bus, audit_log.AuditConsumer(state.audit_log))
+            try:
+                yield
+            finally:
+                await subscription.cancel()
         finally:
             if infra is None:
                 await live.close()
@@ -104,6 +116,7 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
     app.include_router(routes.router)
     app.include_router(totp_routes.router)
     app.include_router(apikey_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(ops_router(readiness))
     instrument(app, "auth")
     return app

@@ -10,12 +10,14 @@ from fastapi.security import OAuth2PasswordBearer
 
 from ferry_auth.accounts import Accounts
 from ferry_auth.apikeys import ApiKeys
+from ferry_auth.audit_log import AuditLog
 from ferry_auth.client_address import TrustedProxies
 from ferry_auth.errors import AccountDisabled, Forbidden, Unauthenticated
 from ferry_auth.keyring import LiveKeyRing
 from ferry_auth.sessions import Sessions
 from ferry_auth.two_factor import TwoFactor
 from ferry_auth.users import User, UserRepository
+from ferry_core.audit import AuditRecorder
 from ferry_core.tokens import InvalidToken, Principal, TokenVerifier
 
 
@@ -31,6 +33,8 @@ class AuthState:
     keys: LiveKeyRing
     proxies: TrustedProxies
     api_keys: ApiKeys
+    audit: AuditRecorder
+    audit_log: AuditLog
 
 
 def get_state(request: Request) -> AuthState:

@@ -27,6 +27,15 @@ REFRESH_TOKENS = "refresh_tokens"
 log = structlog.get_logger(__name__)
 
 
+class RefreshTokenReused(InvalidRefreshToken):
+    """A refresh token used a second time: its family is revoked. Answered like any invalid token."""
+
+    def __init__(self, user_id: str, family_id: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.family_id = family_id
+
+
 @dataclass(frozen=True)
 class RefreshGrant:
     """What a consumed refresh token vouched for."""
@@ -93,6 +102,7 @@ class RefreshTokenStore:
                 "refresh token reused; revoking its family", user_id=stale["user_id"], family_id=stale["family_id"]
             )
             await self.revoke_family(stale["family_id"])
+            raise RefreshTokenReused(stale["user_id"], stale["family_id"])
         raise InvalidRefreshToken()
 
     async def revoke(self, token: str) -> None:

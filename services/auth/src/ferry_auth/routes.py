@@ -21,6 +21,7 @@ from ferry_auth.schemas import (
     UserUpdate,
 )
 from ferry_auth.sessions import TokenPair
+from ferry_core.audit import AuditAction, AuditTarget
 
 router = APIRouter()
 
@@ -75,8 +76,8 @@ async def token(
 
 
 @router.post("/auth/refresh", tags=["auth"], responses=_errors(400, 401))
-async def refresh(body: RefreshTokenBody, state: State, response: Response) -> TokenResponse:
-    return _tokens(await state.sessions.refresh(body.refresh_token), response)
+async def refresh(body: RefreshTokenBody, state: State, address: ClientAddress, response: Response) -> TokenResponse:
+    return _tokens(await state.sessions.refresh(body.refresh_token, address=address), response)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"], responses=_errors(400))
@@ -85,9 +86,9 @@ async def logout(body: RefreshTokenBody, state: State) -> None:
 
 
 @router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"], responses=_errors(401, 403))
-async def logout_all(user: CurrentUser, state: State) -> None:
+async def logout_all(user: CurrentUser, state: State, address: ClientAddress) -> None:
     """Log out everywhere: every refresh token of the caller stops working (access tokens expire on their own)."""
-    await state.sessions.logout_everywhere(user)
+    await state.sessions.logout_everywhere(user, address=address)
 
 
 @router.get("/users/me", tags=["users"], responses=_errors(401, 403))
@@ -115,17 +116,41 @@ async def get_user(user_id: str, _: AdminUser, state: State) -> UserOut:
 
 
 @router.patch("/users/{user_id}", tags=["users"], responses=_errors(400, 401, 403, 404, 409))
-async def update_user(user_id: str, body: UserUpdate, admin: AdminUser, state: State) -> UserOut:
+async def update_user(
+    user_id: str, body: UserUpdate, admin: AdminUser, state: State, address: ClientAddress
+) -> UserOut:
     user = await state.accounts.update(admin, user_id, role=body.role, disabled=body.disabled)
+    target = AuditTarget(type="user", id=user.id)
+    if body.role is not None:
+        await state.audit.record(
+            AuditAction.ROLE_CHANGED,
+            actor_id=admin.id,
+            actor_name=admin.username,
+            target=target,
+            client_address=address,
+            details={"role": user.role},
+        )
+    if body.disabled is not None:
+        action = AuditAction.DISABLED if body.disabled else AuditAction.ENABLED
+        await state.audit.record(
+            action, actor_id=admin.id, actor_name=admin.username, target=target, client_address=address
+        )
     return UserOut.of(user)
 
 
 @router.delete(
     "/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"], responses=_errors(401, 403, 404, 409)
 )
-async def delete_user(user_id: str, admin: AdminUser, state: State) -> None:
+async def delete_user(user_id: str, admin: AdminUser, state: State, address: ClientAddress) -> None:
     await state.accounts.delete(admin, user_id)
     await state.two_factor.reset(user_id)
+    await state.audit.record(
+        AuditAction.DELETED,
+        actor_id=admin.id,
+        actor_name=admin.username,
+        target=AuditTarget(type="user", id=user_id),
+        client_address=address,
+    )
 
 
 @router.get("/.well-known/jwks.json", tags=["keys"])

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
+from ferry_core.audit import AuditRecorder
 from ferry_core.tokens import InvalidToken, Principal, TokenVerifier
 from ferry_ingest.apikeys import ApiKeyStore
+from ferry_ingest.audit import FileAudit, client_address
 from ferry_ingest.errors import Unauthorized
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
@@ -60,7 +62,12 @@ def _settings(request: Request) -> IngestSettings:
     return settings
 
 
+def _file_audit(request: Request, user: Annotated[Principal, Depends(_principal)]) -> FileAudit:
+    return FileAudit(AuditRecorder(request.app.state.infra.bus, "ingest"), user, client_address(request))
+
+
 CurrentUser = Annotated[Principal, Depends(_principal)]
+Audit = Annotated[FileAudit, Depends(_file_audit)]
 Files = Annotated[FilesService, Depends(_service)]
 Uploads = Annotated[UploadContext, Depends(_upload_context)]
 Settings = Annotated[IngestSettings, Depends(_settings)]

@@ -9,11 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from ferry_core.audit import AuditAction
 from ferry_core.blobs import BlobNotFound
 from ferry_core.events import FileStatus
 from ferry_core.tokens import Principal
 from ferry_ingest.backpressure import admit_upload
-from ferry_ingest.deps import CurrentUser, Files, Settings, Uploads
+from ferry_ingest.deps import Audit, CurrentUser, Files, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import MAX_OFFSET, SORTS, FileQuery
@@ -79,7 +80,7 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
         }
     },
 )
-async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, files: Files) -> FileRecord:
+async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, files: Files, audit: Audit) -> FileRecord:
     """Upload one file as multipart field ``file`` (and optionally ``project_id``); it is streamed, then parsed."""
     boundary = boundary_of(request.headers.get("content-type"))
     if boundary is None:
@@ -90,6 +91,7 @@ async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, fil
     reader = MultipartReader(request.stream().__aiter__(), boundary)
     doc = await receive_upload(uploads, reader, user, int(length) if length else None)
     files.relay.wake()
+    await audit.record(AuditAction.FILE_UPLOADED, doc, size=doc.get("size"))
     return record_of(doc)
 
 
@@ -194,6 +196,7 @@ async def export_file(
     file_id: str,
     user: CurrentUser,
     files: Files,
+    audit: Audit,
     format: ExportFormat = "csv",
     sheet: str | None = None,
 ) -> StreamingResponse:
@@ -201,6 +204,7 @@ async def export_file(
     doc = await files.find(file_id, user)
     summary = await files.parsed_summary(doc)
     body = files.export(doc, summary, sheet, format)
+    await audit.record(AuditAction.FILE_EXPORTED, doc, format=format, sheet=sheet)
     stem = doc["filename"].rsplit(".", 1)[0] or "export"
     suffix = f"-{sheet}" if sheet else ""
     name = f"{stem}{suffix}.{format}"
@@ -234,7 +238,7 @@ async def cancel_file(file_id: str, user: CurrentUser, files: Files) -> FileReco
         **error_responses(401, 404),
     },
 )
-async def download_file(file_id: str, user: CurrentUser, files: Files) -> StreamingResponse:
+async def download_file(file_id: str, user: CurrentUser, files: Files, audit: Audit) -> StreamingResponse:
     """The original bytes, streamed."""
     doc = await files.find(file_id, user)
     chunks = files.blobs.get(str(doc["_id"]))
@@ -244,6 +248,7 @@ async def download_file(file_id: str, user: CurrentUser, files: Files) -> Stream
         raise FileNotFound("the file's content is not available") from None
     except StopAsyncIteration:
         first = b""
+    await audit.record(AuditAction.FILE_DOWNLOADED, doc)
 
     async def body() -> object:
         yield first
@@ -259,10 +264,11 @@ async def download_file(file_id: str, user: CurrentUser, files: Files) -> Stream
 
 
 @router.delete("/{file_id}", status_code=204, responses=error_responses(401, 404))
-async def delete_file(file_id: str, user: CurrentUser, files: Files) -> Response:
+async def delete_file(file_id: str, user: CurrentUser, files: Files, audit: Audit) -> Response:
     """Remove the record, the original and (through ``file.deleted.v1``) the parsed data."""
     doc = await files.find(file_id, user)
     await files.delete(str(doc["_id"]), str(doc["owner_id"]))
+    await audit.record(AuditAction.FILE_DELETED, doc)
     return Response(status_code=204)
 
 

@@ -58,13 +58,18 @@ def _settings(cls: type[S], config: EmbeddedConfig) -> S:
     return cls(port=config.port, data_dir=config.data_dir, auth_url=config.self_url)
 
 
+AUTH_PREFIXES = ("/auth", "/users", "/audit", "/.well-known")
+NOTIFIER_PREFIXES = ("/ws", "/events")
+"""The edge's routing table (as deploy/nginx/ferry.conf and the Kubernetes Ingress); the rest goes to ingest."""
+
+
 def build_edge(config: EmbeddedConfig, infra: Infrastructure) -> Edge:
     auth = create_auth(_settings(AuthSettings, config), infra)
     ingest = create_ingest(_settings(IngestSettings, config), infra)
     parser = create_parser(_settings(ParserSettings, config), infra)
     notifier = create_notifier(_settings(NotifierSettings, config), infra)
     return Edge(
-        routes=[((("/auth", "/users", "/.well-known")), auth), (("/ws", "/events"), notifier)],
+        routes=[(AUTH_PREFIXES, auth), (NOTIFIER_PREFIXES, notifier)],
         default=ingest,
         # Consumers subscribe before anything publishes: the gateway's relay, and auth (which
         # announces a promoted admin's API keys at start); the in-memory bus keeps no unbound messages.
