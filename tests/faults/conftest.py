@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ferry_core.embedded_mongo import free_port
+from ferry_core.embedded_mongo import EmbeddedMongo, free_port
 from ferry_core.events import new_id
 from ferry_testkit.servers import S3Server
 from tests.e2e import platform
@@ -51,6 +53,27 @@ class Cluster:
     @property
     def urls(self) -> platform.Urls:
         return platform.Urls(auth=self.url("auth"), files=self.url("ingest"), notifier=self.url("notifier"))
+
+
+@pytest.fixture
+def mongo_url(tmp_path: Path) -> Iterator[str]:
+    """A MongoDB-wire server of the test's own, storing on disk (overrides the session's in-memory one).
+
+    The fault tests write hundreds of megabytes (a 1.5M-row file, 100 uploads); the session's
+    server keeps its data and oplog in a 256 MB in-memory cache, and once these had gone through
+    it, later tests' index builds failed with an internal error. Its own server also means a
+    killed service cannot leave anything behind for the next test.
+    """
+    if url := os.environ.get("FERRY_TEST_MONGO_URL"):
+        yield url
+        return
+    folder = tmp_path / "secantus"
+    server = EmbeddedMongo(folder / "db", log_path=folder / "secantus.log").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
