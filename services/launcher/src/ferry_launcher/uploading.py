@@ -122,6 +122,9 @@ async def _upload(
     bars.update(task, completed=total or 1, stage=str(record.status), detail=render.size(total))
 
 
+RECORD_SETTLE_SECONDS = 30.0
+
+
 async def _follow(client: AsyncFerryClient, outcome: Outcome, bars: _Bars, task: TaskID | None) -> None:
     """Move the bar with the notifier's messages until the file is done, then read its final record."""
     assert outcome.record is not None
@@ -135,7 +138,9 @@ async def _follow(client: AsyncFerryClient, outcome: Outcome, bars: _Bars, task:
         if progress.pages_done:
             detail = f"pages {progress.pages_done}/{progress.pages_total or '?'}"
         bars.update(task, completed=progress.progress, stage=str(progress.status), detail=detail)
-    record = await client.get(file_id)
+    # The notifier may announce the end before the gateway's record shows it (each follows the
+    # events on its own): wait the short moment for the record, whose summary the table shows.
+    record = await client.wait(file_id, timeout=RECORD_SETTLE_SECONDS, interval=0.05)
     outcome.record, outcome.status = record, str(record.status)
     if record.error is not None:
         outcome.detail = f"{record.error.code}: {record.error.message}"
