@@ -112,6 +112,12 @@ class World:
         project_id: str = response.json()["project_id"]
         return project_id
 
+    def create_batch(self, caller: Caller) -> str:
+        response = httpx.post(f"{self.urls.files}/batches", headers=caller.bearer, json={"name": "aimed"}, timeout=30)
+        assert response.status_code == 201, response.text
+        batch_id: str = response.json()["batch_id"]
+        return batch_id
+
     def upload(self, caller: Caller, name: str, data: bytes) -> str:
         response = httpx.post(
             f"{self.urls.files}/files", headers=caller.bearer, files={"file": (name, data, "text/csv")}, timeout=30

@@ -16,6 +16,7 @@ from ferry_core.events import (
     AuditAction,
     AuditRecorded,
     AuditTarget,
+    BatchCompleted,
     Envelope,
     ErrorInfo,
     FileCancelled,
@@ -57,6 +58,7 @@ SAMPLES = {
         key_id="k1", owner_id="u1", role="user", key_hash="0" * 64, name="ci", prefix="fry_abcdefgh", revision=1
     ),
     "apikey.revoked.v1": ApiKeyRevoked(key_id="k1", owner_id="u1"),
+    "batch.completed.v1": BatchCompleted(batch_id="b1", owner_id="u1", counts={"parsed": 2, "failed": 1}),
     "audit.recorded.v1": AuditRecorded(
         time=datetime(2026, 1, 1, tzinfo=UTC),
         actor_id=None,
@@ -142,6 +144,12 @@ def test_asyncapi_yaml_reads_back_as_the_document() -> None:
     assert yaml.safe_load(contracts.render()[contracts.ASYNCAPI_PATH]) == contracts.asyncapi()
 
 
+# Events announced before their consumer exists, and which consumer will take them.
+NOT_YET_RECEIVED = {
+    "batch.completed.v1",  # the notifier, with WS /ws/batches/{id} and SSE batch subscriptions (issue 10)
+}
+
+
 def test_asyncapi_wires_every_event_to_a_sender_and_a_receiver() -> None:
     document = contracts.asyncapi()
     operations = document["operations"].values()
@@ -150,7 +158,8 @@ def test_asyncapi_wires_every_event_to_a_sender_and_a_receiver() -> None:
         ref["$ref"].rsplit("/", 1)[1] for op in operations if op["action"] == "receive" for ref in op["messages"]
     }
     messages = document["components"]["messages"]
-    assert sent == received == set(messages)
+    assert sent == set(messages)
+    assert received == set(messages) - {contracts._ident(t) for t in NOT_YET_RECEIVED}
     rendered = contracts.render()
     for message in messages.values():
         assert message["payload"]["$ref"].removeprefix("./") in rendered

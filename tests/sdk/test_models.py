@@ -33,6 +33,10 @@ PAIRS = [
     ("ingest", "ReplayReport", models.ReplayReport),
     ("ingest", "ProjectRecord", models.Project),
     ("ingest", "ProjectList", models.ProjectList),
+    ("ingest", "BatchRecord", models.Batch),
+    ("ingest", "BatchStatistics", models.BatchStatistics),
+    ("ingest", "BatchFailure", models.BatchFailure),
+    ("ingest", "BatchList", models.BatchList),
 ]
 
 

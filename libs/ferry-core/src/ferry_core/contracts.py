@@ -34,6 +34,7 @@ SENDS: dict[str, tuple[str, ...]] = {
         "file.deleted.v1",
         "file.cancelled.v1",
         "audit.recorded.v1",
+        "batch.completed.v1",
     ),
     "parser": ("file.progress.v1", "file.parsed.v1", "file.failed.v1"),
     "auth": ("user.deleted.v1", "apikey.created.v1", "apikey.revoked.v1", "audit.recorded.v1"),
@@ -63,6 +64,7 @@ _SUMMARIES = {
     "apikey.created.v1": "An API key was created, or its owner's role changed; the gateway accepts it.",
     "apikey.revoked.v1": "An API key was revoked, or its owner disabled or deleted; the gateway refuses it.",
     "audit.recorded.v1": "A security-relevant action happened; auth stores it, once, in its append-only audit log.",
+    "batch.completed.v1": "Every file of an upload batch is terminal; announced once per batch.",
 }
 _RECEIVE_NOTES = {
     "notifier": "Each replica binds its own exclusive queue, so every replica sees every event.",

@@ -206,6 +206,14 @@ class ApiKeyRevoked(_Model):
     owner_id: str
 
 
+class BatchCompleted(_Model):
+    """Every file of an upload batch is terminal (parsed, failed or cancelled); announced once per batch."""
+
+    batch_id: str
+    owner_id: str
+    counts: dict[str, int] = Field(description="Files of the batch per status when it completed.")
+
+
 class AuditAction(StrEnum):
     """What an audit entry records: a bounded set, so filters and dashboards can rely on it."""
 
@@ -264,6 +272,7 @@ EVENT_TYPES: dict[str, type[_Model]] = {
     "apikey.created.v1": ApiKeyCreated,
     "apikey.revoked.v1": ApiKeyRevoked,
     "audit.recorded.v1": AuditRecorded,
+    "batch.completed.v1": BatchCompleted,
 }
 
 _TYPE_OF = {model: name for name, model in EVENT_TYPES.items()}

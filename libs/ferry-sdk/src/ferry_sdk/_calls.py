@@ -18,6 +18,9 @@ from ferry_sdk._multipart import FileBody, ProgressCallback
 from ferry_sdk.models import (
     ApiKey,
     ApiKeyWithSecret,
+    Batch,
+    BatchList,
+    BatchStatistics,
     Content,
     DeadLetter,
     DeadLetterList,
@@ -161,8 +164,9 @@ def upload(
     filename: str | None,
     content_type: str | None,
     project_id: str | None = None,
+    batch_id: str | None = None,
 ) -> Call[FileRecord]:
-    body = FileBody.of(path, filename, content_type, project_id)
+    body = FileBody.of(path, filename, content_type, project_id, batch_id)
     return Call("POST", "/files", _model(FileRecord), upload=body, on_progress=on_progress)
 
 
@@ -174,9 +178,17 @@ def list_files(
     q: str | None,
     sort: SortKey | None,
     project_id: str | None = None,
+    batch_id: str | None = None,
 ) -> Call[FileList]:
     params = _params(
-        limit=limit, offset=offset, status=status, file_type=file_type, q=q, sort=sort, project_id=project_id
+        limit=limit,
+        offset=offset,
+        status=status,
+        file_type=file_type,
+        q=q,
+        sort=sort,
+        project_id=project_id,
+        batch_id=batch_id,
     )
     return Call("GET", "/files", _model(FileList), params=params)
 
@@ -270,3 +282,18 @@ def replay_dead_letters(queue: str | None) -> Call[ReplayReport]:
 
 def discard_dead_letter(letter_id: str) -> Call[None]:
     return Call("DELETE", f"/admin/dead-letters/{letter_id}", _nothing)
+
+
+# -- batches ---------------------------------------------------------------------
+
+
+def create_batch(name: str | None) -> Call[Batch]:
+    return Call("POST", "/batches", _model(Batch), json={"name": name})
+
+
+def list_batches(limit: int | None, offset: int | None) -> Call[BatchList]:
+    return Call("GET", "/batches", _model(BatchList), params=_params(limit=limit, offset=offset))
+
+
+def get_batch(batch_id: str) -> Call[BatchStatistics]:
+    return Call("GET", f"/batches/{batch_id}", _model(BatchStatistics))

@@ -28,6 +28,7 @@ class FileBody:
     boundary: str
     size: int
     project_id: str | None = None
+    batch_id: str | None = None
 
     @classmethod
     def of(
@@ -36,21 +37,23 @@ class FileBody:
         filename: str | None = None,
         content_type: str | None = None,
         project_id: str | None = None,
+        batch_id: str | None = None,
     ) -> FileBody:
         path = Path(path)
         name = filename or path.name
         kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return cls(path, name, kind, secrets.token_hex(16), path.stat().st_size, project_id)
+        return cls(path, name, kind, secrets.token_hex(16), path.stat().st_size, project_id, batch_id)
 
     @property
     def _head(self) -> bytes:
-        # The project comes before the file, so the server checks it before taking any byte.
-        project = ""
-        if self.project_id:
-            disposition = 'Content-Disposition: form-data; name="project_id"'
-            project = f"--{self.boundary}\r\n{disposition}\r\n\r\n{_quote(self.project_id)}\r\n"
+        # The project and batch come before the file, so the server checks them before taking any byte.
+        fields = ""
+        for name, value in (("project_id", self.project_id), ("batch_id", self.batch_id)):
+            if value:
+                disposition = f'Content-Disposition: form-data; name="{name}"'
+                fields += f"--{self.boundary}\r\n{disposition}\r\n\r\n{_quote(value)}\r\n"
         return (
-            project + f"--{self.boundary}\r\n"
+            fields + f"--{self.boundary}\r\n"
             f'Content-Disposition: form-data; name="file"; filename="{_quote(self.filename)}"\r\n'
             f"Content-Type: {self.content_type}\r\n\r\n"
         ).encode()

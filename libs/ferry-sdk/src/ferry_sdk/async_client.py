@@ -32,6 +32,9 @@ from ferry_sdk.errors import TransportError, Unauthorized
 from ferry_sdk.models import (
     ApiKey,
     ApiKeyWithSecret,
+    Batch,
+    BatchList,
+    BatchStatistics,
     Content,
     DeadLetter,
     DeadLetterList,
@@ -218,9 +221,10 @@ class AsyncFerryClient(ClientBase):
         filename: str | None = None,
         content_type: str | None = None,
         project_id: str | None = None,
+        batch_id: str | None = None,
     ) -> FileRecord:
         """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes."""
-        return await self._run(calls.upload(path, on_progress, filename, content_type, project_id))
+        return await self._run(calls.upload(path, on_progress, filename, content_type, project_id, batch_id))
 
     async def list_files(
         self,
@@ -232,8 +236,9 @@ class AsyncFerryClient(ClientBase):
         q: str | None = None,
         sort: SortKey | None = None,
         project_id: str | None = None,
+        batch_id: str | None = None,
     ) -> FileList:
-        return await self._run(calls.list_files(limit, offset, status, file_type, q, sort, project_id))
+        return await self._run(calls.list_files(limit, offset, status, file_type, q, sort, project_id, batch_id))
 
     async def search(self, q: str, *, limit: int | None = None, offset: int | None = None) -> FileList:
         return await self._run(calls.search(q, limit, offset))
@@ -259,6 +264,20 @@ class AsyncFerryClient(ClientBase):
     async def move(self, file_id: str, project_id: str | None) -> FileRecord:
         """Move a file into one of its owner's projects, or out of its project with ``None``."""
         return await self._run(calls.move(file_id, project_id))
+
+    # -- batches -------------------------------------------------------------------
+
+    async def create_batch(self, name: str | None = None) -> Batch:
+        """Open an upload batch; uploads join it with ``upload(..., batch_id=...)``."""
+        return await self._run(calls.create_batch(name))
+
+    async def get_batch(self, batch_id: str) -> BatchStatistics:
+        """A batch's live statistics: files per status, bytes, rows, parse times, failures, completion."""
+        return await self._run(calls.get_batch(batch_id))
+
+    async def list_batches(self, *, limit: int | None = None, offset: int | None = None) -> BatchList:
+        """The caller's batches (an admin's: everyone's), each with its files per status."""
+        return await self._run(calls.list_batches(limit, offset))
 
     # -- projects ------------------------------------------------------------------
 

@@ -32,6 +32,9 @@ from ferry_sdk.errors import FerryError, TransportError, Unauthorized
 from ferry_sdk.models import (
     ApiKey,
     ApiKeyWithSecret,
+    Batch,
+    BatchList,
+    BatchStatistics,
     Content,
     DeadLetter,
     DeadLetterList,
@@ -219,9 +222,10 @@ class FerryClient(ClientBase):
         filename: str | None = None,
         content_type: str | None = None,
         project_id: str | None = None,
+        batch_id: str | None = None,
     ) -> FileRecord:
         """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes."""
-        return self._run(calls.upload(path, on_progress, filename, content_type, project_id))
+        return self._run(calls.upload(path, on_progress, filename, content_type, project_id, batch_id))
 
     def list_files(
         self,
@@ -233,8 +237,9 @@ class FerryClient(ClientBase):
         q: str | None = None,
         sort: SortKey | None = None,
         project_id: str | None = None,
+        batch_id: str | None = None,
     ) -> FileList:
-        return self._run(calls.list_files(limit, offset, status, file_type, q, sort, project_id))
+        return self._run(calls.list_files(limit, offset, status, file_type, q, sort, project_id, batch_id))
 
     def search(self, q: str, *, limit: int | None = None, offset: int | None = None) -> FileList:
         return self._run(calls.search(q, limit, offset))
@@ -260,6 +265,20 @@ class FerryClient(ClientBase):
     def move(self, file_id: str, project_id: str | None) -> FileRecord:
         """Move a file into one of its owner's projects, or out of its project with ``None``."""
         return self._run(calls.move(file_id, project_id))
+
+    # -- batches -------------------------------------------------------------------
+
+    def create_batch(self, name: str | None = None) -> Batch:
+        """Open an upload batch; uploads join it with ``upload(..., batch_id=...)``."""
+        return self._run(calls.create_batch(name))
+
+    def get_batch(self, batch_id: str) -> BatchStatistics:
+        """A batch's live statistics: files per status, bytes, rows, parse times, failures, completion."""
+        return self._run(calls.get_batch(batch_id))
+
+    def list_batches(self, *, limit: int | None = None, offset: int | None = None) -> BatchList:
+        """The caller's batches (an admin's: everyone's), each with its files per status."""
+        return self._run(calls.list_batches(limit, offset))
 
     # -- projects ------------------------------------------------------------------
 

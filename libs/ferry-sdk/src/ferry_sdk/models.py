@@ -18,6 +18,10 @@ from ferry_core.events import ColumnInfo, ErrorInfo, FileStatus, Progress, Sheet
 __all__ = [
     "ApiKey",
     "ApiKeyWithSecret",
+    "Batch",
+    "BatchFailure",
+    "BatchList",
+    "BatchStatistics",
     "ColumnInfo",
     "DeadLetter",
     "DeadLetterList",
@@ -116,6 +120,7 @@ class FileRecord(_Model):
     size: int
     sha256: str | None = None
     project_id: str | None = None
+    batch_id: str | None = None
     status: FileStatus
     progress: int
     stage: Stage
@@ -176,6 +181,40 @@ class Project(_Model):
 
 class ProjectList(_Model):
     items: list[Project]
+    total: int
+    limit: int
+    offset: int
+
+
+class Batch(_Model):
+    batch_id: str
+    owner_id: str
+    org_id: str | None = None
+    name: str | None = None
+    created_at: datetime
+    files: int
+    by_status: dict[str, int]
+    complete: bool
+    completed_at: datetime | None = None
+
+
+class BatchFailure(_Model):
+    file_id: str
+    filename: str
+    code: str | None = None
+    message: str | None = None
+
+
+class BatchStatistics(Batch):
+    bytes: int
+    rows: int
+    mean_parse_ms: float | None = None
+    p95_parse_ms: float | None = None
+    failures: list[BatchFailure]
+
+
+class BatchList(_Model):
+    items: list[Batch]
     total: int
     limit: int
     offset: int

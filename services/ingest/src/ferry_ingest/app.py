@@ -14,6 +14,8 @@ from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_ingest import apikeys, projection
 from ferry_ingest.admin import router as admin_router
 from ferry_ingest.backpressure import QueueGauge
+from ferry_ingest.batch_routes import router as batch_router
+from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.console import mount_console
 from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
 from ferry_ingest.errors import install_error_handlers
@@ -40,9 +42,12 @@ def create_app(
         projects = ProjectsRepository(resources.db)
         await projects.ensure_indexes()
         app.state.projects = projects
+        batches = BatchesRepository(resources.db)
+        await batches.ensure_indexes()
+        app.state.batches = batches
         api_keys = apikeys.ApiKeyStore(resources.db)
         await api_keys.ensure_indexes()
-        relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds)
+        relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds, others=[batches.collection])
         files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay)
         dead_letter_store = DeadLetterStore(resources.db)
         await dead_letter_store.ensure_indexes()
@@ -66,9 +71,12 @@ def create_app(
             max_bytes=settings.max_upload_bytes,
             progress_interval=settings.progress_interval_seconds,
             projects=projects,
+            batches=batches,
         )
         subscriptions = await projection.subscribe(
-            resources.bus, projection.StatusProjection(repo), projection.UserCleanup(repo, files.delete)
+            resources.bus,
+            projection.StatusProjection(repo, batches, relay.wake),
+            projection.UserCleanup(repo, files.delete),
         )
         subscriptions.append(await apikeys.subscribe(resources.bus, apikeys.ApiKeyProjection(api_keys)))
         subscriptions.append(await resources.bus.subscribe_dead_letters(dead_letters.handle))
@@ -108,6 +116,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(project_router)
+    app.include_router(batch_router)
     app.include_router(admin_router)
     app.include_router(ops_router(lambda: app.state.infra.readiness()))
     mount_console(app)

@@ -54,6 +54,7 @@ class FileQuery:
     file_type: str | None = None
     q: str | None = None
     project_id: str | None = None
+    batch_id: str | None = None
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
@@ -81,11 +82,19 @@ class FilesRepository:
         await c.create_index([("created_at", DESCENDING)])
         await c.create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
         await c.create_index([("project_id", ASCENDING), ("created_at", DESCENDING)])
+        await c.create_index([("batch_id", ASCENDING), ("created_at", DESCENDING)])
 
     # -- writes ----------------------------------------------------------------
 
     async def create_uploading(
-        self, file_id: str, owner_id: str, filename: str, content_type: str, fmt: str, project_id: str | None = None
+        self,
+        file_id: str,
+        owner_id: str,
+        filename: str,
+        content_type: str,
+        fmt: str,
+        project_id: str | None = None,
+        batch_id: str | None = None,
     ) -> None:
         now = utcnow()
         await self.collection.insert_one(
@@ -97,6 +106,7 @@ class FilesRepository:
                 "format": fmt,
                 "blob_key": file_id,
                 "project_id": project_id,
+                "batch_id": batch_id,
                 "size": 0,
                 "sha256": None,
                 "status": FileStatus.UPLOADING.value,
@@ -123,9 +133,15 @@ class FilesRepository:
         )
 
     async def mark_queued(
-        self, file_id: str, size: int, sha256: str, event: Envelope, project_id: str | None = None
+        self,
+        file_id: str,
+        size: int,
+        sha256: str,
+        event: Envelope,
+        project_id: str | None = None,
+        batch_id: str | None = None,
     ) -> Doc | None:
-        """The upload finished: record its size, digest and project and owe ``file.uploaded.v1``, atomically."""
+        """The upload finished: record its size, digest, project and batch and owe ``file.uploaded.v1``, atomically."""
         return await self.collection.find_one_and_update(
             {"_id": file_id, "status": FileStatus.UPLOADING.value},
             {
@@ -133,6 +149,7 @@ class FilesRepository:
                     "size": size,
                     "sha256": sha256,
                     "project_id": project_id,
+                    "batch_id": batch_id,
                     "bytes_done": size,
                     "bytes_total": size,
                     "status": FileStatus.QUEUED.value,
@@ -378,6 +395,8 @@ def _filter(query: FileQuery) -> Doc:
         flt["format"] = query.file_type
     if query.project_id:
         flt["project_id"] = query.project_id
+    if query.batch_id:
+        flt["batch_id"] = query.batch_id
     if query.q:
         flt["filename"] = {"$regex": re.escape(query.q), "$options": "i"}
     return flt

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
+from pymongo.asynchronous.collection import AsyncCollection
 
 from ferry_core.bus import Bus
 from ferry_core.events import Envelope
@@ -23,8 +25,16 @@ log = structlog.get_logger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, repo: FilesRepository, bus: Bus, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        repo: FilesRepository,
+        bus: Bus,
+        poll_seconds: float = 1.0,
+        others: Sequence[AsyncCollection[dict[str, Any]]] = (),
+    ) -> None:
+        """``others``: more collections whose documents carry an outbox the same way (batches)."""
         self._files = repo.collection
+        self._collections = [repo.collection, *others]
         self._bus = bus
         self._poll = poll_seconds
         self._wake = asyncio.Event()
@@ -58,23 +68,24 @@ class OutboxRelay:
     async def drain(self) -> int:
         """Publish everything pending now; returns how many events went out."""
         sent = 0
-        async for doc in self._files.find({"has_pending": True}, {"pending_events": 1, "deleting": 1}):
-            sent += await self._flush(doc)
+        for collection in self._collections:
+            async for doc in collection.find({"has_pending": True}, {"pending_events": 1, "deleting": 1}):
+                sent += await self._flush(collection, doc)
         return sent
 
-    async def _flush(self, doc: dict[str, Any]) -> int:
+    async def _flush(self, collection: AsyncCollection[dict[str, Any]], doc: dict[str, Any]) -> int:
         sent = 0
         for raw in doc.get("pending_events", []):
             envelope = Envelope.model_validate(raw)
             await self._bus.publish(envelope)
             EVENTS_PUBLISHED.labels("ingest", envelope.type).inc()
-            await self._files.update_one({"_id": doc["_id"]}, {"$pull": {"pending_events": {"id": envelope.id}}})
+            await collection.update_one({"_id": doc["_id"]}, {"$pull": {"pending_events": {"id": envelope.id}}})
             sent += 1
         if doc.get("deleting"):
             # file.deleted.v1 is out: the record can go.
-            await self._files.delete_one({"_id": doc["_id"], "pending_events": {"$size": 0}})
+            await collection.delete_one({"_id": doc["_id"], "pending_events": {"$size": 0}})
         else:
-            await self._files.update_one(
+            await collection.update_one(
                 {"_id": doc["_id"], "pending_events": {"$size": 0}}, {"$set": {"has_pending": False}}
             )
         return sent

@@ -9,6 +9,7 @@ import structlog
 from ferry_core.bus import Bus, Subscription
 from ferry_core.events import Envelope, FileFailed, FileParsed, FileProgress, UserDeleted
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
+from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.files import FilesRepository
 
 log = structlog.get_logger(__name__)
@@ -20,8 +21,21 @@ DeleteFile = Callable[[str, str], Awaitable[None]]
 
 
 class StatusProjection:
-    def __init__(self, repo: FilesRepository) -> None:
+    """Applies status events to file records; a file that becomes terminal may complete its batch.
+
+    The batch is checked after every terminal event, applied or not, so a redelivery after a
+    crash between the two still completes it (the completion itself happens once).
+    """
+
+    def __init__(
+        self,
+        repo: FilesRepository,
+        batches: BatchesRepository | None = None,
+        announced: Callable[[], None] | None = None,
+    ) -> None:
         self._repo = repo
+        self._batches = batches
+        self._announced = announced  # wakes the outbox relay when a batch completes
 
     async def handle(self, envelope: Envelope) -> None:
         bind_correlation(envelope.correlation_id)
@@ -30,9 +44,15 @@ class StatusProjection:
             await self._repo.apply_progress(payload)
         elif isinstance(payload, FileParsed):
             await self._repo.apply_parsed(payload)
+            await self._settle(payload.file_id)
         elif isinstance(payload, FileFailed):
             await self._repo.apply_failed(payload)
+            await self._settle(payload.file_id)
         EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
+
+    async def _settle(self, file_id: str) -> None:
+        if self._batches is not None and await self._batches.settle_file(file_id) and self._announced:
+            self._announced()
 
 
 class UserCleanup:

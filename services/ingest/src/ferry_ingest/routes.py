@@ -55,7 +55,7 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
         415,
         422,
         503,
-        _404="No such project among the caller's (`project_id`)",
+        _404="No such project (`project_id`) or batch (`batch_id`) among the caller's",
         _409="The project (`project_id`) is archived",
         _422="A missing `file` field, an empty file, or a file deleted during its upload",
     ),
@@ -71,6 +71,10 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
                                 "type": "string",
                                 "description": "A project of the caller's to upload into (before or after `file`)",
                             },
+                            "batch_id": {
+                                "type": "string",
+                                "description": "A batch of the caller's the file joins (before or after `file`)",
+                            },
                         },
                         "required": ["file"],
                     }
@@ -81,7 +85,7 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
     },
 )
 async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, files: Files, audit: Audit) -> FileRecord:
-    """Upload one file as multipart field ``file`` (and optionally ``project_id``); it is streamed, then parsed."""
+    """Upload one file as multipart field ``file`` (optionally ``project_id``, ``batch_id``); streamed, then parsed."""
     boundary = boundary_of(request.headers.get("content-type"))
     if boundary is None:
         raise UnsupportedFormat("the request body must be multipart/form-data with a boundary")
@@ -105,6 +109,7 @@ async def list_files(
     file_type: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     project_id: str | None = None,
+    batch_id: str | None = None,
     sort: SortKey = "-created_at",
 ) -> FileList:
     """The caller's files (an admin's: everyone's), filtered, sorted and paginated."""
@@ -117,6 +122,7 @@ async def list_files(
             file_type=file_type,
             q=q,
             project_id=project_id,
+            batch_id=batch_id,
             sort=sort,
             limit=limit,
             offset=offset,

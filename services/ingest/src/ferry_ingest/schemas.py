@@ -37,6 +37,7 @@ class FileRecord(BaseModel):
     size: int
     sha256: str | None
     project_id: str | None = None
+    batch_id: str | None = None
     status: FileStatus
     progress: int
     stage: Stage
@@ -96,6 +97,7 @@ def record_of(doc: dict[str, Any]) -> FileRecord:
         size=int(doc.get("size", 0)),
         sha256=doc.get("sha256"),
         project_id=doc.get("project_id"),
+        batch_id=doc.get("batch_id"),
         status=FileStatus(doc["status"]),
         progress=int(doc.get("progress", 0)),
         stage=Stage(doc.get("stage", Stage.UPLOAD)),

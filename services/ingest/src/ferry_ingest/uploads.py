@@ -25,6 +25,8 @@ from ferry_core.bus import Bus
 from ferry_core.events import Envelope, FileProgress, FileStatus, FileUploaded, Stage, new_id
 from ferry_core.observability import correlation_id_var
 from ferry_core.tokens import Principal
+from ferry_ingest.batches import BatchesRepository
+from ferry_ingest.batches import destination as batch_destination
 from ferry_ingest.errors import InvalidContent, UnsupportedFormat, UploadTooLarge
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.multipart import MultipartReader
@@ -49,6 +51,7 @@ class UploadContext:
     max_bytes: int
     progress_interval: float
     projects: ProjectsRepository | None = None
+    batches: BatchesRepository | None = None
 
 
 def clean_filename(raw: str | None) -> str:
@@ -132,12 +135,23 @@ async def _project_named(ctx: UploadContext, reader: MultipartReader, principal:
     return project_id
 
 
+async def _batch_named(ctx: UploadContext, reader: MultipartReader, principal: Principal) -> str | None:
+    """The ``batch_id`` form field read so far, checked: the caller's own batch (which stays open for uploads)."""
+    batch_id = reader.fields.get("batch_id", "").strip()
+    if not batch_id:
+        return None
+    assert ctx.batches is not None, "uploads into batches need the batches repository"
+    await batch_destination(ctx.batches, batch_id, principal.user_id)
+    return batch_id
+
+
 async def receive_upload(
     ctx: UploadContext, reader: MultipartReader, principal: Principal, content_length: int | None
 ) -> dict[str, Any]:
     part = await reader.open_file("file")
     # A project named before the file is checked before any byte is taken; one named after it, once the body is read.
     project_id = await _project_named(ctx, reader, principal)
+    batch_id = await _batch_named(ctx, reader, principal)
     filename = clean_filename(part.filename)
     head, body = await _head_and_rest(reader.file_chunks())
     if not head:
@@ -150,13 +164,14 @@ async def receive_upload(
 
     file_id = new_id()
     await ctx.repo.create_uploading(
-        file_id, principal.user_id, filename, detected.content_type, detected.format, project_id
+        file_id, principal.user_id, filename, detected.content_type, detected.format, project_id, batch_id
     )
     meter = _Meter(ctx, file_id, principal.user_id, content_length)
     try:
         await ctx.blobs.put(file_id, meter.through(body), content_type=detected.content_type)
         await reader.drain()
         project_id = project_id or await _project_named(ctx, reader, principal)
+        batch_id = batch_id or await _batch_named(ctx, reader, principal)
     except BaseException:
         UPLOADS.labels("failed").inc()
         with contextlib.suppress(Exception):
@@ -180,7 +195,7 @@ async def receive_upload(
         subject=file_id,
         correlation_id=correlation_id_var.get(),
     )
-    doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event, project_id)
+    doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event, project_id, batch_id)
     if doc is None:  # deleted while uploading
         await ctx.blobs.delete(file_id)
         raise InvalidContent("the file was deleted during its upload")

@@ -1,0 +1,148 @@
+"""HTTP handlers of upload batches (``/batches``): open one, read its live statistics, list them."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, field_validator
+
+from ferry_ingest.batches import TERMINAL, BatchesRepository, visible
+from ferry_ingest.deps import CurrentUser, Files
+from ferry_ingest.errors import error_responses
+from ferry_ingest.files import MAX_OFFSET
+
+router = APIRouter(tags=["batches"])
+
+_404 = "No such batch among the caller's (another user's batch is not found either)"
+_400 = "The body is not UTF-8 JSON"
+
+
+def _batches(request: Request) -> BatchesRepository:
+    batches: BatchesRepository = request.app.state.batches
+    return batches
+
+
+Batches = Annotated[BatchesRepository, Depends(_batches)]
+
+
+class BatchCreate(BaseModel):
+    name: str | None = Field(default=None, max_length=200, description="A label for people; need not be unique")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        name = name.strip()
+        if any(unicodedata.category(ch)[0] == "C" for ch in name):
+            raise ValueError("a batch name may not contain control characters")
+        return name or None
+
+
+class BatchRecord(BaseModel):
+    batch_id: str
+    owner_id: str
+    org_id: str | None = Field(description="The batch's organization; null until organizations exist")
+    name: str | None
+    created_at: datetime
+    files: int = Field(description="Files in the batch")
+    by_status: dict[str, int] = Field(description="Files of the batch per status")
+    complete: bool = Field(description="The batch has files and every one is terminal (parsed, failed or cancelled)")
+    completed_at: datetime | None = Field(
+        description="When the batch first became complete (announced once as batch.completed.v1)"
+    )
+
+
+class BatchFailure(BaseModel):
+    file_id: str
+    filename: str
+    code: str | None
+    message: str | None
+
+
+class BatchStatistics(BatchRecord):
+    bytes: int = Field(description="Bytes of the batch's files")
+    rows: int = Field(description="Rows of the batch's parsed files")
+    mean_parse_ms: float | None = Field(description="Mean parse time of the parsed files")
+    p95_parse_ms: float | None = Field(description="95th percentile (nearest rank) of the parse time of parsed files")
+    failures: list[BatchFailure] = Field(description="Failed files with their reasons (the first 100)")
+
+
+class BatchList(BaseModel):
+    items: list[BatchRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+def _record(doc: dict[str, Any], by_status: dict[str, int]) -> BatchRecord:
+    files = sum(by_status.values())
+    complete = files > 0 and set(by_status) <= set(TERMINAL)
+    return BatchRecord(
+        batch_id=str(doc["_id"]),
+        owner_id=doc["owner_id"],
+        org_id=doc.get("org_id"),
+        name=doc.get("name"),
+        created_at=doc["created_at"],
+        files=files,
+        by_status=by_status,
+        complete=complete,
+        completed_at=doc.get("completed_at"),
+    )
+
+
+@router.post(
+    "/batches",
+    status_code=201,
+    response_model=BatchRecord,
+    responses=error_responses(400, 401, 422, _400=_400),
+)
+async def create_batch(body: BatchCreate, user: CurrentUser, batches: Batches) -> BatchRecord:
+    """Open an upload batch of the caller's; uploads join it with the ``batch_id`` form field."""
+    return _record(await batches.create(user.user_id, body.name), {})
+
+
+@router.get("/batches", response_model=BatchList, responses=error_responses(401, 422))
+async def list_batches(
+    user: CurrentUser,
+    batches: Batches,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> BatchList:
+    """The caller's batches (an admin's: everyone's), newest first, each with its files per status."""
+    items, total = await batches.page(None if user.is_admin else user.user_id, limit, offset)
+    counts = await batches.counts([str(doc["_id"]) for doc in items])
+    records = [_record(doc, counts.get(str(doc["_id"]), {})) for doc in items]
+    return BatchList(items=records, total=total, limit=limit, offset=offset)
+
+
+@router.get("/batches/{batch_id}", response_model=BatchStatistics, responses=error_responses(401, 404, _404=_404))
+async def get_batch(batch_id: str, user: CurrentUser, batches: Batches, files: Files) -> BatchStatistics:
+    """Live statistics of a batch: files per status, bytes, rows, parse times, failures with reasons."""
+    doc = visible(await batches.get(batch_id, None), user)
+    figures = await batches.figures(batch_id)
+    if figures.complete and doc.get("completed_at") is None:
+        # Completion is recorded by the status projection; a terminal move made elsewhere (a cancel) is caught here.
+        if await batches.complete_if_done(batch_id, figures):
+            files.relay.wake()
+        doc = visible(await batches.get(batch_id, None), user)
+    record = _record(doc, figures.by_status)
+    return BatchStatistics(
+        **record.model_dump(),
+        bytes=figures.bytes,
+        rows=figures.rows,
+        mean_parse_ms=figures.mean_parse_ms,
+        p95_parse_ms=figures.p95_parse_ms,
+        failures=[
+            BatchFailure(
+                file_id=str(f["_id"]),
+                filename=f.get("filename", ""),
+                code=(f.get("error") or {}).get("code"),
+                message=(f.get("error") or {}).get("message"),
+            )
+            for f in figures.failures
+        ],
+    )

@@ -1,0 +1,53 @@
+"""Upload batches through both clients against a running ``ferry dev``: open, upload into, follow to completion."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from ferry_sdk import AsyncFerryClient, FerryClient, NotFound
+
+
+def test_batches_with_the_sync_client(client: FerryClient, csv_file: Path) -> None:
+    batch = client.create_batch("nightly")
+    assert batch.name == "nightly" and batch.files == 0 and not batch.complete and batch.org_id is None
+
+    records = [client.upload(csv_file, batch_id=batch.batch_id) for _ in range(2)]
+    assert all(r.batch_id == batch.batch_id for r in records)
+    client.upload(csv_file)  # in no batch
+    assert client.list_files(batch_id=batch.batch_id).total == 2
+
+    deadline = time.monotonic() + 30
+    stats = client.get_batch(batch.batch_id)
+    while not stats.complete:
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.1)
+        stats = client.get_batch(batch.batch_id)
+    assert stats.by_status == {"parsed": 2} and stats.files == 2 and stats.completed_at is not None
+    assert stats.bytes == 2 * records[0].size and stats.rows == 2 * 250  # the fixture has 250 rows
+    assert stats.mean_parse_ms is not None and stats.p95_parse_ms is not None and stats.failures == []
+
+    listed = client.list_batches()
+    assert [(b.batch_id, b.files) for b in listed.items] == [(batch.batch_id, 2)]
+    with pytest.raises(NotFound):
+        client.get_batch("no-such-batch")
+    with pytest.raises(NotFound):
+        client.upload(csv_file, batch_id="no-such-batch")
+
+
+async def test_batches_with_the_async_client(ferry_url: str, account: tuple[str, str], csv_file: Path) -> None:
+    async with AsyncFerryClient(ferry_url) as client:
+        await client.login(*account)
+        batch = await client.create_batch()
+        assert batch.name is None
+        record = await client.upload(csv_file, batch_id=batch.batch_id)
+        assert record.batch_id == batch.batch_id
+        deadline = time.monotonic() + 30
+        while not (stats := await client.get_batch(batch.batch_id)).complete:
+            assert time.monotonic() < deadline, stats
+            await asyncio.sleep(0.1)
+        assert stats.by_status == {"parsed": 1}
+        assert (await client.list_batches(limit=1)).items[0].batch_id == batch.batch_id
