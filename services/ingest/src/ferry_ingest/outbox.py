@@ -33,7 +33,6 @@ class OutboxRelay:
         others: Sequence[AsyncCollection[dict[str, Any]]] = (),
     ) -> None:
         """``others``: more collections whose documents carry an outbox the same way (batches)."""
-        self._files = repo.collection
         self._collections = [repo.collection, *others]
         self._bus = bus
         self._poll = poll_seconds
