@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 MIB = 1024 * 1024
+REPO = Path(__file__).resolve().parents[2]
 
 
 def status_kib(pid: int, field: str) -> int:
@@ -82,10 +87,14 @@ class RssSampler:
             self.kernel_peak = status_kib(self.pid, "VmHWM")
 
     @property
+    def peak_kib(self) -> int:
+        """Peak RSS: the larger of the sampled and the kernel's peak."""
+        return max(self.sampled_peak, self.kernel_peak or 0)
+
+    @property
     def growth_mib(self) -> float:
-        """Peak RSS above the baseline: the larger of the sampled and the kernel's peak."""
-        peak = max(self.sampled_peak, self.kernel_peak or 0)
-        return max(0, peak - self.baseline) / 1024
+        """Peak RSS above the baseline."""
+        return max(0, self.peak_kib - self.baseline) / 1024
 
     @property
     def sampled_growth_mib(self) -> float:
@@ -113,6 +122,27 @@ def _fmt(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def seconds_list(values: Sequence[float]) -> str:
+    """Measured seconds as ``1.23/1.31/...``, for a table's notes."""
+    return "/".join(f"{t:.2f}" for t in values)
+
+
+def memprobe(mode: str, path: Path, workdir: Path, timeout: float = 120) -> dict[str, Any]:
+    """One ``tests.bench.memprobe`` pass of ``mode`` over ``path`` in a fresh process: rows, seconds, RSS (KiB)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.memprobe", mode, str(path), str(workdir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def report(text: str) -> None:

@@ -40,11 +40,8 @@ import bisect
 import contextlib
 import functools
 import itertools
-import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -71,9 +68,17 @@ from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
 from ferry_parser.worker_main import Restart
 from ferry_parser.workers import WorkerPool
-from tests.bench.support import MIB, RssSampler, cpu_count, cpu_seconds, machine_cpu_seconds, report, table
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.bench.support import (
+    MIB,
+    RssSampler,
+    cpu_count,
+    cpu_seconds,
+    machine_cpu_seconds,
+    memprobe,
+    report,
+    seconds_list,
+    table,
+)
 
 CSV_MIB = int(os.environ.get("FERRY_BENCH_CSV_MB", "1024"))
 """Size of the large file of claim 1, in MiB (1024: the claim's 1 GB; smaller for a quick run)."""
@@ -444,18 +449,7 @@ class Cadence:
 
 def probe_polars(path: Path, workdir: Path) -> dict[str, Any]:
     """``polars.read_csv`` of ``path`` in a fresh process: rows, seconds, RSS before and peak (KiB)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.memprobe", "polars", str(path), str(workdir)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return memprobe("polars", path, workdir, timeout=600)
 
 
 def best_polars(path: Path, rounds: int = 3) -> tuple[float, list[float]]:
@@ -527,14 +521,6 @@ def mib(kib: int | None) -> float:
     return (kib or 0) / 1024
 
 
-def peak_kib(sampler: RssSampler) -> int:
-    return max(sampler.sampled_peak, sampler.kernel_peak or 0)
-
-
-def _list(times: list[float]) -> str:
-    return "/".join(f"{t:.2f}" for t in times)
-
-
 # -- 1. a 1 GB CSV in bounded memory ---------------------------------------------------------
 
 
@@ -557,8 +543,8 @@ async def test_a_1gb_csv_parses_in_bounded_memory(store: Store, tmp_path: Path) 
     big.path.unlink()
     assert polars["rows"] == big.rows
 
-    worker_peak, worker_before = mib(peak_kib(in_worker)), mib(in_worker.baseline)
-    parser_peak, parser_before = mib(peak_kib(in_parser)), mib(in_parser.baseline)
+    worker_peak, worker_before = mib(in_worker.peak_kib), mib(in_worker.baseline)
+    parser_peak, parser_before = mib(in_parser.peak_kib), mib(in_parser.baseline)
     polars_peak, polars_before = mib(polars["peak_kib"]), mib(polars["baseline_kib"])
     rows_out = [
         ("parse worker (reads, types, cuts)", seconds, worker_before, worker_peak, worker_peak - worker_before, 1.0),
@@ -640,10 +626,10 @@ async def test_parse_and_store_100mb(store: Store, tmp_path: Path) -> None:
     def line(name: str, key: str) -> tuple[object, ...]:
         seconds, cpu = best[key]
         return (name, seconds, ROWS / seconds, seconds / floor_best, seconds / polars_best, cpu.split(),
-                cpu.busy, _list([r[0] for r in runs[key]]))  # fmt: skip
+                cpu.busy, seconds_list([r[0] for r in runs[key]]))  # fmt: skip
 
     polars_line = ("polars.read_csv (no store)", polars_best, ROWS / polars_best, polars_best / floor_best, 1.0, "-",
-                   "-", _list(polars_times))  # fmt: skip
+                   "-", seconds_list(polars_times))  # fmt: skip
     report(
         table(
             f"Parse and store: {ROWS:,} rows x {len(TYPES)} columns, {csv.size / MIB:.1f} MiB",

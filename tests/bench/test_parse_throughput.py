@@ -14,9 +14,6 @@ Times are the best of a few interleaved rounds; only the ratios are compared. Pe
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -36,13 +33,12 @@ from ferry_parser.formats import ReadOptions, reader_for
 from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
 from tests.bench.memprobe import read_with_reader, reader_options
-from tests.bench.support import MIB, cpu_count, report, table
+from tests.bench.support import MIB, cpu_count, memprobe, report, seconds_list, table
 
 ROWS = 300_000
 ROUNDS = 5  # interleaved rounds of polars and reader; the pipeline runs fewer (it is slower)
 PIPELINE_ROUNDS = 2
 READER_CEILING = 40.0  # generous: polars uses every core and finishes in tens of milliseconds
-REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 NAMES = ["Zoë", "Łukasz", "Ana", "José", "Søren", "Françoise", "Dvořák", "Ærøskøbing", "Nguyễn", "Ωmega"]
@@ -85,17 +81,7 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
 
 def probe(mode: str, path: Path, workdir: Path) -> dict[str, float]:
     """Peak RSS growth of one ``mode`` pass, in a fresh process."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.memprobe", mode, str(path), str(workdir)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = memprobe(mode, path, workdir)
     assert result["rows"] == ROWS, result
     return result
 
@@ -184,8 +170,8 @@ async def test_csv_parse_throughput_against_polars(
             rows_out,
             notes=[
                 f"times: best of {ROUNDS} interleaved rounds (reader + chunks, pipeline: {PIPELINE_ROUNDS}); "
-                f"all polars {_list(polars_times)}, reader {_list(reader_times)}, reader + chunks {_list(cut_times)}, "
-                f"pipeline {_list(pipeline_times)}",
+                f"all polars {seconds_list(polars_times)}, reader {seconds_list(reader_times)}, "
+                f"reader + chunks {seconds_list(cut_times)}, pipeline {seconds_list(pipeline_times)}",
                 f"pipeline: chunk_rows={settings.chunk_rows}, {chunks} chunks written to the MongoDB-wire test server, "
                 f"folder blob store, memory bus; {cpu_count()} cores",
                 "peak RSS growth: one pass in a fresh process, VmHWM minus VmRSS before the pass"
@@ -218,7 +204,3 @@ async def store(blobs: FsBlobStore, path: Path, size: int) -> FileUploaded:
         format="csv",
         blob_key=file_id,
     )
-
-
-def _list(times: list[float]) -> str:
-    return "/".join(f"{t:.2f}" for t in times)
