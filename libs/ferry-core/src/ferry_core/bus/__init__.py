@@ -32,9 +32,15 @@ A short outage of a dependency (MongoDB restarting) then costs a few slow
 retries, not the whole delivery limit in a few milliseconds.
 """
 MAX_RETRY_BACKOFF = 5.0
+
 DEAD_LETTER_QUEUE = "ferry.dead-letters"
 PARSE_QUEUE = "ferry.parser.file-uploaded"
 """The parser's queue of ``file.uploaded.v1``: its depth is the gateway's backpressure signal."""
+
+
+def retry_delay(backoff: float, attempt: int) -> float:
+    """Seconds to wait before the ``attempt``-th redelivery (0 first): doubled each time, capped."""
+    return min(backoff * 2.0**attempt, MAX_RETRY_BACKOFF)
 
 
 class Reject(Exception):
@@ -130,5 +136,6 @@ __all__ = [
     "Handler",
     "Reject",
     "Subscription",
+    "retry_delay",
     "topic_matches",
 ]

@@ -27,6 +27,7 @@ from ferry_core.bus import (
     DeadLetterHandler,
     Handler,
     Reject,
+    retry_delay,
 )
 from ferry_core.events import EXCHANGE, Envelope, new_id
 from ferry_core.observability import observe_event_lag
@@ -285,7 +286,7 @@ async def _deliver(
         previous = (message.headers or {}).get("x-delivery-count")
         attempt = previous if isinstance(previous, int) else 0
         try:
-            await asyncio.sleep(min(backoff * 2**attempt, MAX_RETRY_BACKOFF))
+            await asyncio.sleep(retry_delay(backoff, attempt))
         finally:
             await _settle(message.nack(requeue=True))
     else:

@@ -19,6 +19,7 @@ from ferry_core.bus import (
     DeadLetterHandler,
     Handler,
     Reject,
+    retry_delay,
     topic_matches,
 )
 from ferry_core.events import Envelope, utcnow
@@ -153,13 +154,8 @@ class MemoryBus:
             if message.deliveries >= self._delivery_limit:
                 self._dead_letter(queue, message, envelope, "delivery_limit")
             else:
-                await self._back_off(message.deliveries - 1, lambda: queue.messages.put_nowait(message))
-
-    async def _back_off(self, attempt: int, requeue: Callable[[], None]) -> None:
-        try:
-            await asyncio.sleep(min(self._retry_backoff * 2**attempt, MAX_RETRY_BACKOFF))
-        finally:
-            requeue()
+                delay = retry_delay(self._retry_backoff, message.deliveries - 1)
+                await _requeue_later(lambda: queue.messages.put_nowait(message), delay)
 
     async def _consume_dead(self, handler: DeadLetterHandler, subscription: _MemorySubscription) -> None:
         task = asyncio.current_task()
