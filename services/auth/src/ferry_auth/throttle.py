@@ -12,6 +12,7 @@ hold across replicas; a TTL index removes failures once they leave the window.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from collections.abc import Callable
@@ -81,9 +82,14 @@ class LoginThrottle:
         """Raise ``TooManyAttempts`` when the account or the address has used up its failures."""
         account, address = attempt.counter_keys()
         now = self._clock()
-        waits = [await self._wait(account, self._per_account, now), await self._wait(address, self._per_address, now)]
-        if max(waits) > 0:
-            raise TooManyAttempts(math.ceil(max(waits)))
+        # The two counts are independent reads: one round trip's wait, not two, before every sign-in.
+        wait = max(
+            await asyncio.gather(
+                self._wait(account, self._per_account, now), self._wait(address, self._per_address, now)
+            )
+        )
+        if wait > 0:
+            raise TooManyAttempts(math.ceil(wait))
 
     async def _wait(self, key: str, limit: int, now: datetime) -> float:
         """Seconds until ``key`` has fewer than ``limit`` failures in the window; 0 if it has now."""
