@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from ferry_auth.apikeys import MAX_KEYS_PER_USER, ApiKey
 from ferry_auth.deps import ClientAddress, CurrentUser, State
-from ferry_auth.schemas import ErrorBody
+from ferry_auth.schemas import ErrorResponses
 from ferry_core.audit import AuditAction, AuditTarget
 
 router = APIRouter(prefix="/auth/api-keys", tags=["api-keys"])
 
-_DESCRIPTIONS = {
-    400: "The body could not be read (not UTF-8 JSON)",
-    401: "Missing, invalid or expired access token",
-    403: "Account disabled",
-    404: "No such API key among the caller's",
-    409: f"The caller already holds {MAX_KEYS_PER_USER} API keys",
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+_errors = ErrorResponses(
+    {
+        400: "The body could not be read (not UTF-8 JSON)",
+        401: "Missing, invalid or expired access token",
+        403: "Account disabled",
+        404: "No such API key among the caller's",
+        409: f"The caller already holds {MAX_KEYS_PER_USER} API keys",
+    }
+)
 
 
 class ApiKeyCreate(BaseModel):

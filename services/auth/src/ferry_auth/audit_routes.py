@@ -16,20 +16,18 @@ from pydantic import BaseModel, Field
 
 from ferry_auth.audit_log import AuditQuery, Cursor
 from ferry_auth.deps import AdminUser, State
-from ferry_auth.schemas import ErrorBody
+from ferry_auth.schemas import ErrorResponses
 from ferry_core.events import AuditAction, AuditRecorded
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
-_DESCRIPTIONS = {
-    400: "An invalid cursor",
-    401: "Missing, invalid or expired access token",
-    403: "Account disabled, or admin role required",
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+_errors = ErrorResponses(
+    {
+        400: "An invalid cursor",
+        401: "Missing, invalid or expired access token",
+        403: "Account disabled, or admin role required",
+    }
+)
 
 
 class AuditEntry(AuditRecorded):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from ferry_auth.deps import AdminUser, ClientAddress, CurrentUser, State
 from ferry_auth.errors import NotFound
 from ferry_auth.schemas import (
-    ErrorBody,
+    ErrorResponses,
     Jwks,
     LoginRequest,
     RefreshTokenBody,
@@ -28,19 +28,16 @@ router = APIRouter()
 # MongoDB skips by a 64-bit integer; 2**53 - 1 also keeps offsets exact in JavaScript clients.
 MAX_OFFSET = 2**53 - 1
 
-_DESCRIPTIONS = {
-    400: "The body could not be read (not UTF-8 JSON, or a broken form)",
-    401: "Missing, invalid or expired credentials",
-    403: "Account disabled, or admin role required",
-    404: "No such user",
-    409: "Username or email taken, or an admin acting on their own account",
-    429: "Too many failed sign-ins for the account or from the address; see Retry-After",
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the ``{"detail": ...}`` errors an endpoint answers with."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+_errors = ErrorResponses(
+    {
+        400: "The body could not be read (not UTF-8 JSON, or a broken form)",
+        401: "Missing, invalid or expired credentials",
+        403: "Account disabled, or admin role required",
+        404: "No such user",
+        409: "Username or email taken, or an admin acting on their own account",
+        429: "Too many failed sign-ins for the account or from the address; see Retry-After",
+    }
+)
 
 
 def _tokens(pair: TokenPair, response: Response) -> TokenResponse:

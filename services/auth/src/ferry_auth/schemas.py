@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -60,6 +61,17 @@ NewPassword = Annotated[
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class ErrorResponses:
+    """A router's descriptions of its ``{"detail": ...}`` errors; called with an endpoint's status codes,
+    the OpenAPI ``responses`` entries for them."""
+
+    def __init__(self, descriptions: Mapping[int, str]) -> None:
+        self._descriptions = dict(descriptions)
+
+    def __call__(self, *codes: int) -> dict[int | str, dict[str, Any]]:
+        return {code: {"model": ErrorBody, "description": self._descriptions[code]} for code in codes}
 
 
 class RegisterRequest(BaseModel):

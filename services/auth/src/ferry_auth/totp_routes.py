@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from ferry_auth.deps import AdminUser, ClientAddress, CurrentUser, State
 from ferry_auth.errors import NotFound
-from ferry_auth.schemas import ErrorBody
+from ferry_auth.schemas import ErrorResponses
 
 router = APIRouter(tags=["two-factor"])
 
-_DESCRIPTIONS = {
-    400: "The one-time code is wrong or already used, or the body could not be read (not UTF-8 JSON)",
-    401: "Missing, invalid or expired access token",
-    403: "Account disabled, or admin role required",
-    404: "No such user",
-    409: "Two-factor sign-in is not in the state this call needs",
-    429: "Too many wrong codes for the account or from the address; see Retry-After",
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+_errors = ErrorResponses(
+    {
+        400: "The one-time code is wrong or already used, or the body could not be read (not UTF-8 JSON)",
+        401: "Missing, invalid or expired access token",
+        403: "Account disabled, or admin role required",
+        404: "No such user",
+        409: "Two-factor sign-in is not in the state this call needs",
+        429: "Too many wrong codes for the account or from the address; see Retry-After",
+    }
+)
 
 
 class TotpStatus(BaseModel):
