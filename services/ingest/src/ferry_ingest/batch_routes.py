@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
-from ferry_ingest.batches import TERMINAL, BatchesRepository, visible
+from ferry_ingest.batches import BatchesRepository, is_complete, visible
 from ferry_ingest.deps import CurrentUser, Files
 from ferry_ingest.errors import error_responses
 from ferry_ingest.files import MAX_OFFSET
@@ -79,17 +79,15 @@ class BatchList(BaseModel):
 
 
 def _record(doc: dict[str, Any], by_status: dict[str, int]) -> BatchRecord:
-    files = sum(by_status.values())
-    complete = files > 0 and set(by_status) <= set(TERMINAL)
     return BatchRecord(
         batch_id=str(doc["_id"]),
         owner_id=doc["owner_id"],
         org_id=doc.get("org_id"),
         name=doc.get("name"),
         created_at=doc["created_at"],
-        files=files,
+        files=sum(by_status.values()),
         by_status=by_status,
-        complete=complete,
+        complete=is_complete(by_status),
         completed_at=doc.get("completed_at"),
     )
 
@@ -126,7 +124,7 @@ async def get_batch(batch_id: str, user: CurrentUser, batches: Batches, files: F
     figures = await batches.figures(batch_id)
     if figures.complete and doc.get("completed_at") is None:
         # Completion is recorded by the status projection; a terminal move made elsewhere (a cancel) is caught here.
-        if await batches.complete_if_done(batch_id, figures):
+        if await batches.complete_if_done(batch_id, figures.by_status):
             files.relay.wake()
         doc = visible(await batches.get(batch_id, None), user)
     record = _record(doc, figures.by_status)

@@ -33,6 +33,11 @@ MAX_FAILURES = 100
 TERMINAL = [s.value for s in FileStatus if s.terminal]
 
 
+def is_complete(by_status: dict[str, int]) -> bool:
+    """A batch is complete when it has files and every one is terminal."""
+    return sum(by_status.values()) > 0 and set(by_status) <= set(TERMINAL)
+
+
 class BatchNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("batch not found")
@@ -55,7 +60,7 @@ class BatchFigures:
 
     @property
     def complete(self) -> bool:
-        return self.files > 0 and all(FileStatus(s).terminal for s in self.by_status)
+        return is_complete(self.by_status)
 
 
 def p95(durations: list[float]) -> float | None:
@@ -172,21 +177,34 @@ class BatchesRepository:
     # -- completion ----------------------------------------------------------------------
 
     async def settle_file(self, file_id: str) -> bool:
-        """A file became terminal: complete its batch if it was the last one. True if this call completed it."""
+        """A file became terminal: complete its batch if it was the last one. True if this call completed it.
+
+        Runs on every terminal status event, so it asks only whether an unfinished file is left
+        (one indexed lookup) and counts the batch's files only when none is.
+        """
         doc = await self._files.find_one({"_id": file_id}, {"batch_id": 1})
         batch_id = doc.get("batch_id") if doc else None
-        return bool(batch_id) and await self.complete_if_done(str(batch_id))
+        if not batch_id:
+            return False
+        unfinished = await self._files.find_one(
+            {"batch_id": batch_id, "deleting": {"$ne": True}, "status": {"$nin": TERMINAL}}, {"_id": 1}
+        )
+        return unfinished is None and await self.complete_if_done(str(batch_id))
 
-    async def complete_if_done(self, batch_id: str, figures: BatchFigures | None = None) -> bool:
-        """Mark the batch complete and owe ``batch.completed.v1``, once: only the first caller's update matches."""
-        figures = figures or await self.figures(batch_id)
-        if not figures.complete:
+    async def complete_if_done(self, batch_id: str, by_status: dict[str, int] | None = None) -> bool:
+        """Mark the batch complete and owe ``batch.completed.v1``, once: only the first caller's update matches.
+
+        ``by_status``: the batch's files per status, when the caller has them already.
+        """
+        if by_status is None:
+            by_status = (await self.counts([batch_id])).get(batch_id, {})
+        if not is_complete(by_status):
             return False
         batch = await self.collection.find_one({"_id": batch_id}, {"owner_id": 1, "completed_at": 1})
         if batch is None or batch.get("completed_at") is not None:
             return False
         event = Envelope.wrap(
-            BatchCompleted(batch_id=batch_id, owner_id=str(batch["owner_id"]), counts=figures.by_status),
+            BatchCompleted(batch_id=batch_id, owner_id=str(batch["owner_id"]), counts=by_status),
             source=SOURCE,
             subject=batch_id,
             correlation_id=correlation_id_var.get(),
