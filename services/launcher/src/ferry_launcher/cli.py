@@ -7,7 +7,6 @@ Exit codes: 0 ok · 1 any other error · 2 usage error · 3 not signed in or ref
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -111,20 +110,20 @@ def dead_letters(
     """List and replay messages a queue gave up on (admin)."""
     from ferry_launcher import deadletters
 
-    args = argparse.Namespace(
-        action=action.value,
-        id=id,
-        all=all,
+    code = deadletters.run(
+        action.value,
+        id,
+        replay_all=all,
         queue=queue,
         limit=limit,
-        json=json,
+        as_json=json,
         url=url,
         auth_url=auth_url,
         token=token,
         username=username,
         password=password,
     )
-    raise typer.Exit(deadletters.run(args))
+    raise typer.Exit(code)
 
 
 client_commands.register(app)
