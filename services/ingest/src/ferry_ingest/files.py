@@ -380,9 +380,13 @@ class FilesRepository:
         cursor = self.collection.find({"owner_id": owner_id, "deleting": {"$ne": True}}, {"_id": 1})
         return [str(doc["_id"]) async for doc in cursor]
 
-    async def stale_uploads(self, before: datetime) -> list[str]:
-        cursor = self.collection.find({"status": FileStatus.UPLOADING.value, "updated_at": {"$lt": before}}, {"_id": 1})
-        return [str(doc["_id"]) async for doc in cursor]
+    async def stale_uploads(self, before: datetime) -> list[tuple[str, str]]:
+        """``(file_id, owner_id)`` of uploads untouched since ``before`` (files being deleted left out)."""
+        cursor = self.collection.find(
+            {"status": FileStatus.UPLOADING.value, "updated_at": {"$lt": before}, "deleting": {"$ne": True}},
+            {"owner_id": 1},
+        )
+        return [(str(doc["_id"]), str(doc["owner_id"])) async for doc in cursor]
 
 
 def _filter(query: FileQuery) -> Doc:

@@ -104,16 +104,13 @@ class Sweeper:
 
     async def _fail_abandoned_uploads(self) -> int:
         failed = 0
-        for file_id in await self._repo.stale_uploads(utcnow() - self._stale_upload):
-            doc = await self._repo.get_visible(file_id, None)
-            if doc is None:
-                continue
+        for file_id, owner_id in await self._repo.stale_uploads(utcnow() - self._stale_upload):
             error = ErrorInfo(
                 code="upload_abandoned",
                 message="The upload stopped before the whole file arrived; upload the file again.",
             )
             event = Envelope.wrap(
-                FileFailed(file_id=file_id, owner_id=str(doc["owner_id"]), stage=Stage.UPLOAD, error=error),
+                FileFailed(file_id=file_id, owner_id=owner_id, stage=Stage.UPLOAD, error=error),
                 source=SOURCE,
                 subject=file_id,
             )
