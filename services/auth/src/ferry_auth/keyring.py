@@ -46,15 +46,11 @@ class KeyRing:
         return jwks([self.signing, *published])
 
 
-def _uses_kept_key(settings: AuthSettings) -> bool:
-    return settings.signing_key is None and settings.signing_key_file is None
-
-
 def load_keyring(settings: AuthSettings) -> KeyRing:
     """The ring as the settings and files say now; generates the development key if there is none yet."""
     signing = load_signing_key(settings)
     verify_only = [VerifyOnlyKey(key) for key in load_retired_keys(settings)]
-    if _uses_kept_key(settings):
+    if settings.uses_generated_key:
         verify_only += [VerifyOnlyKey(r.key, r.published_until) for r in read_retired_keys(settings)]
     return KeyRing(signing, tuple(entry for entry in verify_only if entry.key.kid != signing.kid))
 
@@ -63,7 +59,7 @@ def _watched_files(settings: AuthSettings) -> list[Path]:
     files = list(settings.retired_signing_key_files)
     if settings.signing_key is None and settings.signing_key_file is not None:
         files.append(settings.signing_key_file)
-    if _uses_kept_key(settings):
+    if settings.uses_generated_key:
         files += [settings.generated_key_path, settings.retired_keys_path]
     return files
 

@@ -109,7 +109,7 @@ def _exclusive(folder: Path) -> Iterator[None]:
 
 def rotate_signing_key(settings: AuthSettings, now: datetime | None = None) -> Rotation:
     """Replace the kept development key with a new one, keeping the old one published for a while."""
-    if settings.signing_key is not None or settings.signing_key_file is not None:
+    if not settings.uses_generated_key:
         raise KeyRotationError(
             "the signing key comes from FERRY_SIGNING_KEY / FERRY_SIGNING_KEY_FILE: rotate it by configuring "
             "the new key there and listing the old one in FERRY_RETIRED_SIGNING_KEY_FILES"

@@ -74,6 +74,11 @@ class AuthSettings(CommonSettings):
         return self.data_dir / "auth" / "signing-key.pem"
 
     @property
+    def uses_generated_key(self) -> bool:
+        """No key is configured: auth signs with the development key it generated and keeps (and may rotate)."""
+        return self.signing_key is None and self.signing_key_file is None
+
+    @property
     def retired_keys_path(self) -> Path:
         """Where a development key rotation keeps the previous keys' public halves until they drop out."""
         return self.data_dir / "auth" / "retired-keys.json"
@@ -81,7 +86,7 @@ class AuthSettings(CommonSettings):
     def auth_production_problems(self) -> list[str]:
         """Auth's own reasons to refuse production mode (see ``require_production_ready``)."""
         problems = []
-        if self.signing_key is None and self.signing_key_file is None:
+        if self.uses_generated_key:
             problems.append("no signing key configured (set FERRY_SIGNING_KEY or FERRY_SIGNING_KEY_FILE)")
         if self.admin_password is not None and len(self.admin_password.get_secret_value()) < MIN_PASSWORD_LENGTH:
             problems.append(f"FERRY_ADMIN_PASSWORD is shorter than {MIN_PASSWORD_LENGTH} characters")
