@@ -103,77 +103,46 @@ def update_for(envelope: Envelope) -> Update | None:
     return replace(update, event_id=envelope.id, event_time=envelope.time.timestamp())
 
 
+_STATE_EVENTS = (FileProgress, FileUploaded, FileParsed, FileFailed, FileCancelled)
+
+
 def _update_of(payload: object, at: datetime) -> Update | None:
-    match payload:
+    if isinstance(payload, FileDeleted):
+        return file_deleted(payload.owner_id, payload.file_id)
+    if not isinstance(payload, _STATE_EVENTS):
+        return None
+    progress = Progress(file_id=payload.file_id, updated_at=at, **_state_of(payload))
+    make = progress_update if isinstance(payload, FileProgress) else status_update
+    return make(payload.owner_id, progress)
+
+
+def _state_of(event: FileProgress | FileUploaded | FileParsed | FileFailed | FileCancelled) -> dict[str, Any]:
+    """What an event says of its file's state, beyond the file id and the event's time."""
+    match event:
         case FileProgress():
-            return progress_update(payload.owner_id, _from_progress(payload, at))
+            return event.model_dump(exclude={"file_id", "owner_id"})
         case FileUploaded():
-            return status_update(payload.owner_id, _from_uploaded(payload, at))
+            # The bytes are all in; the file now waits for a parser.
+            return {
+                "status": FileStatus.QUEUED,
+                "progress": 0,
+                "stage": Stage.QUEUE,
+                "bytes_done": event.size,
+                "bytes_total": event.size,
+                "filename": event.filename,
+            }
         case FileParsed():
-            return status_update(payload.owner_id, _from_parsed(payload, at))
+            pages = event.summary.pages
+            return {
+                "status": FileStatus.PARSED,
+                "progress": 100,
+                "stage": Stage.DONE,
+                "rows_done": event.summary.rows,
+                "pages_done": pages,
+                "pages_total": pages or None,
+            }
         case FileFailed():
-            return status_update(payload.owner_id, _from_failed(payload, at))
+            return {"status": FileStatus.FAILED, "progress": 0, "stage": event.stage, "error": event.error}
         case FileCancelled():
-            return status_update(payload.owner_id, _from_cancelled(payload, at))
-        case FileDeleted():
-            return file_deleted(payload.owner_id, payload.file_id)
-    return None
-
-
-def _from_progress(event: FileProgress, at: datetime) -> Progress:
-    return Progress(
-        file_id=event.file_id,
-        status=event.status,
-        progress=event.progress,
-        stage=event.stage,
-        bytes_done=event.bytes_done,
-        bytes_total=event.bytes_total,
-        rows_done=event.rows_done,
-        pages_done=event.pages_done,
-        pages_total=event.pages_total,
-        updated_at=at,
-    )
-
-
-def _from_uploaded(event: FileUploaded, at: datetime) -> Progress:
-    # The bytes are all in; the file now waits for a parser.
-    return Progress(
-        file_id=event.file_id,
-        status=FileStatus.QUEUED,
-        progress=0,
-        stage=Stage.QUEUE,
-        bytes_done=event.size,
-        bytes_total=event.size,
-        filename=event.filename,
-        updated_at=at,
-    )
-
-
-def _from_parsed(event: FileParsed, at: datetime) -> Progress:
-    summary = event.summary
-    return Progress(
-        file_id=event.file_id,
-        status=FileStatus.PARSED,
-        progress=100,
-        stage=Stage.DONE,
-        rows_done=summary.rows,
-        pages_done=summary.pages,
-        pages_total=summary.pages or None,
-        updated_at=at,
-    )
-
-
-def _from_failed(event: FileFailed, at: datetime) -> Progress:
-    return Progress(
-        file_id=event.file_id,
-        status=FileStatus.FAILED,
-        progress=0,
-        stage=event.stage,
-        error=event.error,
-        updated_at=at,
-    )
-
-
-def _from_cancelled(event: FileCancelled, at: datetime) -> Progress:
-    # As the gateway's record says: cancelled, done, nothing parsed kept.
-    return Progress(file_id=event.file_id, status=FileStatus.CANCELLED, progress=0, stage=Stage.DONE, updated_at=at)
+            # As the gateway's record says: cancelled, done, nothing parsed kept.
+            return {"status": FileStatus.CANCELLED, "progress": 0, "stage": Stage.DONE}
