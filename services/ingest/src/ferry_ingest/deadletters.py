@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ferry_core.bus import Bus, DeadLetter, Subscription
+from ferry_core.bus import Bus, DeadLetter
 from ferry_core.events import Envelope, ErrorInfo, FileFailed, FileStatus, FileUploaded, Stage, utcnow
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
 from ferry_ingest.files import DEAD_LETTERED, FilesRepository
@@ -172,7 +172,3 @@ class DeadLetters:
             if result is not None:
                 done.append(result)
         return done
-
-
-async def subscribe(bus: Bus, dead_letters: DeadLetters) -> Subscription:
-    return await bus.subscribe_dead_letters(dead_letters.handle)
