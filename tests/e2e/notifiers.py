@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import httpx
 import jwt
 
 from ferry_core.embedded_mongo import free_port
-from tests.e2e.platform import Process, base_env, wait_healthy
+from tests.e2e.platform import Process, base_env, serve
 
 PASSWORD = "a-long-enough-passphrase"
 
@@ -48,11 +47,7 @@ def auth_and_notifiers(
     try:
         ports = [("auth", auth_port)] + [(f"notifier-{n}", free_port()) for n in range(count)]
         for name, port in ports:
-            service = name.split("-", 1)[0]
-            cmd = [sys.executable, "-m", "ferry_launcher.cli", "serve", service]
-            process = Process(name, cmd, {**env, "FERRY_PORT": str(port)}, work)
-            processes.append(process)
-            wait_healthy(process, f"http://127.0.0.1:{port}")
+            processes.append(serve(name.split("-", 1)[0], port, env, work, name=name))
         urls = [f"http://127.0.0.1:{port}" for _, port in ports]
         yield Replicas(auth=urls[0], notifiers=urls[1:], processes=processes)
     finally:

@@ -68,6 +68,18 @@ def wait_healthy(process: Process, url: str, timeout: float = 90.0, path: str = 
     raise TimeoutError(f"{process.name} not ready at {url}:\n{process.tail()}")
 
 
+def serve(service: str, port: int, env: dict[str, str], work: Path, name: str | None = None) -> Process:
+    """``ferry serve <service>`` on ``port`` as its own process, once ready (stopped if it never is)."""
+    cmd = [sys.executable, "-m", "ferry_launcher.cli", "serve", service]
+    process = Process(name or service, cmd, {**env, "FERRY_PORT": str(port)}, work)
+    try:
+        wait_healthy(process, f"http://127.0.0.1:{port}")
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
 def base_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
     env.update(
@@ -114,10 +126,7 @@ def distributed(
     processes: dict[str, Process] = {}
     try:
         for name in services:
-            proc_env = {**env, "FERRY_PORT": str(ports[name])}
-            cmd = [sys.executable, "-m", "ferry_launcher.cli", "serve", name]
-            processes[name] = Process(name, cmd, proc_env, work)
-            wait_healthy(processes[name], f"http://127.0.0.1:{ports[name]}")
+            processes[name] = serve(name, ports[name], env, work)
         urls = Urls(
             auth=f"http://127.0.0.1:{ports['auth']}",
             files=f"http://127.0.0.1:{ports['ingest']}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,11 +32,9 @@ class Cluster:
 
     def start(self, name: str, **extra_env: str) -> platform.Process:
         self._starts += 1
-        env = {**self.env, "FERRY_PORT": str(self.ports[name]), **extra_env}
-        cmd = [sys.executable, "-m", "ferry_launcher.cli", "serve", name]
-        process = platform.Process(f"{name}-{self._starts}", cmd, env, self.work)
+        env = {**self.env, **extra_env}
+        process = platform.serve(name, self.ports[name], env, self.work, name=f"{name}-{self._starts}")
         self.processes[name] = process
-        platform.wait_healthy(process, self.url(name))
         return process
 
     def kill(self, name: str) -> None:
