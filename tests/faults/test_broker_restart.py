@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import cast
 
 import httpx
 
 from ferry_core.infra import mongo_client
-from tests.e2e.journey import Account, register_and_login
+from tests.e2e.journey import Account, poll, register_and_login
 from tests.faults.broker import broker_stopped
 from tests.faults.conftest import Cluster
 
@@ -68,7 +68,7 @@ async def test_broker_restart_during_100_uploads_parses_each_exactly_once(cluste
             assert failed.json()["total"] == 0, failed.json()["items"][:3]
             return bool(listed.json()["total"] == FILES)
 
-        await _until_async(all_parsed, 240)
+        await poll(all_parsed, 240, interval=0.5)
 
     mongo = mongo_client(cluster.env["FERRY_MONGO_URL"])
     db = mongo[cluster.env["FERRY_MONGO_DB"]]
@@ -95,10 +95,3 @@ async def _until(check: Callable[[], bool], timeout: float) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
-
-
-async def _until_async(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.5)

@@ -10,8 +10,6 @@ fails the record with ``upload_abandoned``.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -20,7 +18,7 @@ import httpx
 
 from ferry_core.blobs.s3 import S3BlobStore
 from ferry_core.events import new_id, utcnow
-from tests.e2e.journey import Account, register_and_login
+from tests.e2e.journey import Account, poll, register_and_login
 from tests.faults.conftest import Cluster
 
 BODY_ROWS = 200_000  # about 4 MB: several reads and progress updates before the cut
@@ -60,7 +58,7 @@ async def test_client_cut_mid_upload_leaves_no_record_and_no_blob(cluster: Clust
     async with httpx.AsyncClient(timeout=30) as http:
         account = await register_and_login(http, cluster.urls, "cut-client")
         writer = await send_half(cluster.urls.files, account)
-        uploading = await _until(lambda: _files(http, cluster, account, status="uploading"), 30)
+        uploading = await poll(lambda: _files(http, cluster, account, status="uploading"), 30, interval=0.1)
         assert len(uploading) == 1
         writer.close()  # the client goes away halfway
         await writer.wait_closed()
@@ -68,7 +66,7 @@ async def test_client_cut_mid_upload_leaves_no_record_and_no_blob(cluster: Clust
         async def nothing_left() -> bool:
             return not await _files(http, cluster, account)
 
-        await _until(nothing_left, 30)
+        await poll(nothing_left, 30, interval=0.1)
     assert await _blob_keys(cluster) == []
 
 
@@ -76,7 +74,7 @@ async def test_gateway_killed_mid_upload_the_sweeper_fails_the_record(cluster: C
     async with httpx.AsyncClient(timeout=30) as http:
         account = await register_and_login(http, cluster.urls, "cut-gateway")
         writer = await send_half(cluster.urls.files, account)
-        [record] = await _until(lambda: _files(http, cluster, account, status="uploading"), 30)
+        [record] = await poll(lambda: _files(http, cluster, account, status="uploading"), 30, interval=0.1)
         cluster.kill("ingest")
         writer.close()
         await asyncio.to_thread(
@@ -88,7 +86,7 @@ async def test_gateway_killed_mid_upload_the_sweeper_fails_the_record(cluster: C
             found: dict[str, Any] = response.json()
             return found if found["status"] != "uploading" else None
 
-        final = await _until(failed, 30)
+        final = await poll(failed, 30, interval=0.1)
         assert final["status"] == "failed", final
         assert final["error"]["code"] == "upload_abandoned", final
         assert not await _files(http, cluster, account, status="uploading")
@@ -113,11 +111,3 @@ async def _blob_keys(cluster: Cluster) -> list[str]:
         return await store.keys_older_than(utcnow() + timedelta(days=1))
     finally:
         await store.close()
-
-
-async def _until(check: Callable[[], Awaitable[Any]], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
-    return result
