@@ -31,6 +31,7 @@ _ROW_OVERHEAD = 16
 class Chunk:
     """One stored document of ``parsed_chunks``, already encoded, with the figures the parser counts."""
 
+    file_id: str
     part: str
     seq: int
     start: int
@@ -52,12 +53,7 @@ class Chunk:
             "count": len(items),
             field: items,
         }
-        return cls(part, seq, start, field, len(items), bson.encode(document))
-
-    @property
-    def file_id(self) -> str:
-        file_id: str = bson.decode(self.document)["file_id"]
-        return file_id
+        return cls(file_id, part, seq, start, field, len(items), bson.encode(document))
 
     @property
     def items(self) -> list[Any]:
@@ -100,10 +96,6 @@ class ChunkCutter:
         for offset, length in cuts(sizes, self.max_items, self.max_bytes):
             items = [page_item(p) for p in pages[offset : offset + length]]
             yield self._chunk(PAGES_PART, "pages", items)
-
-    def counts(self) -> dict[str, int]:
-        """How many chunks each part has so far."""
-        return {part: position.seq for part, position in self.positions.items()}
 
     def _chunk(self, part: str, field: Literal["rows", "pages"], items: list[Any]) -> Chunk:
         position = self.positions.setdefault(part, _Position())

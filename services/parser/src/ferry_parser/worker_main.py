@@ -107,8 +107,6 @@ class Tick:
 
 @dataclass(frozen=True)
 class Done:
-    counts: dict[str, int]
-    """Chunks per part (for trimming what an earlier parse left)."""
     truncated_cells: int
     max_cell_chars: int
     headers: list[Header]
@@ -268,7 +266,7 @@ def _send_items(channel: _Channel, credit: _Credit, job: Job) -> Done:
         else:
             headers.append(item)
         channel.send(item)
-    return Done(cutter.counts(), cutter.truncated_cells, cutter.max_cell_chars, headers, stats)
+    return Done(cutter.truncated_cells, cutter.max_cell_chars, headers, stats)
 
 
 class _Channel:

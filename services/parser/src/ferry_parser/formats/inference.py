@@ -150,18 +150,19 @@ class TypeInference:
 
     def _observe_datetimes(self, values: pl.DataFrame, candidates: list[tuple[str, ColumnType]]) -> dict[str, bool]:
         """Whether every value reads with one of the candidate's patterns; notes which patterns were used."""
+        patterns = {(name, c): datetime_patterns(c.format or DATE_FORMATS[0]) for name, c in candidates}
         checks: list[pl.Expr] = []
-        for name, candidate in candidates:
+        for (name, candidate), tried in patterns.items():
             value, key = pl.col(name), _key(name, candidate)
-            parsed = [p.parse(value).is_not_null() for p in datetime_patterns(candidate.format or DATE_FORMATS[0])]
+            parsed = [p.parse(value).is_not_null() for p in tried]
             checks.append(_all(value, pl.any_horizontal(parsed)).alias(key))
             checks += [ok.any().alias(f"{key}\0{i}") for i, ok in enumerate(parsed)]
         results = values.select(checks).row(0, named=True)
-        for name, candidate in candidates:
+        for (name, candidate), tried in patterns.items():
             key = _key(name, candidate)
-            patterns = datetime_patterns(candidate.format or DATE_FORMATS[0])
-            used = self._used.setdefault((name, candidate), set())
-            used.update(p for i, p in enumerate(patterns) if results[f"{key}\0{i}"])
+            self._used.setdefault((name, candidate), set()).update(
+                p for i, p in enumerate(tried) if results[f"{key}\0{i}"]
+            )
         return {_key(name, c): bool(results[_key(name, c)]) for name, c in candidates}
 
     def _alive(self, name: str, *types: str) -> bool:
