@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.typing import Subprotocol
 
 from ferry_sdk._calls import Call
-from ferry_sdk.errors import FerryError, Unauthorized, error_for
+from ferry_sdk.errors import FerryError, TransportError, Unauthorized, error_for
 from ferry_sdk.models import Message
 from ferry_sdk.tokens import DEFAULT_REFRESH_MARGIN, Tokens
 
@@ -54,6 +55,10 @@ class ClientBase:
         self._tokens = tokens
         if self._on_tokens is not None:
             self._on_tokens(tokens)
+
+    @property
+    def _access_token(self) -> str | None:
+        return self._tokens.access_token if self._tokens is not None else None
 
     def _can_refresh(self) -> bool:
         return self._tokens is not None and self._tokens.refresh_token is not None
@@ -138,3 +143,32 @@ HEALTHY_SECONDS = 2.0
 
 def backoff(failures: int) -> float:
     return float(min(0.2 * 2**failures, 5.0))
+
+
+def token_expired(exc: ConnectionClosed) -> bool:
+    """Whether the notifier closed the socket because the access token expired under it (1008)."""
+    return isinstance(exc, ConnectionClosedError) and exc.rcvd is not None and exc.rcvd.code == 1008
+
+
+class Reconnects:
+    """A watch's reconnection budget: ``WS_RETRIES`` failures in a row, reset by a message or a lasting connection."""
+
+    def __init__(self) -> None:
+        self._failures = 0
+        self._opened: float | None = None
+
+    def connected(self) -> None:
+        self._opened = time.monotonic()
+
+    def received(self) -> None:
+        self._failures = 0
+
+    def failed(self, uri: str, cause: BaseException | str) -> float:
+        """Seconds to wait before connecting again; ``TransportError`` once the budget is spent."""
+        if self._opened is not None and time.monotonic() - self._opened > HEALTHY_SECONDS:
+            self._failures = 0  # a connection that lasted was healthy: start counting again
+        self._opened = None
+        self._failures += 1
+        if self._failures > WS_RETRIES:
+            raise TransportError(f"{uri}: {cause!r}")
+        return backoff(self._failures)

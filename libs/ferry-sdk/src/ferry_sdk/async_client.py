@@ -11,20 +11,20 @@ from typing import IO, Any, TypeVar
 
 import httpx
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ferry_sdk import _calls as calls
 from ferry_sdk._base import (
-    HEALTHY_SECONDS,
+    DEFAULT_URL,
     PONG,
-    WS_RETRIES,
     ClientBase,
-    backoff,
+    Reconnects,
     bearer_of,
     checked,
     finished,
     handshake_error,
     message_of,
+    token_expired,
 )
 from ferry_sdk._calls import Call, ExportFormat, SortKey
 from ferry_sdk._multipart import ProgressCallback
@@ -67,9 +67,7 @@ class AsyncFerryClient(ClientBase):
     refused renews it, the others use the new one (a refresh token works once).
     """
 
-    def __init__(
-        self, url: str = "http://127.0.0.1:8000", *, transport: httpx.AsyncBaseTransport | None = None, **kw: Any
-    ) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, transport: httpx.AsyncBaseTransport | None = None, **kw: Any) -> None:
         super().__init__(url, **kw)
         self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
         self._lock = asyncio.Lock()
@@ -87,7 +85,7 @@ class AsyncFerryClient(ClientBase):
 
     async def _send(self, call: Call[Any], *, stream: bool = False) -> httpx.Response:
         if call.authenticated and self._refresh_due():
-            await self._refresh(self._tokens.access_token if self._tokens else None)
+            await self._refresh(self._access_token)
         for attempt in (1, 2):
             body = call.upload.astream(call.on_progress) if call.upload is not None else None
             request = self._http.build_request(**self._request(call), content=body)
@@ -339,16 +337,17 @@ class AsyncFerryClient(ClientBase):
         connection or an expired token. Heartbeats are answered, not yielded.
         """
         until_done = file_id is not None if until_done is None else until_done
-        failures, refreshed, opened = 0, False, None
+        reconnects, refreshed = Reconnects(), False
         while True:
             if self._refresh_due():
-                await self._refresh(self._tokens.access_token if self._tokens else None)
+                await self._refresh(self._access_token)
             uri, subprotocols = self._ws_target(file_id)
             try:
                 async with connect(uri, subprotocols=subprotocols, open_timeout=self.timeout) as ws:
-                    refreshed, opened = False, time.monotonic()
+                    refreshed = False
+                    reconnects.connected()
                     async for text in ws:
-                        failures = 0
+                        reconnects.received()
                         message = message_of(text)
                         if message is None or message.type == "pong":
                             continue
@@ -366,20 +365,14 @@ class AsyncFerryClient(ClientBase):
                     continue
                 raise error from exc
             except ConnectionClosed as exc:
-                if isinstance(exc, ConnectionClosedError) and exc.rcvd is not None and exc.rcvd.code == 1008:
-                    await self._refresh(subprotocols[1])  # the token expired under the socket
+                if token_expired(exc):
+                    await self._refresh(subprotocols[1])
                 last: BaseException | str = exc
             except (OSError, TimeoutError) as exc:
                 last = exc
             else:
                 last = "closed by the server"
-            if opened is not None and time.monotonic() - opened > HEALTHY_SECONDS:
-                failures = 0  # a connection that lasted was healthy: start counting again
-            opened = None
-            failures += 1
-            if failures > WS_RETRIES:
-                raise TransportError(f"{uri}: {last!r}")
-            await asyncio.sleep(backoff(failures))
+            await asyncio.sleep(reconnects.failed(uri, last))
 
     # -- admin: dead letters -------------------------------------------------------
 

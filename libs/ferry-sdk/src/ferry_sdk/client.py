@@ -10,21 +10,21 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import httpx
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from ferry_sdk import _calls as calls
 from ferry_sdk._base import (
-    HEALTHY_SECONDS,
+    DEFAULT_URL,
     PONG,
-    WS_RETRIES,
     ClientBase,
-    backoff,
+    Reconnects,
     bearer_of,
     checked,
     finished,
     handshake_error,
     message_of,
+    token_expired,
 )
 from ferry_sdk._calls import Call, ExportFormat, SortKey
 from ferry_sdk._multipart import ProgressCallback
@@ -70,9 +70,7 @@ class FerryClient(ClientBase):
     ``on_tokens`` is called with every new pair, so a caller can keep it.
     """
 
-    def __init__(
-        self, url: str = "http://127.0.0.1:8000", *, transport: httpx.BaseTransport | None = None, **kw: Any
-    ) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, transport: httpx.BaseTransport | None = None, **kw: Any) -> None:
         super().__init__(url, **kw)
         self._http = httpx.Client(timeout=self.timeout, transport=transport)
         self._lock = threading.Lock()
@@ -90,7 +88,7 @@ class FerryClient(ClientBase):
 
     def _send(self, call: Call[Any], *, stream: bool = False) -> httpx.Response:
         if call.authenticated and self._refresh_due():
-            self._refresh(self._tokens.access_token if self._tokens else None)
+            self._refresh(self._access_token)
         for attempt in (1, 2):
             body = call.upload.stream(call.on_progress) if call.upload is not None else None
             request = self._http.build_request(**self._request(call), content=body)
@@ -338,16 +336,17 @@ class FerryClient(ClientBase):
         connection or an expired token. Heartbeats are answered, not yielded.
         """
         until_done = file_id is not None if until_done is None else until_done
-        failures, refreshed, opened = 0, False, None
+        reconnects, refreshed = Reconnects(), False
         while True:
             if self._refresh_due():
-                self._refresh(self._tokens.access_token if self._tokens else None)
+                self._refresh(self._access_token)
             uri, subprotocols = self._ws_target(file_id)
             try:
                 with connect(uri, subprotocols=subprotocols, open_timeout=self.timeout) as ws:
-                    refreshed, opened = False, time.monotonic()
+                    refreshed = False
+                    reconnects.connected()
                     for text in ws:
-                        failures = 0
+                        reconnects.received()
                         message = message_of(text)
                         if message is None or message.type == "pong":
                             continue
@@ -365,20 +364,14 @@ class FerryClient(ClientBase):
                     continue
                 raise error from exc
             except ConnectionClosed as exc:
-                if isinstance(exc, ConnectionClosedError) and exc.rcvd is not None and exc.rcvd.code == 1008:
-                    self._refresh(subprotocols[1])  # the token expired under the socket
+                if token_expired(exc):
+                    self._refresh(subprotocols[1])
                 last: BaseException | str = exc
             except (OSError, TimeoutError) as exc:
                 last = exc
             else:
                 last = "closed by the server"
-            if opened is not None and time.monotonic() - opened > HEALTHY_SECONDS:
-                failures = 0  # a connection that lasted was healthy: start counting again
-            opened = None
-            failures += 1
-            if failures > WS_RETRIES:
-                raise TransportError(f"{uri}: {last!r}")
-            time.sleep(backoff(failures))
+            time.sleep(reconnects.failed(uri, last))
 
     # -- admin: dead letters -------------------------------------------------------
 
