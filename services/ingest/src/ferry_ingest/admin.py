@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from ferry_core.tokens import Principal
 from ferry_ingest.deadletters import DeadLetters, NotReplayable, Replayed
-from ferry_ingest.deps import CurrentUser
+from ferry_ingest.deps import CurrentUser, Limit, Offset
 from ferry_ingest.errors import Conflict, Forbidden, NotFound, error_responses
-from ferry_ingest.files import MAX_OFFSET
 from ferry_ingest.schemas import DeadLetterList, DeadLetterRecord, ReplayOutcome, ReplayReport, dead_letter_of
 
 
@@ -38,8 +37,8 @@ async def list_dead_letters(
     _: Admin,
     dead: DeadLetterBox,
     queue: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> DeadLetterList:
     """Messages a queue gave up on, newest first (optionally of one queue)."""
     docs, total = await dead.store.page(queue, limit, offset)

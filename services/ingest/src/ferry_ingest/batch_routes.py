@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
-from ferry_ingest.batches import BatchesRepository, is_complete, visible
-from ferry_ingest.deps import CurrentUser, Files
+from ferry_ingest.batches import is_complete, visible
+from ferry_ingest.deps import Batches, CurrentUser, Files, Limit, Offset
 from ferry_ingest.errors import error_responses
-from ferry_ingest.files import MAX_OFFSET
 
 router = APIRouter(tags=["batches"])
 
 _404 = "No such batch among the caller's (another user's batch is not found either)"
 _400 = "The body is not UTF-8 JSON"
-
-
-def _batches(request: Request) -> BatchesRepository:
-    batches: BatchesRepository = request.app.state.batches
-    return batches
-
-
-Batches = Annotated[BatchesRepository, Depends(_batches)]
 
 
 class BatchCreate(BaseModel):
@@ -107,8 +98,8 @@ async def create_batch(body: BatchCreate, user: CurrentUser, batches: Batches) -
 async def list_batches(
     user: CurrentUser,
     batches: Batches,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> BatchList:
     """The caller's batches (an admin's: everyone's), newest first, each with its files per status."""
     items, total = await batches.page(None if user.is_admin else user.user_id, limit, offset)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from ferry_core.audit import AuditRecorder
 from ferry_core.tokens import InvalidToken, Principal, TokenVerifier
 from ferry_ingest.apikeys import ApiKeyStore
 from ferry_ingest.audit import FileAudit, client_address
+from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.errors import Unauthorized
+from ferry_ingest.files import MAX_OFFSET
+from ferry_ingest.projects import ProjectsRepository
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
 from ferry_ingest.uploads import UploadContext
@@ -62,6 +65,16 @@ def _settings(request: Request) -> IngestSettings:
     return settings
 
 
+def _projects(request: Request) -> ProjectsRepository:
+    projects: ProjectsRepository = request.app.state.projects
+    return projects
+
+
+def _batches(request: Request) -> BatchesRepository:
+    batches: BatchesRepository = request.app.state.batches
+    return batches
+
+
 def _file_audit(request: Request, user: Annotated[Principal, Depends(_principal)]) -> FileAudit:
     return FileAudit(AuditRecorder(request.app.state.infra.bus, "ingest"), user, client_address(request))
 
@@ -71,3 +84,7 @@ Audit = Annotated[FileAudit, Depends(_file_audit)]
 Files = Annotated[FilesService, Depends(_service)]
 Uploads = Annotated[UploadContext, Depends(_upload_context)]
 Settings = Annotated[IngestSettings, Depends(_settings)]
+Projects = Annotated[ProjectsRepository, Depends(_projects)]
+Batches = Annotated[BatchesRepository, Depends(_batches)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]

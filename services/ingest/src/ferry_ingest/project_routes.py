@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
-from ferry_ingest.deps import CurrentUser, Files
+from ferry_ingest.deps import CurrentUser, Files, Limit, Offset, Projects
 from ferry_ingest.errors import FileNotFound, error_responses
-from ferry_ingest.files import MAX_OFFSET
 from ferry_ingest.projects import ProjectsRepository, changeable, destination, visible
 from ferry_ingest.schemas import FileRecord, record_of
 
@@ -21,14 +20,6 @@ _404 = "No such project among the caller's (another user's project is not found 
 _409 = "A project of the caller's has that name already (names are compared without regard to case)"
 _403 = "An administrator may read another user's project but not change it"
 _400 = "The body is not UTF-8 JSON"
-
-
-def _projects(request: Request) -> ProjectsRepository:
-    projects: ProjectsRepository = request.app.state.projects
-    return projects
-
-
-Projects = Annotated[ProjectsRepository, Depends(_projects)]
 
 
 def _clean_name(name: str) -> str:
@@ -126,8 +117,8 @@ async def list_projects(
     user: CurrentUser,
     projects: Projects,
     archived: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ProjectList:
     """The caller's projects (an admin's: everyone's), newest first, each with its files and bytes."""
     items, total = await projects.page(None if user.is_admin else user.user_id, archived, limit, offset)

@@ -14,10 +14,10 @@ from ferry_core.blobs import BlobNotFound
 from ferry_core.events import FileStatus
 from ferry_core.tokens import Principal
 from ferry_ingest.backpressure import admit_upload
-from ferry_ingest.deps import Audit, CurrentUser, Files, Settings, Uploads
+from ferry_ingest.deps import Audit, CurrentUser, Files, Limit, Offset, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
-from ferry_ingest.files import MAX_OFFSET, SORTS, FileQuery
+from ferry_ingest.files import SORTS, FileQuery
 from ferry_ingest.multipart import MultipartReader, boundary_of
 from ferry_ingest.schemas import (
     FileDetail,
@@ -34,8 +34,6 @@ from ferry_ingest.uploads import receive_upload
 
 router = APIRouter(prefix="/files", tags=["files"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 _NOT_PARSED = "The file is not parsed (yet): content exists only for parsed files"
 SortKey = Literal["created_at", "-created_at", "filename", "-filename", "size", "-size"]
 assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
