@@ -1,5 +1,6 @@
 """Ferry's Python SDK: ``FerryClient`` and ``AsyncFerryClient`` for the auth and files APIs and the notifier."""
 
+from ferry_sdk._base import DEFAULT_URL
 from ferry_sdk._multipart import ProgressCallback
 from ferry_sdk.async_client import AsyncFerryClient
 from ferry_sdk.client import Destination, FerryClient
@@ -45,6 +46,7 @@ from ferry_sdk.tokens import Tokens
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_URL",
     "ApiKey",
     "ApiKeyWithSecret",
     "AsyncFerryClient",

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from ferry_launcher import client_commands
+from ferry_sdk import DEFAULT_URL
 
 SERVICES = ("auth", "ingest", "parser", "notifier")
 
@@ -101,7 +102,7 @@ def dead_letters(
     queue: Annotated[str | None, typer.Option(help="only dead letters of this queue")] = None,
     limit: int = 50,
     json: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
-    url: Annotated[str, typer.Option(envvar="FERRY_URL", help="the files API")] = "http://127.0.0.1:8000",
+    url: Annotated[str, typer.Option(envvar="FERRY_URL", help="the files API")] = DEFAULT_URL,
     auth_url: Annotated[str | None, typer.Option(envvar="FERRY_AUTH_URL", help="auth (default: --url)")] = None,
     token: Annotated[str | None, typer.Option(envvar="FERRY_TOKEN", help="an admin's access token")] = None,
     username: Annotated[str | None, typer.Option(envvar="FERRY_ADMIN_USERNAME")] = None,

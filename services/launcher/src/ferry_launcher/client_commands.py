@@ -19,10 +19,18 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from ferry_launcher import credentials, render
-from ferry_sdk import AsyncFerryClient, FerryClient, FerryError, Forbidden, OtpRequired, Tokens, Unauthorized
+from ferry_sdk import (
+    DEFAULT_URL,
+    AsyncFerryClient,
+    FerryClient,
+    FerryError,
+    Forbidden,
+    OtpRequired,
+    Tokens,
+    Unauthorized,
+)
 from ferry_sdk.errors import TransportError
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_FILE_FAILED = 1, 2, 3, 4
 PANEL = "Use Ferry"
 
