@@ -9,16 +9,15 @@ kubectl is installed; without it the manifest files themselves are checked.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.deploy.kustomize import KUBECTL, kustomize
+
 yaml = pytest.importorskip("yaml", reason="PyYAML is not installed, so the Kubernetes manifests are not parsed")
 
-KUBECTL = shutil.which("kubectl")
 K8S_VERSION = "1.33.0"  # the oldest release still supported upstream when this was written
 
 SETTINGS = {
@@ -124,10 +123,7 @@ def test_ingress_routes_like_the_edge(base: dict[tuple[str, str], dict[str, Any]
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed, so kustomize builds are not checked")
 @pytest.mark.parametrize("overlay", ["base", "overlays/dev"])
 def test_kustomize_builds(k8s: Path, overlay: str) -> None:
-    assert KUBECTL is not None
-    result = subprocess.run([KUBECTL, "kustomize", str(k8s / overlay)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    docs = kustomize(k8s / overlay)
     assert all(doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"] for doc in docs)
     deployments = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "Deployment"}
     assert {"auth", "ingest", "parser", "notifier"} <= deployments.keys()
@@ -144,9 +140,7 @@ def test_kustomize_builds(k8s: Path, overlay: str) -> None:
 def _rendered(k8s: Path, overlay: str) -> list[dict[str, Any]]:
     """The objects ``kubectl apply -k`` would send; without kubectl, those the files spell out."""
     if KUBECTL is not None:
-        result = subprocess.run([KUBECTL, "kustomize", str(k8s / overlay)], capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        return kustomize(k8s / overlay)
     paths = [p for p in (k8s / overlay).glob("*.yaml") if p.name != "kustomization.yaml"]
     if overlay != "base":
         paths += [p for p in (k8s / "base").glob("*.yaml") if p.name != "kustomization.yaml"]

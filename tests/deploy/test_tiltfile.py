@@ -7,16 +7,14 @@ Dockerfile, the source tree and the objects the dev overlay renders.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-yaml = pytest.importorskip("yaml", reason="PyYAML is not installed, so the overlay is not rendered")
+from tests.deploy.kustomize import KUBECTL, kustomize
 
-KUBECTL = shutil.which("kubectl")
+yaml = pytest.importorskip("yaml", reason="PyYAML is not installed, so the overlay is not rendered")
 
 
 class _Tilt:
@@ -80,14 +78,9 @@ def test_live_update_syncs_every_package_into_the_image_venv(tilt: _Tilt, repo: 
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed, so the dev overlay is not rendered")
 def test_resources_name_objects_of_the_dev_overlay(tilt: _Tilt, repo: Path) -> None:
-    assert KUBECTL is not None
     ((args, _),) = tilt.named("k8s_yaml")
     assert args[0] == ("kustomize", ("deploy/k8s/overlays/dev",), {})
-    rendered = subprocess.run(
-        [KUBECTL, "kustomize", str(repo / "deploy/k8s/overlays/dev")], capture_output=True, text=True, timeout=60
-    )
-    assert rendered.returncode == 0, rendered.stderr
-    docs = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    docs = kustomize(repo / "deploy/k8s/overlays/dev")
     objects = {f"{doc['metadata']['name']}:{doc['kind'].lower()}" for doc in docs}
     deployments = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "Deployment"}
     resources = {args[0]: kwargs for args, kwargs in tilt.named("k8s_resource")}
