@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import websockets.asyncio.client
@@ -13,14 +11,8 @@ import websockets.asyncio.client
 from ferry_core.bus.amqp import AmqpBus
 from ferry_core.events import Envelope, FileParsed, FileProgress, FileStatus, Stage, Summary, new_id, utcnow
 from ferry_core.infra import mongo_client
+from tests.e2e.journey import receive
 from tests.e2e.notifiers import auth_and_notifiers, user_token
-
-WAIT = 30.0
-
-
-async def receive(ws: websockets.asyncio.client.ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-    return message
 
 
 async def test_two_notifier_processes_each_deliver_every_event(amqp_url: str, mongo_url: str, tmp_path: Path) -> None:
@@ -30,7 +22,7 @@ async def test_two_notifier_processes_each_deliver_every_event(amqp_url: str, mo
     await bus.start()
     try:
         with auth_and_notifiers(amqp_url, mongo_url, db_name, tmp_path, count=2) as replicas:
-            async with httpx.AsyncClient(timeout=WAIT) as client:
+            async with httpx.AsyncClient(timeout=30) as client:
                 ada, ada_token = await user_token(client, replicas.auth, "ada")
                 _bob, bob_token = await user_token(client, replicas.auth, "bob")
             file_id = new_id()
