@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from ferry_core.bus.memory import MemoryBus
-from ferry_core.events import FileUploaded
+from ferry_testkit.events import file_uploaded
 
 WAIT = 10.0
 BIG_NAME = "x" * 4000 + ".csv"  # makes each message ~4 KB, so that socket buffers fill quickly
@@ -24,19 +24,6 @@ async def metric(url: str, line_start: str) -> float:
         text = (await client.get("/metrics")).text
     found = re.search(rf"^{re.escape(line_start)} (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
-
-
-def uploaded(file_id: str, owner_id: str) -> FileUploaded:
-    return FileUploaded(
-        file_id=file_id,
-        owner_id=owner_id,
-        filename=BIG_NAME,
-        content_type="text/csv",
-        size=1,
-        sha256="0" * 64,
-        format="csv",
-        blob_key=file_id,
-    )
 
 
 async def closed_with(ws) -> tuple[int | None, str | None]:
@@ -151,7 +138,7 @@ async def test_a_client_that_cannot_keep_up_is_dropped_and_never_slows_the_other
 
             receiving = asyncio.create_task(receive_all())
             for n in range(count):
-                await notifier.publish(uploaded(f"f{n:05}", "alice"))
+                await notifier.publish(file_uploaded(f"f{n:05}", "alice", filename=BIG_NAME))
                 if n % 8 == 0:
                     await asyncio.sleep(0)  # let the senders run, as a broker's deliveries would
             assert await receiving == [f"f{n:05}" for n in range(count)]

@@ -13,27 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
 from ferry_core.bus.memory import MemoryBus
-from ferry_core.events import (
-    ErrorInfo,
-    FileDeleted,
-    FileFailed,
-    FileParsed,
-    FileProgress,
-    FileStatus,
-    FileUploaded,
-    Stage,
-    Summary,
-)
+from ferry_core.events import FileDeleted, FileStatus, Stage
+from ferry_testkit.events import file_failed, file_parsed, file_progress, file_uploaded
 
 WAIT = 10.0
-
-
-def progress(file_id: str, owner_id: str, pct: int, status: FileStatus = FileStatus.PARSING) -> FileProgress:
-    return FileProgress(file_id=file_id, owner_id=owner_id, status=status, stage=Stage.PARSE, progress=pct)
-
-
-def parsed(file_id: str, owner_id: str, rows: int = 12) -> FileParsed:
-    return FileParsed(file_id=file_id, owner_id=owner_id, summary=Summary(kind="table", rows=rows), duration_ms=3)
 
 
 async def refused(notifier, path: str, user_id: str | None = None, **options: Any) -> tuple[int, dict[str, Any]]:
@@ -76,8 +59,8 @@ async def test_progress_and_parsed_arrive_in_order(notifier):
     async with notifier.socket(f"/ws/{file_id}", "alice") as ws:
         assert (await notifier.receive(ws))["data"]["status"] == "queued"
         for pct in (25, 50, 75):
-            await notifier.publish(progress(file_id, "alice", pct))
-        await notifier.publish(parsed(file_id, "alice", rows=1234))
+            await notifier.publish(file_progress(file_id, "alice", pct))
+        await notifier.publish(file_parsed(file_id, "alice", rows=1234))
         messages = [await notifier.receive(ws) for _ in range(4)]
     assert [(m["type"], m["data"]["status"], m["data"]["progress"]) for m in messages] == [
         ("progress_update", "parsing", 25),
@@ -93,21 +76,8 @@ async def test_uploaded_and_failed_events_are_status_updates(notifier):
     file_id = await notifier.seed_file("alice", status=FileStatus.UPLOADING, progress=90, stage=Stage.UPLOAD)
     async with notifier.socket(f"/ws/{file_id}", "alice") as ws:
         await notifier.receive(ws)
-        await notifier.publish(
-            FileUploaded(
-                file_id=file_id,
-                owner_id="alice",
-                filename="report.csv",
-                content_type="text/csv",
-                size=1024,
-                sha256="0" * 64,
-                format="csv",
-                blob_key=file_id,
-            )
-        )
-        await notifier.publish(
-            FileFailed(file_id=file_id, owner_id="alice", stage=Stage.PARSE, error=ErrorInfo(code="x", message="y"))
-        )
+        await notifier.publish(file_uploaded(file_id, "alice", filename="report.csv", size=1024))
+        await notifier.publish(file_failed(file_id, "alice", code="x", message="y"))
         queued, failed = await notifier.receive(ws), await notifier.receive(ws)
     assert (queued["type"], queued["data"]["status"], queued["data"]["stage"]) == ("status_update", "queued", "queue")
     assert (failed["type"], failed["data"]["status"]) == ("status_update", "failed")
@@ -136,8 +106,8 @@ async def test_progress_after_parsed_is_dropped(notifier):
     file_id = await notifier.seed_file("alice")
     async with notifier.socket(f"/ws/{file_id}", "alice") as ws:
         await notifier.receive(ws)
-        await notifier.publish(parsed(file_id, "alice"))
-        await notifier.publish(progress(file_id, "alice", 95))  # a straggler from before the parse finished
+        await notifier.publish(file_parsed(file_id, "alice"))
+        await notifier.publish(file_progress(file_id, "alice", 95))  # a straggler from before the parse finished
         await notifier.publish(FileDeleted(file_id=file_id, owner_id="alice"))  # marks the end of the stream
         after_parsed = [await notifier.receive(ws), await notifier.receive(ws)]
     assert [m["type"] for m in after_parsed] == ["status_update", "file_deleted"]
@@ -225,11 +195,11 @@ async def test_all_files_socket_sees_only_the_callers_files(notifier):
     alices = await notifier.seed_file("alice")
     bobs = await notifier.seed_file("bob")
     async with notifier.socket("/ws", "alice") as alice, notifier.socket("/ws", "bob") as bob:
-        await notifier.publish(progress(bobs, "bob", 10))
-        await notifier.publish(progress(alices, "alice", 20))
+        await notifier.publish(file_progress(bobs, "bob", 10))
+        await notifier.publish(file_progress(alices, "alice", 20))
         assert (await notifier.receive(alice))["data"]["file_id"] == alices
         assert (await notifier.receive(bob))["data"]["file_id"] == bobs
-        await notifier.publish(progress(alices, "alice", 30))
+        await notifier.publish(file_progress(alices, "alice", 30))
         assert (await notifier.receive(alice))["data"]["progress"] == 30  # bob's 10 never came in between
 
 
@@ -242,8 +212,8 @@ async def test_subscribe_and_unsubscribe_narrow_the_all_files_socket(notifier):
         state = await notifier.receive(ws)
         assert (state["type"], state["data"]["file_id"], state["data"]["progress"]) == ("status_update", first, 5)
 
-        await notifier.publish(progress(second, "alice", 50))  # narrowed away
-        await notifier.publish(progress(first, "alice", 51))
+        await notifier.publish(file_progress(second, "alice", 50))  # narrowed away
+        await notifier.publish(file_progress(first, "alice", 51))
         assert (await notifier.receive(ws))["data"]["file_id"] == first
 
         await ws.send(json.dumps({"type": "unsubscribe", "file_id": first}))
@@ -251,8 +221,8 @@ async def test_subscribe_and_unsubscribe_narrow_the_all_files_socket(notifier):
         await ws.send(json.dumps({"type": "subscribe", "file_id": second}))
         assert (await notifier.receive(ws))["data"]["file_id"] == second
 
-        await notifier.publish(progress(first, "alice", 60))
-        await notifier.publish(progress(second, "alice", 61))
+        await notifier.publish(file_progress(first, "alice", 60))
+        await notifier.publish(file_progress(second, "alice", 61))
         assert (await notifier.receive(ws))["data"]["file_id"] == second
 
         await ws.send(json.dumps({"type": "subscribe", "file_id": bobs}))
@@ -265,8 +235,8 @@ async def test_unsubscribe_on_the_all_files_socket_leaves_out_one_file(notifier)
     async with notifier.socket("/ws", "alice") as ws:
         await ws.send(json.dumps({"type": "unsubscribe", "file_id": first}))
         assert (await notifier.receive(ws))["type"] == "unsubscribed"
-        await notifier.publish(progress(first, "alice", 10))
-        await notifier.publish(progress(second, "alice", 20))
+        await notifier.publish(file_progress(first, "alice", 10))
+        await notifier.publish(file_progress(second, "alice", 20))
         assert (await notifier.receive(ws))["data"]["file_id"] == second
 
 
@@ -298,8 +268,8 @@ async def test_sse_streams_one_file(notifier):
         event, first = await asyncio.wait_for(anext(events), WAIT)
         assert event == "status_update"
         assert (first["type"], first["data"]["progress"]) == ("status_update", 10)
-        await notifier.publish(progress(file_id, "alice", 70))
-        await notifier.publish(parsed(file_id, "alice"))
+        await notifier.publish(file_progress(file_id, "alice", 70))
+        await notifier.publish(file_parsed(file_id, "alice"))
         received = [await asyncio.wait_for(anext(events), WAIT) for _ in range(2)]
     assert [(e, m["data"]["status"], m["data"]["progress"]) for e, m in received] == [
         ("progress_update", "parsing", 70),
@@ -317,8 +287,8 @@ async def test_sse_streams_all_the_callers_files(notifier):
     ):
         assert response.status_code == 200
         events = sse_events(response)
-        await notifier.publish(progress(bobs, "bob", 10))
-        await notifier.publish(progress(alices, "alice", 20))
+        await notifier.publish(file_progress(bobs, "bob", 10))
+        await notifier.publish(file_progress(alices, "alice", 20))
         event, message = await asyncio.wait_for(anext(events), WAIT)
     assert (event, message["data"]["file_id"]) == ("progress_update", alices)
 

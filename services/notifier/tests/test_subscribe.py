@@ -9,17 +9,10 @@ from typing import Any
 
 import httpx
 
-from ferry_core.events import FileCancelled, FileParsed, FileProgress, FileStatus, Stage, Summary
+from ferry_core.events import FileCancelled, FileStatus
+from ferry_testkit.events import file_parsed, file_progress
 
 WAIT = 10.0
-
-
-def progress(file_id: str, owner_id: str, pct: int) -> FileProgress:
-    return FileProgress(file_id=file_id, owner_id=owner_id, status=FileStatus.PARSING, stage=Stage.PARSE, progress=pct)
-
-
-def parsed(file_id: str, owner_id: str) -> FileParsed:
-    return FileParsed(file_id=file_id, owner_id=owner_id, summary=Summary(kind="table", rows=3), duration_ms=1)
 
 
 async def sse_frames(response: httpx.Response) -> AsyncIterator[tuple[str, str | None, dict[str, Any]]]:
@@ -50,7 +43,7 @@ async def heard_by_the_notifier(notifier, owner_id: str, file_id: str, payload: 
 async def test_a_subscriber_after_the_terminal_event_gets_it_though_the_record_lags(notifier):
     # The gateway's projection has not written "parsed" yet, but the notifier already delivered it.
     file_id = await notifier.seed_file("alice", status=FileStatus.PARSING, progress=60)
-    await heard_by_the_notifier(notifier, "alice", file_id, parsed(file_id, "alice"), "parsed")
+    await heard_by_the_notifier(notifier, "alice", file_id, file_parsed(file_id, "alice"), "parsed")
     async with notifier.socket(f"/ws/{file_id}", "alice") as ws:
         first = await notifier.receive(ws)
         await ws.send(json.dumps({"type": "ping"}))
@@ -63,7 +56,7 @@ async def test_a_subscriber_after_the_terminal_event_gets_it_though_the_record_l
 
 async def test_what_was_heard_is_never_given_to_another_user(notifier):
     file_id = await notifier.seed_file("bob", status=FileStatus.PARSING, progress=60)
-    await heard_by_the_notifier(notifier, "alice", file_id, parsed(file_id, "alice"), "parsed")  # a forged owner
+    await heard_by_the_notifier(notifier, "alice", file_id, file_parsed(file_id, "alice"), "parsed")  # a forged owner
     async with notifier.socket(f"/ws/{file_id}", "bob") as ws:
         first = await notifier.receive(ws)
     assert (first["data"]["status"], first["data"]["progress"]) == ("parsing", 60)
@@ -75,7 +68,7 @@ async def test_cancelled_is_a_status_update_and_reaches_late_subscribers(notifie
         await notifier.receive(ws)
         await notifier.publish(FileCancelled(file_id=file_id, owner_id="alice"))
         cancelled = await notifier.receive(ws)
-        await notifier.publish(progress(file_id, "alice", 80))  # the cancelled parse's straggler
+        await notifier.publish(file_progress(file_id, "alice", 80))  # the cancelled parse's straggler
         await ws.send(json.dumps({"type": "ping"}))
         assert await notifier.receive(ws) == {"type": "pong"}
     assert (cancelled["type"], cancelled["data"]["status"]) == ("status_update", "cancelled")
@@ -92,15 +85,15 @@ async def test_sse_resumes_after_the_last_event_id(notifier):
             _, snapshot_id, _ = await asyncio.wait_for(anext(frames), WAIT)
             assert snapshot_id is None  # the stored state is not an event
             for pct in (10, 20):
-                await notifier.publish(progress(file_id, "alice", pct))
+                await notifier.publish(file_progress(file_id, "alice", pct))
             seen = [await asyncio.wait_for(anext(frames), WAIT) for _ in range(2)]
         assert [m["data"]["progress"] for _, _, m in seen] == [10, 20]
         last_id = seen[-1][1]
         assert last_id
 
         # Disconnected: two more events, which this replica hears meanwhile.
-        await notifier.publish(progress(file_id, "alice", 30))
-        await heard_by_the_notifier(notifier, "alice", file_id, parsed(file_id, "alice"), "parsed")
+        await notifier.publish(file_progress(file_id, "alice", 30))
+        await heard_by_the_notifier(notifier, "alice", file_id, file_parsed(file_id, "alice"), "parsed")
 
         headers = {"Last-Event-ID": last_id}
         async with client.stream("GET", "/events", params=params, headers=headers) as response:
@@ -123,11 +116,11 @@ async def test_sse_resume_of_all_files_gives_only_the_callers_missed_updates(not
     params = {"token": notifier.token("alice")}
     async with httpx.AsyncClient(base_url=notifier.url, timeout=WAIT) as client:
         async with client.stream("GET", "/events", params=params) as response:
-            await notifier.publish(progress(first, "alice", 10))
+            await notifier.publish(file_progress(first, "alice", 10))
             _, last_id, _ = await asyncio.wait_for(anext(sse_frames(response)), WAIT)
-        await notifier.publish(progress(bobs, "bob", 50))
-        await notifier.publish(progress(second, "alice", 20))
-        await heard_by_the_notifier(notifier, "alice", first, parsed(first, "alice"), "parsed")
+        await notifier.publish(file_progress(bobs, "bob", 50))
+        await notifier.publish(file_progress(second, "alice", 20))
+        await heard_by_the_notifier(notifier, "alice", first, file_parsed(first, "alice"), "parsed")
         async with client.stream("GET", "/events", params=params, headers={"Last-Event-ID": last_id or ""}) as response:
             frames = sse_frames(response)
             resumed = [await asyncio.wait_for(anext(frames), WAIT) for _ in range(2)]
@@ -152,10 +145,10 @@ async def test_two_users_on_ws_and_sse_each_get_only_their_own(notifier):
             for pct in (10, 20, 30):
                 for user in ("alice", "bob"):
                     for file_id in files[user]:
-                        await notifier.publish(progress(file_id, user, pct))
+                        await notifier.publish(file_progress(file_id, user, pct))
             for user in ("alice", "bob"):
                 for file_id in files[user]:
-                    await notifier.publish(parsed(file_id, user))
+                    await notifier.publish(file_parsed(file_id, user))
 
             async def by_ws(ws) -> list[dict[str, Any]]:
                 return [await notifier.receive(ws) for _ in range(12)]
