@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from ferry_launcher import render
-from ferry_sdk import AsyncFerryClient, FerryError, FileRecord, Unauthorized
-from ferry_sdk.errors import Forbidden
+from ferry_sdk import AsyncFerryClient, FerryError, FileRecord, Forbidden, Unauthorized
 
 CONCURRENT_UPLOADS = 4
 FAILED = ("refused", "failed", "cancelled")
@@ -26,7 +25,6 @@ class Outcome:
     status: str = "pending"
     record: FileRecord | None = None
     detail: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -84,7 +82,6 @@ async def upload_all(
     bars = _Bars(console)
     outcomes = [Outcome(str(path)) for path in paths]
     gate = asyncio.Semaphore(CONCURRENT_UPLOADS)
-
     sizes = [path.stat().st_size for path in paths]
 
     async def one(path: Path, outcome: Outcome, total: int) -> None:
