@@ -30,7 +30,7 @@ class StatusProjection:
     def __init__(
         self,
         repo: FilesRepository,
-        batches: BatchesRepository | None = None,
+        batches: BatchesRepository,
         announced: Callable[[], None] | None = None,
     ) -> None:
         self._repo = repo
@@ -51,7 +51,7 @@ class StatusProjection:
         EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
 
     async def _settle(self, file_id: str) -> None:
-        if self._batches is not None and await self._batches.settle_file(file_id) and self._announced:
+        if await self._batches.settle_file(file_id) and self._announced:
             self._announced()
 
 

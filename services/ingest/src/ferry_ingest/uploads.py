@@ -50,8 +50,8 @@ class UploadContext:
     bus: Bus
     max_bytes: int
     progress_interval: float
-    projects: ProjectsRepository | None = None
-    batches: BatchesRepository | None = None
+    projects: ProjectsRepository
+    batches: BatchesRepository
 
 
 def clean_filename(raw: str | None) -> str:
@@ -128,21 +128,17 @@ async def _head_and_rest(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIter
 async def _project_named(ctx: UploadContext, reader: MultipartReader, principal: Principal) -> str | None:
     """The ``project_id`` form field read so far, checked: the caller's own project, not archived."""
     project_id = reader.fields.get("project_id", "").strip()
-    if not project_id:
-        return None
-    assert ctx.projects is not None, "uploads into projects need the projects repository"
-    await destination(ctx.projects, project_id, principal.user_id)
-    return project_id
+    if project_id:
+        await destination(ctx.projects, project_id, principal.user_id)
+    return project_id or None
 
 
 async def _batch_named(ctx: UploadContext, reader: MultipartReader, principal: Principal) -> str | None:
     """The ``batch_id`` form field read so far, checked: the caller's own batch (which stays open for uploads)."""
     batch_id = reader.fields.get("batch_id", "").strip()
-    if not batch_id:
-        return None
-    assert ctx.batches is not None, "uploads into batches need the batches repository"
-    await batch_destination(ctx.batches, batch_id, principal.user_id)
-    return batch_id
+    if batch_id:
+        await batch_destination(ctx.batches, batch_id, principal.user_id)
+    return batch_id or None
 
 
 async def receive_upload(
