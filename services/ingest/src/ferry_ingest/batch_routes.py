@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from ferry_ingest.batches import is_complete, visible
 from ferry_ingest.deps import Batches, CurrentUser, Files, Limit, Offset
 from ferry_ingest.errors import error_responses
+from ferry_ingest.schemas import typed_name
 
 router = APIRouter(tags=["batches"])
 
@@ -25,12 +25,7 @@ class BatchCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, name: str | None) -> str | None:
-        if name is None:
-            return None
-        name = name.strip()
-        if any(unicodedata.category(ch)[0] == "C" for ch in name):
-            raise ValueError("a batch name may not contain control characters")
-        return name or None
+        return None if name is None else typed_name(name, "batch") or None
 
 
 class BatchRecord(BaseModel):

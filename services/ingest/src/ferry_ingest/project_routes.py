@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from ferry_ingest.deps import CurrentUser, Files, Limit, Offset, Projects
 from ferry_ingest.errors import FileNotFound, error_responses
 from ferry_ingest.projects import ProjectsRepository, changeable, destination, visible
-from ferry_ingest.schemas import FileRecord, record_of
+from ferry_ingest.schemas import FileRecord, record_of, typed_name
 
 router = APIRouter(tags=["projects"])
 
@@ -23,9 +22,7 @@ _400 = "The body is not UTF-8 JSON"
 
 
 def _clean_name(name: str) -> str:
-    name = name.strip()
-    if any(unicodedata.category(ch)[0] == "C" for ch in name):
-        raise ValueError("a project name may not contain control characters")
+    name = typed_name(name, "project")
     if not name:
         raise ValueError("a project name may not be blank")
     return name

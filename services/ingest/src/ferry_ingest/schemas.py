@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ferry_core.events import ErrorInfo, FileStatus, Progress, Stage, Summary
+
+
+def typed_name(name: str, what: str) -> str:
+    """A name a person typed (of a project, a batch), stripped; control characters are refused."""
+    name = name.strip()
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        raise ValueError(f"a {what} name may not contain control characters")
+    return name
 
 
 class ErrorBody(BaseModel):
