@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from ferry_core.embedded_mongo import free_port
-from ferry_sdk import FerryClient
+from ferry_sdk import AsyncFerryClient, FerryClient
 from tests.e2e.platform import Process, base_env, wait_healthy
 
 ACCESS_TOKEN_TTL = 6
@@ -50,6 +50,13 @@ def account(ferry_url: str) -> tuple[str, str]:
 def client(ferry_url: str, account: tuple[str, str]) -> Iterator[FerryClient]:
     with FerryClient(ferry_url) as signed_in:
         signed_in.login(*account)
+        yield signed_in
+
+
+@pytest.fixture
+async def aclient(ferry_url: str, account: tuple[str, str]) -> AsyncIterator[AsyncFerryClient]:
+    async with AsyncFerryClient(ferry_url) as signed_in:
+        await signed_in.login(*account)
         yield signed_in
 
 

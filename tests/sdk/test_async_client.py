@@ -15,13 +15,6 @@ from ferry_sdk import AsyncFerryClient, FileStatus, Message, NotFound, PagesCont
 from .conftest import ACCESS_TOKEN_TTL
 
 
-@pytest.fixture
-async def aclient(ferry_url: str, account: tuple[str, str]):
-    async with AsyncFerryClient(ferry_url) as client:
-        await client.login(*account)
-        yield client
-
-
 async def _follow(client: AsyncFerryClient, file_id: str) -> list[Message]:
     return [message async for message in client.watch(file_id)]
 

@@ -38,16 +38,14 @@ def test_batches_with_the_sync_client(client: FerryClient, csv_file: Path) -> No
         client.upload(csv_file, batch_id="no-such-batch")
 
 
-async def test_batches_with_the_async_client(ferry_url: str, account: tuple[str, str], csv_file: Path) -> None:
-    async with AsyncFerryClient(ferry_url) as client:
-        await client.login(*account)
-        batch = await client.create_batch()
-        assert batch.name is None
-        record = await client.upload(csv_file, batch_id=batch.batch_id)
-        assert record.batch_id == batch.batch_id
-        deadline = time.monotonic() + 30
-        while not (stats := await client.get_batch(batch.batch_id)).complete:
-            assert time.monotonic() < deadline, stats
-            await asyncio.sleep(0.1)
-        assert stats.by_status == {"parsed": 1}
-        assert (await client.list_batches(limit=1)).items[0].batch_id == batch.batch_id
+async def test_batches_with_the_async_client(aclient: AsyncFerryClient, csv_file: Path) -> None:
+    batch = await aclient.create_batch()
+    assert batch.name is None
+    record = await aclient.upload(csv_file, batch_id=batch.batch_id)
+    assert record.batch_id == batch.batch_id
+    deadline = time.monotonic() + 30
+    while not (stats := await aclient.get_batch(batch.batch_id)).complete:
+        assert time.monotonic() < deadline, stats
+        await asyncio.sleep(0.1)
+    assert stats.by_status == {"parsed": 1}
+    assert (await aclient.list_batches(limit=1)).items[0].batch_id == batch.batch_id

@@ -40,18 +40,16 @@ def test_projects_with_the_sync_client(client: FerryClient, csv_file: Path) -> N
         client.get(record.file_id)
 
 
-async def test_projects_with_the_async_client(ferry_url: str, account: tuple[str, str], csv_file: Path) -> None:
-    async with AsyncFerryClient(ferry_url) as client:
-        await client.login(*account)
-        project = await client.create_project("Inbox")
-        record = await client.upload(csv_file, project_id=project.project_id)
-        assert record.project_id == project.project_id
-        out = await client.move(record.file_id, None)
-        assert out.project_id is None
-        renamed = await client.update_project(project.project_id, name="Inbox 2", description="new")
-        assert (renamed.name, renamed.description) == ("Inbox 2", "new")
-        assert (await client.list_projects()).total == 1
-        await client.delete_project(project.project_id)
-        assert (await client.get(record.file_id)).project_id is None
-        with pytest.raises(NotFound):
-            await client.get_project(project.project_id)
+async def test_projects_with_the_async_client(aclient: AsyncFerryClient, csv_file: Path) -> None:
+    project = await aclient.create_project("Inbox")
+    record = await aclient.upload(csv_file, project_id=project.project_id)
+    assert record.project_id == project.project_id
+    out = await aclient.move(record.file_id, None)
+    assert out.project_id is None
+    renamed = await aclient.update_project(project.project_id, name="Inbox 2", description="new")
+    assert (renamed.name, renamed.description) == ("Inbox 2", "new")
+    assert (await aclient.list_projects()).total == 1
+    await aclient.delete_project(project.project_id)
+    assert (await aclient.get(record.file_id)).project_id is None
+    with pytest.raises(NotFound):
+        await aclient.get_project(project.project_id)
