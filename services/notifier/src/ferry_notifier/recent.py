@@ -81,6 +81,12 @@ class RecentEvents:
             if len(entry.updates) > self._per_file:
                 self._drop_oldest(entry)
 
+    def owner_of(self, file_id: str) -> str | None:
+        """The owner the events heard here name for ``file_id``; None if none was heard."""
+        self._expire()
+        entry = self._files.get(file_id)
+        return entry.owner_id if entry is not None else None
+
     def latest(self, file_id: str, owner_id: str) -> Progress | None:
         """The furthest state heard here for ``owner_id``'s file; None if none (or not theirs)."""
         self._expire()

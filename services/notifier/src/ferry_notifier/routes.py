@@ -119,8 +119,10 @@ async def follow_file(
     """
     hub.watch_file(outbox, file_id)
     outbox.open(file_id)
-    heard = hub.recent.latest(file_id, outbox.user_id)
-    missed = hub.recent.since(resume_after, outbox.user_id, file_id) if resume_after else None
+    # Heard under the owner the events name; used only if the record agrees (an admin may follow any file).
+    heard_owner = hub.recent.owner_of(file_id)
+    heard = hub.recent.latest(file_id, heard_owner) if heard_owner else None
+    missed = hub.recent.since(resume_after, heard_owner, file_id) if heard_owner and resume_after else None
     try:
         found = await states.current(file_id)
     except BaseException:
@@ -129,9 +131,8 @@ async def follow_file(
     if found is None or (found[0] != outbox.user_id and not outbox.sees_all):
         _forget(hub, outbox, file_id)
         return False
-    if found[0] != outbox.user_id:  # an admin following another user's file: what was heard of it is the owner's
-        heard = hub.recent.latest(file_id, found[0])
-        missed = hub.recent.since(resume_after, found[0], file_id) if resume_after else None
+    if found[0] != heard_owner:
+        heard, missed = None, None
     outbox.opened(file_id, found[1], heard=heard, missed=missed)
     return True
 
