@@ -17,6 +17,7 @@ from ferry_core.events import (
     AuditRecorded,
     AuditTarget,
     BatchCompleted,
+    BatchProgress,
     Envelope,
     ErrorInfo,
     FileCancelled,
@@ -26,10 +27,15 @@ from ferry_core.events import (
     FileProgress,
     FileStatus,
     FileUploaded,
+    OrgMemberUpdated,
+    OrgQuotas,
+    OrgUpdated,
+    OrgUsage,
     Stage,
     Summary,
     UserDeleted,
 )
+from ferry_core.orgs import OrgRole
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
@@ -59,6 +65,22 @@ SAMPLES = {
     ),
     "apikey.revoked.v1": ApiKeyRevoked(key_id="k1", owner_id="u1"),
     "batch.completed.v1": BatchCompleted(batch_id="b1", owner_id="u1", counts={"parsed": 2, "failed": 1}),
+    "batch.progress.v1": BatchProgress(
+        batch_id="b1",
+        owner_id="u1",
+        revision=3,
+        files=3,
+        counts={"parsed": 2, "parsing": 1},
+        bytes=300,
+        rows=20,
+        progress=66,
+        complete=False,
+    ),
+    "org.updated.v1": OrgUpdated(
+        org_id="o1", name="Acme", personal=False, created_by="u1", quotas=OrgQuotas(max_files=100), revision=2
+    ),
+    "org.member.updated.v1": OrgMemberUpdated(org_id="o1", user_id="u2", role=OrgRole.MEMBER, revision=1),
+    "org.usage.v1": OrgUsage(org_id="o1", bytes=300, files=3, measured_at=datetime(2026, 1, 1, tzinfo=UTC)),
     "audit.recorded.v1": AuditRecorded(
         time=datetime(2026, 1, 1, tzinfo=UTC),
         actor_id=None,
@@ -145,9 +167,7 @@ def test_asyncapi_yaml_reads_back_as_the_document() -> None:
 
 
 # Events announced before their consumer exists, and which consumer will take them.
-NOT_YET_RECEIVED = {
-    "batch.completed.v1",  # the notifier, with WS /ws/batches/{id} and SSE batch subscriptions (issue 10)
-}
+NOT_YET_RECEIVED: set[str] = set()
 
 
 def test_asyncapi_wires_every_event_to_a_sender_and_a_receiver() -> None:

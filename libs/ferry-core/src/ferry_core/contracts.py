@@ -35,9 +35,18 @@ SENDS: dict[str, tuple[str, ...]] = {
         "file.cancelled.v1",
         "audit.recorded.v1",
         "batch.completed.v1",
+        "batch.progress.v1",
+        "org.usage.v1",
     ),
     "parser": ("file.progress.v1", "file.parsed.v1", "file.failed.v1"),
-    "auth": ("user.deleted.v1", "apikey.created.v1", "apikey.revoked.v1", "audit.recorded.v1"),
+    "auth": (
+        "user.deleted.v1",
+        "apikey.created.v1",
+        "apikey.revoked.v1",
+        "audit.recorded.v1",
+        "org.updated.v1",
+        "org.member.updated.v1",
+    ),
 }
 RECEIVES: dict[str, tuple[str, ...]] = {
     "parser": ("file.uploaded.v1", "file.deleted.v1", "file.cancelled.v1"),
@@ -48,9 +57,11 @@ RECEIVES: dict[str, tuple[str, ...]] = {
         "user.deleted.v1",
         "apikey.created.v1",
         "apikey.revoked.v1",
+        "org.updated.v1",
+        "org.member.updated.v1",
     ),
-    "notifier": ("file.#",),
-    "auth": ("audit.recorded.v1",),
+    "notifier": ("file.#", "batch.#"),
+    "auth": ("audit.recorded.v1", "org.usage.v1"),
 }
 
 _SUMMARIES = {
@@ -65,6 +76,10 @@ _SUMMARIES = {
     "apikey.revoked.v1": "An API key was revoked, or its owner disabled or deleted; the gateway refuses it.",
     "audit.recorded.v1": "A security-relevant action happened; auth stores it, once, in its append-only audit log.",
     "batch.completed.v1": "Every file of an upload batch is terminal; announced once per batch.",
+    "batch.progress.v1": "A batch's aggregate figures after one of its files moved; relayed to its subscribers.",
+    "org.updated.v1": "An organization as it now is: created, renamed, its quotas changed, or deleted.",
+    "org.member.updated.v1": "A user's membership of an organization as it now is (role None: removed).",
+    "org.usage.v1": "What an organization stores, as the gateway counted it; auth shows it with the organization.",
 }
 _RECEIVE_NOTES = {
     "notifier": "Each replica binds its own exclusive queue, so every replica sees every event.",

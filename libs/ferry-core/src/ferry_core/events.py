@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferry_core.orgs import OrgRole
+
 EXCHANGE = "ferry.events"
 
 
@@ -214,6 +216,65 @@ class BatchCompleted(_Model):
     counts: dict[str, int] = Field(description="Files of the batch per status when it completed.")
 
 
+class BatchProgress(_Model):
+    """A batch's aggregate figures after one of its files moved; the notifier relays it to the batch's subscribers.
+
+    A snapshot, not a delta: the latest one a subscriber has is the batch's state, and
+    ``revision`` (growing per batch) lets a consumer drop one older than what it has.
+    """
+
+    batch_id: str
+    owner_id: str
+    revision: int = Field(ge=0)
+    files: int
+    counts: dict[str, int] = Field(description="Files of the batch per status.")
+    bytes: int
+    rows: int
+    progress: int = Field(ge=0, le=100, description="Share of the batch's files that are terminal, in percent.")
+    complete: bool
+
+
+class OrgQuotas(_Model):
+    """An organization's limits, set by the platform admin; None is no limit."""
+
+    max_bytes: int | None = Field(default=None, ge=0, description="Bytes of original files stored.")
+    max_files: int | None = Field(default=None, ge=0, description="Files stored.")
+    uploads_per_minute: int | None = Field(default=None, ge=0, description="Uploads started per minute.")
+
+
+class OrgUpdated(_Model):
+    """An organization as it now is (a snapshot): created, renamed, its quotas changed, or deleted.
+
+    Consumers keep the highest ``revision`` they have seen, so redelivery and reordering change nothing.
+    """
+
+    org_id: str
+    name: str
+    personal: bool
+    created_by: str
+    quotas: OrgQuotas = Field(default_factory=OrgQuotas)
+    deleted: bool = False
+    revision: int = Field(ge=1)
+
+
+class OrgMemberUpdated(_Model):
+    """A user's membership of an organization as it now is; ``role`` None means they are no longer a member."""
+
+    org_id: str
+    user_id: str
+    role: OrgRole | None
+    revision: int = Field(ge=1, description="Grows with each change of this membership.")
+
+
+class OrgUsage(_Model):
+    """What an organization stores, as the gateway counted it; auth shows the latest in ``GET /orgs/{id}``."""
+
+    org_id: str
+    bytes: int
+    files: int
+    measured_at: datetime
+
+
 class AuditAction(StrEnum):
     """What an audit entry records: a bounded set, so filters and dashboards can rely on it."""
 
@@ -232,13 +293,21 @@ class AuditAction(StrEnum):
     FILE_EXPORTED = "file.exported"
     FILE_DELETED = "file.deleted"
     QUOTA_CHANGED = "quota.changed"
-    """Reserved for organization quotas."""
+    ORG_CREATED = "org.created"
+    ORG_UPDATED = "org.updated"
+    ORG_DELETED = "org.deleted"
+    MEMBER_ADDED = "org.member_added"
+    MEMBER_ROLE_CHANGED = "org.member_role_changed"
+    MEMBER_REMOVED = "org.member_removed"
+    INVITATION_CREATED = "org.invitation_created"
+    INVITATION_ACCEPTED = "org.invitation_accepted"
+    INVITATION_REVOKED = "org.invitation_revoked"
 
 
 class AuditTarget(_Model):
     """What an action was done to."""
 
-    type: Literal["user", "api_key", "file", "organization"]
+    type: Literal["user", "api_key", "file", "organization", "invitation"]
     id: str | None = Field(default=None, description="None when there is no such thing (a sign-in as an unknown name).")
 
 
@@ -248,7 +317,9 @@ class AuditRecorded(_Model):
     time: datetime = Field(description="When the action happened (not when the event was stored).")
     actor_id: str | None = Field(description="Who acted; None for an anonymous failed sign-in.")
     actor_name: str | None = Field(default=None, description="The actor's username, or the login name tried.")
-    org_id: str | None = Field(default=None, description="The organization acted in; None until organizations exist.")
+    org_id: str | None = Field(
+        default=None, description="The organization acted in; None for actions on the platform (sign-ins, users)."
+    )
     action: AuditAction
     target: AuditTarget | None = None
     outcome: Literal["success", "failure"] = "success"
@@ -273,6 +344,10 @@ EVENT_TYPES: dict[str, type[_Model]] = {
     "apikey.revoked.v1": ApiKeyRevoked,
     "audit.recorded.v1": AuditRecorded,
     "batch.completed.v1": BatchCompleted,
+    "batch.progress.v1": BatchProgress,
+    "org.updated.v1": OrgUpdated,
+    "org.member.updated.v1": OrgMemberUpdated,
+    "org.usage.v1": OrgUsage,
 }
 
 _TYPE_OF = {model: name for name, model in EVENT_TYPES.items()}
@@ -289,6 +364,8 @@ class Envelope(_Model):
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
     correlation_id: str | None = None
+    org_id: str | None = None
+    """The organization the event belongs to (a file's, a batch's); None for events above organizations."""
     data: dict[str, Any]
 
     @classmethod
@@ -299,12 +376,14 @@ class Envelope(_Model):
         source: str,
         subject: str | None = None,
         correlation_id: str | None = None,
+        org_id: str | None = None,
     ) -> Envelope:
         return cls(
             type=_TYPE_OF[type(payload)],
             source=source,
             subject=subject,
             correlation_id=correlation_id,
+            org_id=org_id,
             data=payload.model_dump(mode="json"),
         )
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import jwt
 import structlog
 from jwt import PyJWK
+
+from ferry_core.orgs import MAX_TOKEN_ORGS, OrgRole, parse_role, personal_org_id
 
 ISSUER = "ferry-auth"
 AUDIENCE = "ferry"
@@ -43,10 +45,23 @@ class Principal:
     role: str
     token_id: str
     expires_at: int
+    orgs: Mapping[str, OrgRole] = field(default_factory=dict)
+    """Organizations the token names the caller a member of, with the role in each (claim ``orgs``)."""
 
     @property
     def is_admin(self) -> bool:
+        """The platform admin, above every organization."""
         return self.role == "admin"
+
+    @property
+    def personal_org_id(self) -> str:
+        return personal_org_id(self.user_id)
+
+    def org_role(self, org_id: str) -> OrgRole | None:
+        """The caller's role in an organization as the token tells it (owner of the personal one)."""
+        if org_id == self.personal_org_id:
+            return OrgRole.OWNER
+        return self.orgs.get(org_id)
 
 
 def _verification_keys(jwks: dict[str, Any]) -> dict[str, PyJWK]:
@@ -171,7 +186,20 @@ class TokenVerifier:
             role=str(claims.get("role", "user")),
             token_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
+            orgs=_org_claim(claims.get("orgs")),
         )
+
+
+def _org_claim(value: object) -> dict[str, OrgRole]:
+    """The ``orgs`` claim as organization id to role; entries that are not a known role are dropped."""
+    if not isinstance(value, dict):
+        return {}
+    orgs: dict[str, OrgRole] = {}
+    for org_id, role in list(value.items())[:MAX_TOKEN_ORGS]:
+        parsed = parse_role(role)
+        if isinstance(org_id, str) and parsed is not None:
+            orgs[org_id] = parsed
+    return orgs
 
 
 def bearer_token(authorization: str | None) -> str | None:
