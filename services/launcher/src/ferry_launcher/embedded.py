@@ -58,7 +58,7 @@ def _settings(cls: type[S], config: EmbeddedConfig) -> S:
     return cls(port=config.port, data_dir=config.data_dir, auth_url=config.self_url)
 
 
-AUTH_PREFIXES = ("/auth", "/users", "/audit", "/.well-known")
+AUTH_PREFIXES = ("/auth", "/users", "/audit", "/orgs", "/invitations", "/.well-known")
 NOTIFIER_PREFIXES = ("/ws", "/events")
 """The edge's routing table (as deploy/nginx/ferry.conf and the Kubernetes Ingress); the rest goes to ingest."""
 
