@@ -6,11 +6,13 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.typing import Subprotocol
 
+from ferry_core.orgs import ORG_HEADER, ORG_QUERY
 from ferry_sdk._calls import Call
 from ferry_sdk.errors import FerryError, TransportError, Unauthorized, error_for
 from ferry_sdk.models import Message
@@ -35,6 +37,7 @@ class ClientBase:
         timeout: float = 60.0,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         on_tokens: TokensCallback | None = None,
+        org: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.auth_url = (auth_url or url).rstrip("/")
@@ -45,6 +48,8 @@ class ClientBase:
         self.refresh_margin = refresh_margin
         self._tokens = tokens
         self._on_tokens = on_tokens
+        self.org = org
+        """The active organization of files, projects, batches, analytics and watches (None: the personal one)."""
 
     @property
     def tokens(self) -> Tokens | None:
@@ -83,6 +88,8 @@ class ClientBase:
         headers = {"User-Agent": USER_AGENT}
         if call.authenticated:
             headers.update(self._credentials())
+        if call.service == "files" and self.org is not None:
+            headers[ORG_HEADER] = self.org
         if call.upload is not None:
             headers.update(call.upload.headers)
         return {
@@ -97,6 +104,8 @@ class ClientBase:
         if self._tokens is None:
             raise Unauthorized("watching needs a signed-in user (an access token); API keys reach the files API only")
         uri = f"{self.ws_url}/ws" + (f"/{file_id}" if file_id else "")
+        if self.org is not None:  # the query, as browsers send it (they cannot set WebSocket headers)
+            uri += f"?{ORG_QUERY}={quote(self.org, safe='')}"
         return uri, [Subprotocol("bearer"), Subprotocol(self._tokens.access_token)]
 
 

@@ -29,6 +29,13 @@ from ferry_sdk.models import (
     FileProgress,
     FileRecord,
     FileStats,
+    Invitation,
+    InvitationList,
+    Member,
+    MemberList,
+    Org,
+    OrgList,
+    OrgQuotas,
     Project,
     ProjectList,
     RecoveryCodes,
@@ -153,6 +160,62 @@ def list_api_keys() -> Call[list[ApiKey]]:
 
 def revoke_api_key(key_id: str) -> Call[None]:
     return Call("DELETE", f"/auth/api-keys/{key_id}", _nothing, "auth")
+
+
+# -- organizations (auth) -------------------------------------------------------
+
+
+def create_org(name: str) -> Call[Org]:
+    return Call("POST", "/orgs", _model(Org), "auth", json={"name": name})
+
+
+def list_orgs(all: bool) -> Call[OrgList]:
+    return Call("GET", "/orgs", _model(OrgList), "auth", params={"all": "true"} if all else None)
+
+
+def get_org(org_id: str) -> Call[Org]:
+    return Call("GET", f"/orgs/{org_id}", _model(Org), "auth")
+
+
+def rename_org(org_id: str, name: str) -> Call[Org]:
+    return Call("PATCH", f"/orgs/{org_id}", _model(Org), "auth", json={"name": name})
+
+
+def delete_org(org_id: str) -> Call[None]:
+    return Call("DELETE", f"/orgs/{org_id}", _nothing, "auth")
+
+
+def list_members(org_id: str) -> Call[MemberList]:
+    return Call("GET", f"/orgs/{org_id}/members", _model(MemberList), "auth")
+
+
+def set_member_role(org_id: str, user_id: str, role: str) -> Call[Member]:
+    return Call("PATCH", f"/orgs/{org_id}/members/{user_id}", _model(Member), "auth", json={"role": role})
+
+
+def remove_member(org_id: str, user_id: str) -> Call[None]:
+    return Call("DELETE", f"/orgs/{org_id}/members/{user_id}", _nothing, "auth")
+
+
+def invite(org_id: str, role: str, email: str | None) -> Call[Invitation]:
+    body = _params(role=role, email=email)
+    return Call("POST", f"/orgs/{org_id}/invitations", _model(Invitation), "auth", json=body)
+
+
+def list_invitations(org_id: str) -> Call[InvitationList]:
+    return Call("GET", f"/orgs/{org_id}/invitations", _model(InvitationList), "auth")
+
+
+def revoke_invitation(org_id: str, invitation_id: str) -> Call[None]:
+    return Call("DELETE", f"/orgs/{org_id}/invitations/{invitation_id}", _nothing, "auth")
+
+
+def accept_invitation(token: str) -> Call[Org]:
+    return Call("POST", "/invitations/accept", _model(Org), "auth", json={"token": token})
+
+
+def set_quotas(org_id: str, quotas: OrgQuotas) -> Call[Org]:
+    return Call("PUT", f"/orgs/{org_id}/quotas", _model(Org), "auth", json=quotas.model_dump())
 
 
 # -- files -----------------------------------------------------------------------

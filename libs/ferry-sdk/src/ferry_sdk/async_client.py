@@ -43,7 +43,15 @@ from ferry_sdk.models import (
     FileProgress,
     FileRecord,
     FileStats,
+    Invitation,
+    InvitationList,
+    Member,
+    MemberList,
     Message,
+    Org,
+    OrgList,
+    OrgQuotas,
+    OrgRole,
     Project,
     ProjectList,
     RecoveryCodes,
@@ -208,6 +216,73 @@ class AsyncFerryClient(ClientBase):
 
     async def revoke_api_key(self, key_id: str) -> None:
         await self._run(calls.revoke_api_key(key_id))
+
+    # -- organizations -------------------------------------------------------------
+
+    async def create_org(self, name: str) -> Org:
+        """Found an organization, with the caller as its owner; the tokens are renewed to name it."""
+        org = await self._run(calls.create_org(name))
+        await self._renew_memberships()
+        return org
+
+    async def list_orgs(self, *, all: bool = False) -> OrgList:
+        """The caller's organizations, the personal one included (``all``: every one, for the platform admin)."""
+        return await self._run(calls.list_orgs(all))
+
+    async def get_org(self, org_id: str) -> Org:
+        """An organization with the caller's role, its members, quotas and usage."""
+        return await self._run(calls.get_org(org_id))
+
+    async def rename_org(self, org_id: str, name: str) -> Org:
+        return await self._run(calls.rename_org(org_id, name))
+
+    async def delete_org(self, org_id: str) -> None:
+        await self._run(calls.delete_org(org_id))
+
+    async def list_members(self, org_id: str) -> MemberList:
+        return await self._run(calls.list_members(org_id))
+
+    async def set_member_role(self, org_id: str, user_id: str, role: OrgRole | str) -> Member:
+        return await self._run(calls.set_member_role(org_id, user_id, str(role)))
+
+    async def remove_member(self, org_id: str, user_id: str) -> None:
+        """Remove a member (or, with one's own id, leave the organization)."""
+        await self._run(calls.remove_member(org_id, user_id))
+
+    async def invite(
+        self, org_id: str, role: OrgRole | str = OrgRole.MEMBER, *, email: str | None = None
+    ) -> Invitation:
+        """An invitation to join with ``role``; its ``token`` (shown this once) is what the invitee accepts."""
+        return await self._run(calls.invite(org_id, str(role), email))
+
+    async def list_invitations(self, org_id: str) -> InvitationList:
+        return await self._run(calls.list_invitations(org_id))
+
+    async def revoke_invitation(self, org_id: str, invitation_id: str) -> None:
+        await self._run(calls.revoke_invitation(org_id, invitation_id))
+
+    async def accept_invitation(self, token: str) -> Org:
+        """Join the organization an invitation is for; the tokens are renewed to name it."""
+        org = await self._run(calls.accept_invitation(token))
+        await self._renew_memberships()
+        return org
+
+    async def set_quotas(
+        self,
+        org_id: str,
+        *,
+        max_bytes: int | None = None,
+        max_files: int | None = None,
+        uploads_per_minute: int | None = None,
+    ) -> Org:
+        """Replace an organization's quotas (platform admin); a limit left None is no limit."""
+        quotas = OrgQuotas(max_bytes=max_bytes, max_files=max_files, uploads_per_minute=uploads_per_minute)
+        return await self._run(calls.set_quotas(org_id, quotas))
+
+    async def _renew_memberships(self) -> None:
+        # The notifier trusts the token's memberships: renew it so a new one counts at once.
+        if self._can_refresh():
+            await self._refresh(None)
 
     # -- files ---------------------------------------------------------------------
 

@@ -43,7 +43,15 @@ from ferry_sdk.models import (
     FileProgress,
     FileRecord,
     FileStats,
+    Invitation,
+    InvitationList,
+    Member,
+    MemberList,
     Message,
+    Org,
+    OrgList,
+    OrgQuotas,
+    OrgRole,
     Project,
     ProjectList,
     RecoveryCodes,
@@ -209,6 +217,71 @@ class FerryClient(ClientBase):
 
     def revoke_api_key(self, key_id: str) -> None:
         self._run(calls.revoke_api_key(key_id))
+
+    # -- organizations -------------------------------------------------------------
+
+    def create_org(self, name: str) -> Org:
+        """Found an organization, with the caller as its owner; the tokens are renewed to name it."""
+        org = self._run(calls.create_org(name))
+        self._renew_memberships()
+        return org
+
+    def list_orgs(self, *, all: bool = False) -> OrgList:
+        """The caller's organizations, the personal one included (``all``: every one, for the platform admin)."""
+        return self._run(calls.list_orgs(all))
+
+    def get_org(self, org_id: str) -> Org:
+        """An organization with the caller's role, its members, quotas and usage."""
+        return self._run(calls.get_org(org_id))
+
+    def rename_org(self, org_id: str, name: str) -> Org:
+        return self._run(calls.rename_org(org_id, name))
+
+    def delete_org(self, org_id: str) -> None:
+        self._run(calls.delete_org(org_id))
+
+    def list_members(self, org_id: str) -> MemberList:
+        return self._run(calls.list_members(org_id))
+
+    def set_member_role(self, org_id: str, user_id: str, role: OrgRole | str) -> Member:
+        return self._run(calls.set_member_role(org_id, user_id, str(role)))
+
+    def remove_member(self, org_id: str, user_id: str) -> None:
+        """Remove a member (or, with one's own id, leave the organization)."""
+        self._run(calls.remove_member(org_id, user_id))
+
+    def invite(self, org_id: str, role: OrgRole | str = OrgRole.MEMBER, *, email: str | None = None) -> Invitation:
+        """An invitation to join with ``role``; its ``token`` (shown this once) is what the invitee accepts."""
+        return self._run(calls.invite(org_id, str(role), email))
+
+    def list_invitations(self, org_id: str) -> InvitationList:
+        return self._run(calls.list_invitations(org_id))
+
+    def revoke_invitation(self, org_id: str, invitation_id: str) -> None:
+        self._run(calls.revoke_invitation(org_id, invitation_id))
+
+    def accept_invitation(self, token: str) -> Org:
+        """Join the organization an invitation is for; the tokens are renewed to name it."""
+        org = self._run(calls.accept_invitation(token))
+        self._renew_memberships()
+        return org
+
+    def set_quotas(
+        self,
+        org_id: str,
+        *,
+        max_bytes: int | None = None,
+        max_files: int | None = None,
+        uploads_per_minute: int | None = None,
+    ) -> Org:
+        """Replace an organization's quotas (platform admin); a limit left None is no limit."""
+        quotas = OrgQuotas(max_bytes=max_bytes, max_files=max_files, uploads_per_minute=uploads_per_minute)
+        return self._run(calls.set_quotas(org_id, quotas))
+
+    def _renew_memberships(self) -> None:
+        # The notifier trusts the token's memberships: renew it so a new one counts at once.
+        if self._can_refresh():
+            self._refresh(None)
 
     # -- files ---------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ferry_core.events import ColumnInfo, ErrorInfo, FileStatus, Progress, SheetInfo, Stage, Summary
+from ferry_core.events import ColumnInfo, ErrorInfo, FileStatus, OrgQuotas, Progress, SheetInfo, Stage, Summary
+from ferry_core.orgs import OrgRole
 
 __all__ = [
     "ApiKey",
@@ -32,7 +33,16 @@ __all__ = [
     "FileRecord",
     "FileStats",
     "FileStatus",
+    "Invitation",
+    "InvitationList",
+    "Member",
+    "MemberList",
     "Message",
+    "Org",
+    "OrgList",
+    "OrgQuotas",
+    "OrgRole",
+    "OrgUsage",
     "PagesContent",
     "Progress",
     "Project",
@@ -106,6 +116,63 @@ class TotpEnrollment(_Model):
 
 class RecoveryCodes(_Model):
     recovery_codes: list[str]
+
+
+# -- organizations ---------------------------------------------------------------
+
+
+class OrgUsage(_Model):
+    """What an organization stores, as the gateway last counted it."""
+
+    bytes: int
+    files: int
+    measured_at: datetime | None = None
+
+
+class Org(_Model):
+    org_id: str
+    name: str
+    personal: bool
+    role: OrgRole | None = None
+    """The caller's role in it (None for a platform admin who is not a member)."""
+    members: int | None = None
+    quotas: OrgQuotas = OrgQuotas()
+    usage: OrgUsage | None = None
+    created_at: datetime | None = None
+
+
+class OrgList(_Model):
+    items: list[Org]
+    total: int
+
+
+class Member(_Model):
+    user_id: str
+    username: str | None = None
+    email: str | None = None
+    role: OrgRole
+    joined_at: datetime | None = None
+
+
+class MemberList(_Model):
+    items: list[Member]
+    total: int
+
+
+class Invitation(_Model):
+    invitation_id: str
+    org_id: str | None = None
+    role: OrgRole
+    email: str | None = None
+    token: str | None = None
+    """The secret to accept it with, shown once, when it is created."""
+    expires_at: datetime
+    created_at: datetime | None = None
+
+
+class InvitationList(_Model):
+    items: list[Invitation]
+    total: int
 
 
 # -- files -----------------------------------------------------------------------

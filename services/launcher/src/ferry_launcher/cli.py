@@ -1,5 +1,6 @@
 """The ``ferry`` command: run the platform (``dev``, ``serve``, ``contracts``, ``dead-letters``)
-and use it (``login``, ``upload``, ``ls``, ``show``, ``rows``, ``export``, ``rm``, ``watch``, ``stats``).
+and use it (``login``, ``upload``, ``ls``, ``show``, ``rows``, ``export``, ``rm``, ``watch``, ``stats``, ``orgs``),
+in the organization ``--org`` (or FERRY_ORG) names, else the personal one.
 
 Exit codes: 0 ok · 1 any other error · 2 usage error · 3 not signed in or refused
 (401/403) · 4 a file failed (refused upload, failed or cancelled parse).
@@ -16,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from ferry_launcher import client_commands
+from ferry_launcher import client_commands, org_commands
 from ferry_sdk import DEFAULT_URL
 
 SERVICES = ("auth", "ingest", "parser", "notifier")
@@ -34,6 +35,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def options(
+    context: typer.Context,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FERRY_ORG", help="the organization the client commands act in (default: your personal one)"
+        ),
+    ] = None,
+) -> None:
+    context.obj = {"org": org}
 
 
 class Service(StrEnum):
@@ -128,6 +142,7 @@ def dead_letters(
 
 
 client_commands.register(app)
+org_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
+import click
 import typer
 
 from ferry_launcher import credentials, render
@@ -41,6 +42,10 @@ Url = Annotated[
     str | None,
     typer.Option("--url", envvar="FERRY_URL", help="Ferry's address (default: the one signed in to, or " + DEFAULT_URL),
 ]
+Org = Annotated[
+    str | None,
+    typer.Option("--org", help="the organization to act in (default: ferry --org, FERRY_ORG, else your personal one)"),
+]
 Json = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 FileId = Annotated[str, typer.Argument(help="a file's id")]
 
@@ -60,7 +65,7 @@ class Sort(StrEnum):
     size_desc = "-size"
 
 
-def _handled(command: Callable[P, R]) -> Callable[P, R]:
+def handled(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the SDK's errors into a message on stderr and the documented exit code."""
 
     @functools.wraps(command)
@@ -88,13 +93,23 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _client_args(url: str | None) -> dict[str, Any]:
-    """Where and as whom to call: the API key from the environment, else the stored session."""
+def active_org(org: str | None) -> str | None:
+    """The organization a command acts in: its own ``--org``, else ``ferry --org`` (which reads FERRY_ORG)."""
+    if org:
+        return org
+    context = click.get_current_context(silent=True)
+    root = context.find_root().obj if context is not None else None
+    return root.get("org") if isinstance(root, dict) else os.environ.get("FERRY_ORG") or None
+
+
+def _client_args(url: str | None, org: str | None = None) -> dict[str, Any]:
+    """Where, as whom and in which organization to call: the API key from the environment, else the stored session."""
     session = credentials.load()
     target = (url or (session.url if session else DEFAULT_URL)).rstrip("/")
+    scope = {"org": active_org(org)}
     api_key = os.environ.get("FERRY_API_KEY")
     if api_key:
-        return {"url": target, "api_key": api_key}
+        return {"url": target, "api_key": api_key, **scope}
     if session is None or session.url != target:
         raise Unauthorized(f"not signed in to {target}")
 
@@ -104,11 +119,11 @@ def _client_args(url: str | None) -> dict[str, Any]:
         else:
             credentials.save(credentials.Session(url=target, username=session.username, tokens=tokens))
 
-    return {"url": target, "tokens": session.tokens, "on_tokens": keep}
+    return {"url": target, "tokens": session.tokens, "on_tokens": keep, **scope}
 
 
-def _client(url: str | None) -> FerryClient:
-    return FerryClient(**_client_args(url))
+def open_client(url: str | None, org: str | None = None) -> FerryClient:
+    return FerryClient(**_client_args(url, org))
 
 
 def login(
@@ -152,7 +167,7 @@ def logout(
 
 def whoami(url: Url = None, json: Json = False) -> None:
     """Show who you are signed in as."""
-    with _client(url) as client:
+    with open_client(url) as client:
         user = client.me()
     if json:
         render.print_json(user)
@@ -164,13 +179,14 @@ def upload(
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="files to upload")],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow each file until it is parsed or fails")] = False,
     url: Url = None,
+    org: Org = None,
     json: Json = False,
 ) -> None:
     """Upload files with a live progress bar each; a table of results at the end (exit 4 if any failed)."""
     from ferry_launcher.uploading import upload_all
 
     async def run() -> list[Any]:
-        async with AsyncFerryClient(**_client_args(url)) as client:
+        async with AsyncFerryClient(**_client_args(url, org)) as client:
             return await upload_all(client, paths, watch=watch, console=None if json else render.stderr())
 
     outcomes = asyncio.run(run())
@@ -192,10 +208,11 @@ def ls(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     url: Url = None,
+    org: Org = None,
     json: Json = False,
 ) -> None:
     """List your files."""
-    with _client(url) as client:
+    with open_client(url, org) as client:
         page = client.list_files(
             limit=limit, offset=offset, status=status, file_type=file_type, q=query, sort=sort.value
         )
@@ -206,9 +223,9 @@ def ls(
     render.stdout().print(render.files_table(page.items, title=f"Files ({shown} of {page.total})"))
 
 
-def show(file_id: FileId, url: Url = None, json: Json = False) -> None:
+def show(file_id: FileId, url: Url = None, org: Org = None, json: Json = False) -> None:
     """Show a file: its record, what the parse found, and the first rows or pages."""
-    with _client(url) as client:
+    with open_client(url, org) as client:
         record = client.get(file_id)
     if json:
         render.print_json(record)
@@ -227,10 +244,11 @@ def rows(
     offset: Annotated[int, typer.Option(min=0, help="first row (or page) to show")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="how many")] = 20,
     url: Url = None,
+    org: Org = None,
     json: Json = False,
 ) -> None:
     """Show a page of a parsed file's rows (tables) or pages (PDF, text)."""
-    with _client(url) as client:
+    with open_client(url, org) as client:
         page = client.content(file_id, sheet=sheet, offset=offset, limit=limit)
     if json:
         render.print_json(page)
@@ -244,9 +262,10 @@ def export(
     output: Annotated[str, typer.Option("--output", "-o", help="the file to write ('-': stdout)")] = "-",
     sheet: Annotated[str | None, typer.Option(help="the sheet of a workbook (default: the first)")] = None,
     url: Url = None,
+    org: Org = None,
 ) -> None:
     """Export a parsed file's content as CSV, NDJSON or JSON."""
-    with _client(url) as client:
+    with open_client(url, org) as client:
         if output == "-":
             client.export(file_id, sys.stdout.buffer, format=format.value, sheet=sheet)
             sys.stdout.buffer.flush()
@@ -255,11 +274,13 @@ def export(
     render.stderr().print(f"Wrote {render.size(written)} to {output}", highlight=False)
 
 
-def rm(file_ids: Annotated[list[str], typer.Argument(help="ids of the files to delete")], url: Url = None) -> None:
+def rm(
+    file_ids: Annotated[list[str], typer.Argument(help="ids of the files to delete")], url: Url = None, org: Org = None
+) -> None:
     """Delete files: record, original and parsed content."""
     failed = False
     err = render.stderr()
-    with _client(url) as client:
+    with open_client(url, org) as client:
         for file_id in file_ids:
             try:
                 client.delete(file_id)
@@ -277,6 +298,7 @@ def rm(file_ids: Annotated[list[str], typer.Argument(help="ids of the files to d
 def watch(
     file_id: Annotated[str | None, typer.Argument(help="one file (default: all of yours, until Ctrl-C)")] = None,
     url: Url = None,
+    org: Org = None,
     json: Json = False,
 ) -> None:
     """Follow live progress: of one file until it is done (exit 4 if it fails), or of all your files."""
@@ -284,7 +306,7 @@ def watch(
 
     async def run() -> str | None:
         last: str | None = None
-        async with AsyncFerryClient(**_client_args(url)) as client:
+        async with AsyncFerryClient(**_client_args(url, org)) as client:
             names: dict[str, str] = {}
             async for message in client.watch(file_id):
                 progress = message.progress
@@ -306,9 +328,9 @@ def watch(
         raise typer.Exit(EXIT_FILE_FAILED)
 
 
-def stats(url: Url = None, json: Json = False) -> None:
+def stats(url: Url = None, org: Org = None, json: Json = False) -> None:
     """Counts of your files by status and type, bytes stored, mean parse time."""
-    with _client(url) as client:
+    with open_client(url, org) as client:
         numbers = client.stats()
     if json:
         render.print_json(numbers)
@@ -321,4 +343,4 @@ COMMANDS = (login, logout, whoami, upload, ls, show, rows, export, rm, watch, st
 
 def register(app: typer.Typer) -> None:
     for command in COMMANDS:
-        app.command(rich_help_panel=PANEL)(_handled(command))
+        app.command(rich_help_panel=PANEL)(handled(command))

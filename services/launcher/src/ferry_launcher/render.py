@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ferry_sdk import FileDetail, FileRecord, FileStats, Message, PagesContent, TableContent
+from ferry_sdk import FileDetail, FileRecord, FileStats, Member, Message, Org, PagesContent, TableContent
 
 STATUS_STYLES = {
     "parsed": "green",
@@ -166,6 +166,51 @@ def stats_table(stats: FileStats) -> Table:
     for name, count in sorted(stats.by_type.items()):
         table.add_row(f"type {name}", str(count))
     return table
+
+
+def orgs_table(orgs: Iterable[Org], title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name in ("ID", "Name", "Your role", "Members", "Created"):
+        table.add_column(name, no_wrap=name in ("ID", "Created"))
+    for org in orgs:
+        name = f"{org.name} (personal)" if org.personal else org.name
+        members = "-" if org.members is None else str(org.members)
+        table.add_row(org.org_id, name, org.role or "-", members, when(org.created_at))
+    return table
+
+
+def org_table(org: Org) -> Table:
+    table = Table(show_header=False, title=org.name, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    quotas, usage = org.quotas, org.usage
+    rows = [
+        ("ID", org.org_id),
+        ("Personal", "yes" if org.personal else "no"),
+        ("Your role", org.role or "-"),
+        ("Members", "-" if org.members is None else str(org.members)),
+        ("Created", when(org.created_at)),
+        ("Stored", f"{size(usage.bytes)} in {usage.files} files" if usage else "not counted yet"),
+        ("Quota: bytes", size(quotas.max_bytes) if quotas.max_bytes is not None else "no limit"),
+        ("Quota: files", _limit(quotas.max_files)),
+        ("Quota: uploads per minute", _limit(quotas.uploads_per_minute)),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def members_table(members: Iterable[Member], title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name in ("User ID", "Username", "Email", "Role", "Joined"):
+        table.add_column(name, no_wrap=name in ("User ID", "Joined"))
+    for m in members:
+        table.add_row(m.user_id, m.username or "-", m.email or "-", m.role, when(m.joined_at))
+    return table
+
+
+def _limit(value: int | None) -> str:
+    return "no limit" if value is None else str(value)
 
 
 def message_line(message: Message, names: dict[str, str]) -> Text:
