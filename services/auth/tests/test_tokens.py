@@ -31,7 +31,8 @@ async def test_claims_and_header(api, settings) -> None:
     assert header["alg"] == "EdDSA"
     assert header["kid"] == jwk["kid"]
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
-    assert set(claims) == {"iss", "aud", "sub", "username", "role", "jti", "iat", "exp", "typ"}
+    assert set(claims) == {"iss", "aud", "sub", "username", "role", "orgs", "jti", "iat", "exp", "typ"}
+    assert claims["orgs"] == {user["id"]: "owner"}  # the personal organization
     assert claims["iss"] == "ferry-auth"
     assert claims["aud"] == "ferry"
     assert claims["sub"] == user["id"]

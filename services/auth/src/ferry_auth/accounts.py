@@ -1,6 +1,10 @@
 """The life of an account: registration, the first admin, an admin's changes, and deletion.
 
 Deleting a user announces ``user.deleted.v1`` so ingest removes that user's files.
+Every user has a personal organization from registration on; deleting the user
+removes their memberships and deletes it (each announced). A user who is the last
+owner of a shared organization is not deleted (409): the platform admin, owner in
+every organization, first makes another member an owner or deletes the organization.
 Disabling or deleting a user revokes their API keys; a new role reaches their keys too.
 The record is hidden first, announced, then removed; if the announcement fails
 the hidden record stays, and repeating the DELETE announces again (consumers are
@@ -13,6 +17,7 @@ import structlog
 
 from ferry_auth.apikeys import ApiKeys
 from ferry_auth.errors import Conflict, NotFound, UsernameTaken
+from ferry_auth.organizations import Organizations
 from ferry_auth.passwords import Passwords
 from ferry_auth.refresh import RefreshTokenStore
 from ferry_auth.schemas import check_email, check_password, check_username
@@ -34,18 +39,27 @@ class Accounts:
     """Account changes that span users, refresh tokens and the bus."""
 
     def __init__(
-        self, users: UserRepository, refresh: RefreshTokenStore, passwords: Passwords, bus: Bus, api_keys: ApiKeys
+        self,
+        users: UserRepository,
+        refresh: RefreshTokenStore,
+        passwords: Passwords,
+        bus: Bus,
+        api_keys: ApiKeys,
+        organizations: Organizations,
     ) -> None:
         self._users = users
         self._refresh = refresh
         self._passwords = passwords
         self._bus = bus
         self._api_keys = api_keys
+        self._organizations = organizations
 
     async def register(self, *, username: str, email: str, password: str, full_name: str | None = None) -> User:
-        return await self._users.create(
+        user = await self._users.create(
             username=username, email=email, password_hash=await self._passwords.hash(password), full_name=full_name
         )
+        await self._organizations.ensure_personal(user.id, user.username)
+        return user
 
     async def ensure_admin(self, *, username: str, password: str, email: str | None = None) -> User:
         """Create the configured admin, or make an existing user of that name an enabled admin.
@@ -69,6 +83,7 @@ class Accounts:
             except Conflict as exc:
                 raise AdminBootstrapError(f"cannot create admin {username!r}: {exc.detail}") from None
             else:
+                await self._organizations.ensure_personal(created.id, created.username)
                 log.info("created the configured admin", username=username, user_id=created.id)
                 return created
         if existing is None:
@@ -98,10 +113,17 @@ class Accounts:
         """Remove a user and their sign-ins, and announce it with ``user.deleted.v1``."""
         if user_id == actor.id:
             raise Conflict("admins cannot delete themselves")
+        if sole_owned := await self._organizations.sole_owned(user_id):
+            raise Conflict(
+                "the user is the last owner of organization(s) "
+                + ", ".join(sole_owned)
+                + "; make another member an owner or delete the organization first"
+            )
         if await self._users.mark_deleting(user_id) is None:
             raise NotFound()
         await self._refresh.delete_user(user_id)
         await self._api_keys.revoke_all(user_id)
+        await self._organizations.remove_user(user_id)
         envelope = Envelope.wrap(
             UserDeleted(user_id=user_id), source=SOURCE, subject=user_id, correlation_id=correlation_id_var.get()
         )

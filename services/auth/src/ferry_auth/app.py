@@ -9,13 +9,28 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ferry_auth import apikey_routes, audit_log, audit_routes, routes, totp_routes
+from ferry_auth import (
+    apikey_routes,
+    audit_log,
+    audit_routes,
+    invitation_routes,
+    org_routes,
+    routes,
+    totp_routes,
+    usage,
+)
 from ferry_auth.accounts import Accounts
 from ferry_auth.apikeys import ApiKeys
 from ferry_auth.client_address import TrustedProxies
 from ferry_auth.deps import AuthState
 from ferry_auth.errors import install_error_handler
+from ferry_auth.invitations import Invitations
 from ferry_auth.keyring import LiveKeyRing
+from ferry_auth.members import Members
+from ferry_auth.memberships import MembershipRepository
+from ferry_auth.org_events import OrgAnnouncer
+from ferry_auth.organizations import Organizations
+from ferry_auth.orgs import OrgRepository
 from ferry_auth.passwords import Passwords
 from ferry_auth.refresh import RefreshTokenStore
 from ferry_auth.sessions import Sessions
@@ -46,13 +61,23 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
     audit = AuditRecorder(infra.bus, "auth")
     audit_store = audit_log.AuditLog(infra.db)
     await audit_store.ensure_indexes()
-    accounts = Accounts(users, refresh, passwords, infra.bus, api_keys)
+    orgs = OrgRepository(infra.db)
+    memberships = MembershipRepository(infra.db)
+    await orgs.ensure_indexes()
+    await memberships.ensure_indexes()
+    announcer = OrgAnnouncer(infra.bus)
+    organizations = Organizations(orgs, memberships, users, announcer)
+    members = Members(memberships, users, announcer)
+    invitations = Invitations(infra.db, orgs, members, timedelta(days=settings.invitation_ttl_days))
+    await invitations.ensure_indexes()
+    accounts = Accounts(users, refresh, passwords, infra.bus, api_keys, organizations)
     if settings.admin_username and settings.admin_password:
         await accounts.ensure_admin(
             username=settings.admin_username,
             password=settings.admin_password.get_secret_value(),
             email=settings.admin_email,
         )
+    await organizations.ensure_personal_orgs()  # users from before organizations (idempotent)
 
     async def own_jwks() -> dict[str, Any]:
         # Auth verifies its own tokens the way every other service does, minus the HTTP round trip.
@@ -69,6 +94,7 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
             throttle,
             two_factor,
             audit,
+            organizations.token_claim,
         ),
         two_factor=two_factor,
         # The key set is in this process: no reason to cache it long or to space out refetches.
@@ -78,6 +104,9 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
         api_keys=api_keys,
         audit=audit,
         audit_log=audit_store,
+        organizations=organizations,
+        members=members,
+        invitations=invitations,
     )
 
 
@@ -93,9 +122,11 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
             state = await build_state(settings, live, keys)
             app.state.auth = state
             subscription = await audit_log.subscribe(live.bus, audit_log.AuditConsumer(state.audit_log))
+            usage_subscription = await usage.subscribe(live.bus, usage.UsageConsumer(state.organizations.repository))
             try:
                 yield
             finally:
+                await usage_subscription.cancel()
                 await subscription.cancel()
         finally:
             if infra is None:
@@ -103,7 +134,7 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
 
     app = FastAPI(
         title="Ferry auth",
-        summary="Users, sign-in, access and refresh tokens, and the JWKS to verify access tokens with.",
+        summary="Users, organizations, sign-in, access and refresh tokens, and the JWKS to verify access tokens with.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -117,6 +148,8 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
     app.include_router(totp_routes.router)
     app.include_router(apikey_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(org_routes.router)
+    app.include_router(invitation_routes.router)
     app.include_router(ops_router(readiness))
     instrument(app, "auth")
     return app

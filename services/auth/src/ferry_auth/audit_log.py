@@ -51,6 +51,7 @@ class AuditQuery:
     """Which entries to list; every field left None matches all."""
 
     actor_id: str | None = None
+    org_id: str | None = None
     action: str | None = None
     target_type: str | None = None
     target_id: str | None = None
@@ -64,6 +65,7 @@ class AuditQuery:
         match: dict[str, Any] = {}
         for field, value in (
             ("actor_id", self.actor_id),
+            ("org_id", self.org_id),
             ("action", self.action),
             ("target.type", self.target_type),
             ("target.id", self.target_id),

@@ -1,23 +1,27 @@
 """HTTP handlers of the audit log: read-only by design (no route changes or removes an entry).
 
-Platform admins see every entry; organization admins will see their
-organization's once organizations exist (entries already carry ``org_id``).
+Platform admins see every entry (and may name an organization to see its own).
+Anyone else sees the entries of their active organization (``X-Ferry-Org`` header,
+else ``org`` query parameter, else their personal one) if they are its admin or
+owner: a member or viewer gets 403, a non-member 404 as for any organization.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ferry_auth.audit_log import AuditQuery, Cursor
-from ferry_auth.deps import AdminUser, State
+from ferry_auth.deps import CurrentUser, State
 from ferry_auth.schemas import ErrorResponses
 from ferry_core.events import AuditAction, AuditRecorded
+from ferry_core.orgs import ORG_HEADER, ORG_QUERY, OrgRole, personal_org_id
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -25,7 +29,8 @@ _errors = ErrorResponses(
     {
         400: "An invalid cursor",
         401: "Missing, invalid or expired access token",
-        403: "Account disabled, or admin role required",
+        403: "Account disabled, or not an admin of the organization",
+        404: "No such organization among the caller's",
     }
 )
 
@@ -49,7 +54,7 @@ class AuditPage(BaseModel):
 def _query(
     actor: Annotated[str | None, Query(description="The actor's user id.", max_length=200)] = None,
     action: AuditAction | None = None,
-    target_type: Annotated[Literal["user", "api_key", "file", "organization"] | None, Query()] = None,
+    target_type: Annotated[Literal["user", "api_key", "file", "organization", "invitation"] | None, Query()] = None,
     target_id: Annotated[str | None, Query(max_length=200)] = None,
     outcome: Literal["success", "failure"] | None = None,
     since: Annotated[datetime | None, Query(alias="from", description="Entries at or after this time.")] = None,
@@ -66,7 +71,27 @@ def _query(
     )
 
 
-Filters = Annotated[AuditQuery, Depends(_query)]
+async def _scoped_query(
+    user: CurrentUser,
+    state: State,
+    query: Annotated[AuditQuery, Depends(_query)],
+    header_org: Annotated[
+        str | None, Header(alias=ORG_HEADER, max_length=200, description="The organization to read the log of.")
+    ] = None,
+    query_org: Annotated[
+        str | None, Query(alias=ORG_QUERY, max_length=200, description="As the header, when it is absent.")
+    ] = None,
+) -> AuditQuery:
+    """The filters, narrowed to the one organization the caller may read the log of (none for the platform admin)."""
+    named = header_org or query_org
+    if user.is_admin:
+        return replace(query, org_id=named) if named else query
+    org_id = named or personal_org_id(user.id)
+    await state.organizations.access(user, org_id, OrgRole.ADMIN)
+    return replace(query, org_id=org_id)
+
+
+Filters = Annotated[AuditQuery, Depends(_scoped_query)]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -83,9 +108,8 @@ def _utc(moment: datetime | None) -> datetime | None:
         )
 
 
-@router.get("", responses=_errors(400, 401, 403))
+@router.get("", responses=_errors(400, 401, 403, 404))
 async def list_audit(
-    _: AdminUser,
     state: State,
     query: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -105,10 +129,10 @@ async def list_audit(
             "description": "Every matching entry, newest first, one JSON object per line",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         },
-        **_errors(401, 403),
+        **_errors(401, 403, 404),
     },
 )
-async def export_audit(_: AdminUser, state: State, query: Filters) -> StreamingResponse:
+async def export_audit(state: State, query: Filters) -> StreamingResponse:
     """The matching entries as NDJSON (the same filters as `GET /audit`), streamed."""
 
     async def lines() -> AsyncIterator[bytes]:

@@ -13,7 +13,10 @@ from ferry_auth.apikeys import ApiKeys
 from ferry_auth.audit_log import AuditLog
 from ferry_auth.client_address import TrustedProxies
 from ferry_auth.errors import AccountDisabled, Forbidden, Unauthenticated
+from ferry_auth.invitations import Invitations
 from ferry_auth.keyring import LiveKeyRing
+from ferry_auth.members import Members
+from ferry_auth.organizations import Organizations
 from ferry_auth.sessions import Sessions
 from ferry_auth.two_factor import TwoFactor
 from ferry_auth.users import User, UserRepository
@@ -35,6 +38,9 @@ class AuthState:
     api_keys: ApiKeys
     audit: AuditRecorder
     audit_log: AuditLog
+    organizations: Organizations
+    members: Members
+    invitations: Invitations
 
 
 def get_state(request: Request) -> AuthState:

@@ -92,6 +92,34 @@ class EmailTaken(Conflict):
     detail = "email already registered"
 
 
+class OrgNotFound(NotFound):
+    """No such organization, or one the caller is not a member of (never told apart)."""
+
+    detail = "organization not found"
+
+
+class MemberNotFound(NotFound):
+    detail = "member not found"
+
+
+class InvitationNotFound(NotFound):
+    detail = "invitation not found"
+
+
+class OrgRoleRequired(AuthError):
+    """A member of the organization whose role does not allow the action."""
+
+    status_code = 403
+    detail = "your role in the organization does not allow this"
+
+
+class InvitationGone(AuthError):
+    """An invitation that existed but can no longer be accepted: expired, revoked or used."""
+
+    status_code = 410
+    detail = "invitation is no longer valid"
+
+
 class TooManyAttempts(AuthError):
     """Too many failed sign-ins for the account or from the address; carries when to try again."""
 

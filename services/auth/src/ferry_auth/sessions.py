@@ -9,6 +9,7 @@ recorded in the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ferry_auth.errors import (
@@ -38,6 +39,9 @@ _FAILURE_REASONS: dict[type[AuthError], str] = {
 }
 _MAX_NAME = 254
 
+OrgClaim = Callable[[str], Awaitable[dict[str, str]]]
+"""A user's memberships for the ``orgs`` claim of their access token, by user id."""
+
 
 @dataclass(frozen=True)
 class TokenPair:
@@ -60,6 +64,7 @@ class Sessions:
         throttle: LoginThrottle,
         two_factor: TwoFactor,
         audit: AuditRecorder,
+        org_claim: OrgClaim,
     ) -> None:
         self._users = users
         self._refresh = refresh
@@ -68,6 +73,7 @@ class Sessions:
         self._throttle = throttle
         self._two_factor = two_factor
         self._audit = audit
+        self._org_claim = org_claim
 
     async def login(self, identifier: str, password: str, *, address: str, otp: str | None = None) -> TokenPair:
         """A new sign-in for a username or email, its password and, when enabled, a one-time code."""
@@ -153,6 +159,6 @@ class Sessions:
         )
 
     async def _pair(self, user: User, family_id: str | None) -> TokenPair:
-        access = self._issuer.issue(user)
+        access = self._issuer.issue(user, await self._org_claim(user.id))
         refresh_token = await self._refresh.issue(user.id, family_id)
         return TokenPair(access_token=access.token, refresh_token=refresh_token, expires_in=access.expires_in)

@@ -53,6 +53,9 @@ class AuthSettings(CommonSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1/32", "::1/128"]
     """Comma-separated addresses or networks whose ``X-Forwarded-For`` is believed (the edge proxy)."""
 
+    invitation_ttl_days: int = Field(default=7, gt=0, le=365)
+    """How long an invitation to an organization can be accepted."""
+
     totp_issuer: str = "Ferry"
     """The issuer name authenticator apps show next to a Ferry account."""
 

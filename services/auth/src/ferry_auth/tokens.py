@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jwt
@@ -22,13 +23,14 @@ class AccessToken:
 
 
 class AccessTokenIssuer:
-    """Signs the claims CONVENTIONS.md fixes: iss, aud, sub, username, role, jti, iat, exp, typ."""
+    """Signs the claims CONVENTIONS.md fixes: iss, aud, sub, username, role, orgs, jti, iat, exp, typ."""
 
     def __init__(self, keys: LiveKeyRing, ttl_seconds: int) -> None:
         self._keys = keys
         self._ttl = ttl_seconds
 
-    def issue(self, user: User) -> AccessToken:
+    def issue(self, user: User, orgs: Mapping[str, str] | None = None) -> AccessToken:
+        """A token for ``user``; ``orgs`` (organization id to role) is their memberships as the ``orgs`` claim."""
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -36,6 +38,7 @@ class AccessTokenIssuer:
             "sub": user.id,
             "username": user.username,
             "role": user.role,
+            "orgs": dict(orgs or {}),
             "jti": new_id(),
             "iat": now,
             "exp": now + self._ttl,

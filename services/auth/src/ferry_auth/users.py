@@ -134,6 +134,17 @@ class UserRepository:
         total = await self._users.count_documents(_ACTIVE)
         return [_user(doc) for doc in docs], total
 
+    async def usernames(self, user_ids: list[str]) -> dict[str, str]:
+        """Username by id for the users among ``user_ids`` that exist."""
+        docs = await self._users.find({"_id": {"$in": user_ids}, **_ACTIVE}, {"username": 1}).to_list()
+        return {str(doc["_id"]): doc["username"] for doc in docs}
+
+    async def ids_after(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (id, username) pairs in id order, after ``after``: a walk over every user."""
+        match: dict[str, Any] = {**_ACTIVE, **({"_id": {"$gt": after}} if after is not None else {})}
+        docs = await self._users.find(match, {"username": 1}).sort("_id", ASCENDING).limit(limit).to_list()
+        return [(str(doc["_id"]), doc["username"]) for doc in docs]
+
     async def update(self, user_id: str, *, role: Role | None = None, disabled: bool | None = None) -> User | None:
         changes: dict[str, Any] = {"updated_at": utcnow()}
         if role is not None:
