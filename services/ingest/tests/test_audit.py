@@ -56,7 +56,7 @@ async def test_each_file_action_is_recorded(gateway: Gateway, tokens: TokenFacto
         assert envelope.source == "ferry-ingest"
         assert (payload.actor_id, payload.actor_name) == ("alice", "alice")
         assert payload.target is not None and (payload.target.type, payload.target.id) == ("file", file_id)
-        assert payload.outcome == "success" and payload.org_id is None
+        assert payload.outcome == "success" and payload.org_id == "alice"  # her personal organization
         assert payload.client_address == "127.0.0.1"
         assert (payload.request_id, payload.correlation_id) == ("req-1", "c-1")
         assert payload.details["filename"] == "a.csv"

@@ -42,7 +42,8 @@ async def open_batch(gw: Gateway, headers: dict[str, str], name: str | None = "n
     response = await gw.client.post("/batches", headers=headers, json={"name": name})
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["name"] == name and body["files"] == 0 and body["complete"] is False and body["org_id"] is None
+    assert body["name"] == name and body["files"] == 0 and body["complete"] is False
+    assert body["org_id"] == body["owner_id"]  # the personal organization
     batch_id: str = body["batch_id"]
     return batch_id
 

@@ -83,3 +83,28 @@ async def test_an_invalid_payload_is_dead_lettered(
     await bus.publish(Envelope(type="file.deleted.v1", source="test", data={}))
     await wait(lambda: len(bus.dead_letters) == 2)
     assert {queue for queue, _ in bus.dead_letters} == {UPLOADED_QUEUE, DELETED_QUEUE}
+
+
+async def test_the_organization_of_an_upload_travels_in_every_event_about_it(
+    subscriptions: list[Subscription],
+    bus: MemoryBus,
+    upload: Upload,
+    recorder: Recorder,
+    csv_rows: Callable[[int], bytes],
+    wait: Wait,
+) -> None:
+    """The envelope's ``org_id`` is copied, so the notifier routes the parser's events without reading payloads."""
+    good = await upload(csv_rows(100), "csv")
+    bad = await upload(b"\x00\x01 not a workbook", "xlsx")
+    personal = await upload(csv_rows(5), "csv")
+    await bus.publish(Envelope.wrap(good, source="test", subject=good.file_id, org_id="org-acme"))
+    await bus.publish(Envelope.wrap(bad, source="test", subject=bad.file_id, org_id="org-beta"))
+    await bus.publish(Envelope.wrap(personal, source="test", subject=personal.file_id))  # from before organizations
+
+    await wait(lambda: bool(recorder.of_type("file.parsed.v1", good.file_id)))
+    await wait(lambda: bool(recorder.of_type("file.failed.v1", bad.file_id)))
+    await wait(lambda: bool(recorder.of_type("file.parsed.v1", personal.file_id)))
+    for file_id, org_id in ((good.file_id, "org-acme"), (bad.file_id, "org-beta"), (personal.file_id, None)):
+        published = [e for e in recorder.events if e.source == "ferry-parser" and e.data.get("file_id") == file_id]
+        assert {e.type for e in published} >= {"file.progress.v1"}, published
+        assert {e.org_id for e in published} == {org_id}, (file_id, [(e.type, e.org_id) for e in published])

@@ -11,7 +11,7 @@ from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
 from ferry_core.readmodels import ParsedReadModel
 from ferry_core.tokens import TokenVerifier, http_jwks_source
-from ferry_ingest import apikeys, projection
+from ferry_ingest import apikeys, orgs, projection
 from ferry_ingest.admin import router as admin_router
 from ferry_ingest.backpressure import QueueGauge
 from ferry_ingest.batch_routes import router as batch_router
@@ -39,6 +39,10 @@ def create_app(
         blobs = resources.require_blobs()
         repo = FilesRepository(resources.db)
         await repo.ensure_indexes()
+        await repo.adopt_personal_orgs()
+        org_store = orgs.OrgStore(resources.db)
+        await org_store.ensure_indexes()
+        app.state.org_store = org_store
         projects = ProjectsRepository(resources.db)
         await projects.ensure_indexes()
         app.state.projects = projects
@@ -48,7 +52,7 @@ def create_app(
         api_keys = apikeys.ApiKeyStore(resources.db)
         await api_keys.ensure_indexes()
         relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds, others=[batches.collection])
-        files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay)
+        files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay, org_store)
         dead_letter_store = DeadLetterStore(resources.db)
         await dead_letter_store.ensure_indexes()
         dead_letters = DeadLetters(dead_letter_store, repo, resources.bus, relay)
@@ -79,6 +83,7 @@ def create_app(
             projection.UserCleanup(repo, files.delete),
         )
         subscriptions.append(await apikeys.subscribe(resources.bus, apikeys.ApiKeyProjection(api_keys)))
+        subscriptions.append(await orgs.subscribe(resources.bus, orgs.OrgProjection(org_store, files.delete_org_files)))
         subscriptions.append(await resources.bus.subscribe_dead_letters(dead_letters.handle))
         sweeper = Sweeper(
             repo,

@@ -34,5 +34,6 @@ class FileAudit:
             actor_name=self._user.username,
             target=AuditTarget(type="file", id=str(doc["_id"])),
             client_address=self._address,
+            org_id=doc.get("org_id") or doc.get("owner_id"),
             details={"filename": doc.get("filename"), "owner_id": doc.get("owner_id"), **details},
         )

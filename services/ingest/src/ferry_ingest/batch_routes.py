@@ -8,14 +8,18 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
-from ferry_ingest.batches import is_complete, visible
-from ferry_ingest.deps import Batches, CurrentUser, Files, Limit, Offset
+from ferry_core.tokens import Principal
+from ferry_ingest.batches import BatchesRepository, BatchNotFound, is_complete, org_of
+from ferry_ingest.deps import ActiveOrg, Batches, CurrentUser, Files, Limit, Offset, Orgs
 from ferry_ingest.errors import error_responses
+from ferry_ingest.orgs import OrgStore
+from ferry_ingest.orgscope import role_in
 from ferry_ingest.schemas import typed_name
 
 router = APIRouter(tags=["batches"])
 
-_404 = "No such batch among the caller's (another user's batch is not found either)"
+_404 = "No such batch in an organization of the caller's (another organization's is not found either)"
+_NO_ORG = "The organization named (`X-Ferry-Org` or `org`) is not one of the caller's"
 _400 = "The body is not UTF-8 JSON"
 
 
@@ -31,7 +35,7 @@ class BatchCreate(BaseModel):
 class BatchRecord(BaseModel):
     batch_id: str
     owner_id: str
-    org_id: str | None = Field(description="The batch's organization; null until organizations exist")
+    org_id: str = Field(description="The batch's organization")
     name: str | None
     created_at: datetime
     files: int = Field(description="Files in the batch")
@@ -68,7 +72,7 @@ def _record(doc: dict[str, Any], by_status: dict[str, int]) -> BatchRecord:
     return BatchRecord(
         batch_id=str(doc["_id"]),
         owner_id=doc["owner_id"],
-        org_id=doc.get("org_id"),
+        org_id=org_of(doc),
         name=doc.get("name"),
         created_at=doc["created_at"],
         files=sum(by_status.values()),
@@ -78,41 +82,50 @@ def _record(doc: dict[str, Any], by_status: dict[str, int]) -> BatchRecord:
     )
 
 
+async def _readable(batches: BatchesRepository, orgs: OrgStore, user: Principal, batch_id: str) -> dict[str, Any]:
+    """A batch of an organization the caller is a member of; any other is not found."""
+    doc = await batches.get(batch_id, None)
+    if doc is None or await role_in(orgs, user, org_of(doc)) is None:
+        raise BatchNotFound()
+    return doc
+
+
 @router.post(
     "/batches",
     status_code=201,
     response_model=BatchRecord,
-    responses=error_responses(400, 401, 422, _400=_400),
+    responses=error_responses(400, 401, 403, 404, 422, _400=_400, _403="Viewers cannot open batches", _404=_NO_ORG),
 )
-async def create_batch(body: BatchCreate, user: CurrentUser, batches: Batches) -> BatchRecord:
-    """Open an upload batch of the caller's; uploads join it with the ``batch_id`` form field."""
-    return _record(await batches.create(user.user_id, body.name), {})
+async def create_batch(body: BatchCreate, scope: ActiveOrg, batches: Batches) -> BatchRecord:
+    """Open an upload batch in the active organization; uploads join it with the ``batch_id`` form field."""
+    scope.require_write("open batches")
+    return _record(await batches.create(scope.user.user_id, body.name, scope.org_id), {})
 
 
-@router.get("/batches", response_model=BatchList, responses=error_responses(401, 422))
+@router.get("/batches", response_model=BatchList, responses=error_responses(401, 404, 422, _404=_NO_ORG))
 async def list_batches(
-    user: CurrentUser,
+    scope: ActiveOrg,
     batches: Batches,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> BatchList:
-    """The caller's batches (an admin's: everyone's), newest first, each with its files per status."""
-    items, total = await batches.page(None if user.is_admin else user.user_id, limit, offset)
+    """The active organization's batches (a platform admin naming none: all), newest first, with files per status."""
+    items, total = await batches.page(scope.listed_org, limit, offset)
     counts = await batches.counts([str(doc["_id"]) for doc in items])
     records = [_record(doc, counts.get(str(doc["_id"]), {})) for doc in items]
     return BatchList(items=records, total=total, limit=limit, offset=offset)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchStatistics, responses=error_responses(401, 404, _404=_404))
-async def get_batch(batch_id: str, user: CurrentUser, batches: Batches, files: Files) -> BatchStatistics:
+async def get_batch(batch_id: str, user: CurrentUser, batches: Batches, orgs: Orgs, files: Files) -> BatchStatistics:
     """Live statistics of a batch: files per status, bytes, rows, parse times, failures with reasons."""
-    doc = visible(await batches.get(batch_id, None), user)
+    doc = await _readable(batches, orgs, user, batch_id)
     figures = await batches.figures(batch_id)
     if figures.complete and doc.get("completed_at") is None:
         # Completion is recorded by the status projection; a terminal move made elsewhere (a cancel) is caught here.
         if await batches.complete_if_done(batch_id, figures.by_status):
             files.relay.wake()
-        doc = visible(await batches.get(batch_id, None), user)
+        doc = await _readable(batches, orgs, user, batch_id)
     record = _record(doc, figures.by_status)
     return BatchStatistics(
         **record.model_dump(),

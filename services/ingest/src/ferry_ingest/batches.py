@@ -1,6 +1,7 @@
 """Upload batches: one upload session of many files, with live statistics over their records.
 
-A batch belongs to its owner until organizations exist (``org_id`` null). A file
+A batch belongs to an organization (``org_id``; one opened before organizations
+belongs to its owner's personal one), whose members all read it. A file
 names its batch in its record (``batch_id``), so every figure of a batch is one
 aggregation over the files collection, never a counter kept in step. A batch is
 complete when it has files and every one is terminal; that is recorded once, by
@@ -21,7 +22,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_core.events import BatchCompleted, Envelope, FileStatus, new_id, utcnow
 from ferry_core.observability import correlation_id_var
 from ferry_core.readmodels import FILES
-from ferry_core.tokens import Principal
 from ferry_ingest.errors import NotFound
 
 Doc = dict[str, Any]
@@ -77,16 +77,20 @@ class BatchesRepository:
         self._files: AsyncCollection[Doc] = db[FILES]
 
     async def ensure_indexes(self) -> None:
+        # Batches from before organizations belong to their owner's personal one.
+        await self.collection.update_many({"org_id": None}, [{"$set": {"org_id": "$owner_id"}}])
+        await self.collection.create_index([("org_id", ASCENDING), ("created_at", DESCENDING)])
         await self.collection.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
         await self.collection.create_index([("created_at", DESCENDING)])
         await self.collection.create_index([("has_pending", ASCENDING)], partialFilterExpression={"has_pending": True})
 
-    async def create(self, owner_id: str, name: str | None) -> Doc:
+    async def create(self, owner_id: str, name: str | None, org_id: str | None = None) -> Doc:
+        """A batch opened by ``owner_id`` in ``org_id`` (None: their personal organization)."""
         now = utcnow()
         doc: Doc = {
             "_id": new_id(),
             "owner_id": owner_id,
-            "org_id": None,  # filled when organizations arrive
+            "org_id": org_id or owner_id,
             "name": name,
             "created_at": now,
             "updated_at": now,
@@ -97,15 +101,16 @@ class BatchesRepository:
         await self.collection.insert_one(doc)
         return doc
 
-    async def get(self, batch_id: str, owner_id: str | None) -> Doc | None:
-        """The batch if it exists and belongs to ``owner_id`` (None: anyone's)."""
+    async def get(self, batch_id: str, org_id: str | None) -> Doc | None:
+        """The batch if it exists and belongs to ``org_id`` (None: any organization)."""
         query: Doc = {"_id": batch_id}
-        if owner_id is not None:
-            query["owner_id"] = owner_id
+        if org_id is not None:
+            query["org_id"] = org_id
         return await self.collection.find_one(query, {"pending_events": 0})
 
-    async def page(self, owner_id: str | None, limit: int, offset: int) -> tuple[list[Doc], int]:
-        flt: Doc = {} if owner_id is None else {"owner_id": owner_id}
+    async def page(self, org_id: str | None, limit: int, offset: int) -> tuple[list[Doc], int]:
+        """A page of one organization's batches (None: every organization's)."""
+        flt: Doc = {} if org_id is None else {"org_id": org_id}
         cursor = self.collection.find(flt, {"pending_events": 0}).sort(
             [("created_at", DESCENDING), ("_id", DESCENDING)]
         )
@@ -200,7 +205,7 @@ class BatchesRepository:
             by_status = (await self.counts([batch_id])).get(batch_id, {})
         if not is_complete(by_status):
             return False
-        batch = await self.collection.find_one({"_id": batch_id}, {"owner_id": 1, "completed_at": 1})
+        batch = await self.collection.find_one({"_id": batch_id}, {"owner_id": 1, "org_id": 1, "completed_at": 1})
         if batch is None or batch.get("completed_at") is not None:
             return False
         event = Envelope.wrap(
@@ -208,6 +213,7 @@ class BatchesRepository:
             source=SOURCE,
             subject=batch_id,
             correlation_id=correlation_id_var.get(),
+            org_id=org_of(batch),
         )
         now = utcnow()
         result = await self.collection.update_one(
@@ -220,16 +226,14 @@ class BatchesRepository:
         return result.modified_count == 1
 
 
-def visible(doc: Doc | None, user: Principal) -> Doc:
-    """A batch the caller may read: their own, or any for an admin."""
-    if doc is None or (doc["owner_id"] != user.user_id and not user.is_admin):
-        raise BatchNotFound()
-    return doc
+def org_of(doc: Doc) -> str:
+    """A batch's organization (one opened before organizations: its owner's personal one)."""
+    return str(doc.get("org_id") or doc["owner_id"])
 
 
-async def destination(repo: BatchesRepository, batch_id: str, owner_id: str) -> Doc:
-    """The batch that an upload of ``owner_id`` may join: theirs (a batch stays open, complete or not)."""
-    doc = await repo.get(batch_id, owner_id)
+async def destination(repo: BatchesRepository, batch_id: str, org_id: str) -> Doc:
+    """The batch that an upload into ``org_id`` may join: one of that organization (open, complete or not)."""
+    doc = await repo.get(batch_id, org_id)
     if doc is None:
         raise BatchNotFound()
     return doc

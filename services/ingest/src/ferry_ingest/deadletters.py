@@ -132,6 +132,7 @@ class DeadLetters:
             source=SOURCE,
             subject=upload.file_id,
             correlation_id=envelope.correlation_id,
+            org_id=envelope.org_id,
         )
         statuses = [FileStatus.QUEUED.value, FileStatus.PARSING.value]
         if await self._repo.mark_failed(upload.file_id, statuses, error, Stage.PARSE, failed):

@@ -14,6 +14,8 @@ from ferry_ingest.audit import FileAudit, client_address
 from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.errors import Unauthorized
 from ferry_ingest.files import MAX_OFFSET
+from ferry_ingest.orgs import OrgStore
+from ferry_ingest.orgscope import OrgHeader, OrgParam, OrgScope, org_store, resolve
 from ferry_ingest.projects import ProjectsRepository
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
@@ -75,11 +77,23 @@ def _batches(request: Request) -> BatchesRepository:
     return batches
 
 
+async def _active_org(
+    user: Annotated[Principal, Depends(_principal)],
+    store: Annotated[OrgStore, Depends(org_store)],
+    header: OrgHeader = None,
+    param: OrgParam = None,
+) -> OrgScope:
+    """The organization the request acts in: ``X-Ferry-Org``, else ``?org=``, else the caller's personal one."""
+    return await resolve(store, user, header or param)
+
+
 def _file_audit(request: Request, user: Annotated[Principal, Depends(_principal)]) -> FileAudit:
     return FileAudit(AuditRecorder(request.app.state.infra.bus, "ingest"), user, client_address(request))
 
 
 CurrentUser = Annotated[Principal, Depends(_principal)]
+ActiveOrg = Annotated[OrgScope, Depends(_active_org)]
+Orgs = Annotated[OrgStore, Depends(org_store)]
 Audit = Annotated[FileAudit, Depends(_file_audit)]
 Files = Annotated[FilesService, Depends(_service)]
 Uploads = Annotated[UploadContext, Depends(_upload_context)]

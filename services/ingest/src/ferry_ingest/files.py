@@ -27,6 +27,7 @@ from ferry_core.events import (
     Stage,
     utcnow,
 )
+from ferry_core.orgs import personal_org_id
 from ferry_core.readmodels import FILES
 
 Doc = dict[str, Any]
@@ -49,7 +50,8 @@ SORTS = {
 
 @dataclass(frozen=True)
 class FileQuery:
-    owner_id: str | None  # None: every owner (admins)
+    owner_id: str | None  # None: every owner
+    org_id: str | None = None  # None: every organization (a platform admin's lists)
     status: str | None = None
     file_type: str | None = None
     q: str | None = None
@@ -78,11 +80,20 @@ class FilesRepository:
         await c.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
         await c.create_index([("owner_id", ASCENDING), ("status", ASCENDING)])
         await c.create_index([("owner_id", ASCENDING), ("format", ASCENDING)])
+        await c.create_index([("org_id", ASCENDING), ("created_at", DESCENDING)])
+        await c.create_index([("org_id", ASCENDING), ("status", ASCENDING)])
+        await c.create_index([("org_id", ASCENDING), ("format", ASCENDING)])
+        await c.create_index([("org_id", ASCENDING), ("owner_id", ASCENDING)])
         await c.create_index([("has_pending", ASCENDING)], partialFilterExpression={"has_pending": True})
         await c.create_index([("created_at", DESCENDING)])
         await c.create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
         await c.create_index([("project_id", ASCENDING), ("created_at", DESCENDING)])
         await c.create_index([("batch_id", ASCENDING), ("created_at", DESCENDING)])
+
+    async def adopt_personal_orgs(self) -> int:
+        """Records from before organizations (no ``org_id``) belong to their owner's personal one; set it, in bulk."""
+        result = await self.collection.update_many({"org_id": None}, [{"$set": {"org_id": "$owner_id"}}])
+        return result.modified_count
 
     # -- writes ----------------------------------------------------------------
 
@@ -95,12 +106,15 @@ class FilesRepository:
         fmt: str,
         project_id: str | None = None,
         batch_id: str | None = None,
+        org_id: str | None = None,
     ) -> None:
+        """A record ``uploading``, in ``org_id`` (None: the owner's personal organization)."""
         now = utcnow()
         await self.collection.insert_one(
             {
                 "_id": file_id,
                 "owner_id": owner_id,
+                "org_id": org_id or personal_org_id(owner_id),
                 "filename": filename,
                 "content_type": content_type,
                 "format": fmt,
@@ -342,10 +356,11 @@ class FilesRepository:
         total = await self.collection.count_documents(flt)
         return items, total
 
-    async def stats(self, owner_id: str | None) -> Doc:
+    async def stats(self, org_id: str | None) -> Doc:
+        """Figures of one organization's files (None: every file)."""
         match: Doc = {"deleting": {"$ne": True}}
-        if owner_id is not None:
-            match["owner_id"] = owner_id
+        if org_id is not None:
+            match["org_id"] = org_id
         by_status = await self._count_by(match, "$status")
         by_format = await self._count_by(match, "$format")
         totals = await (
@@ -380,19 +395,26 @@ class FilesRepository:
         cursor = self.collection.find({"owner_id": owner_id, "deleting": {"$ne": True}}, {"_id": 1})
         return [str(doc["_id"]) async for doc in cursor]
 
-    async def stale_uploads(self, before: datetime) -> list[tuple[str, str]]:
-        """``(file_id, owner_id)`` of uploads untouched since ``before`` (files being deleted left out)."""
+    async def owners_in_org(self, org_id: str) -> list[tuple[str, str]]:
+        """``(file_id, owner_id)`` of every file of an organization (files being deleted left out)."""
+        cursor = self.collection.find({"org_id": org_id, "deleting": {"$ne": True}}, {"owner_id": 1})
+        return [(str(doc["_id"]), str(doc["owner_id"])) async for doc in cursor]
+
+    async def stale_uploads(self, before: datetime) -> list[Doc]:
+        """``{_id, owner_id, org_id}`` of uploads untouched since ``before`` (files being deleted left out)."""
         cursor = self.collection.find(
             {"status": FileStatus.UPLOADING.value, "updated_at": {"$lt": before}, "deleting": {"$ne": True}},
-            {"owner_id": 1},
+            {"owner_id": 1, "org_id": 1},
         )
-        return [(str(doc["_id"]), str(doc["owner_id"])) async for doc in cursor]
+        return await cursor.to_list()
 
 
 def _filter(query: FileQuery) -> Doc:
     flt: Doc = {"deleting": {"$ne": True}}
     if query.owner_id is not None:
         flt["owner_id"] = query.owner_id
+    if query.org_id is not None:
+        flt["org_id"] = query.org_id
     if query.status:
         flt["status"] = query.status
     if query.file_type:

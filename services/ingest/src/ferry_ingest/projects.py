@@ -1,21 +1,24 @@
-"""Projects: named groups of one owner's files, stored in MongoDB beside the file records.
+"""Projects: named groups of an organization's files, stored in MongoDB beside the file records.
 
-A project belongs to its owner until organizations exist; ``org_id`` is kept
-(null) so that it can be filled when they arrive. A file names its project in
+A project belongs to an organization (``org_id``; one made before organizations
+belongs to its creator's personal one) and every member reads it; members write,
+and a project someone else created is changed by admins only. A file names its project in
 its record (``project_id``), so a project's files and bytes are an aggregation
 over the files collection, never a counter to keep in step.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from ferry_core.events import new_id, utcnow
+from ferry_core.orgs import OrgRole
 from ferry_core.readmodels import FILES
 from ferry_core.tokens import Principal
 from ferry_ingest.errors import Conflict, Forbidden, NotFound
@@ -30,7 +33,9 @@ class ProjectNotFound(NotFound):
 
 
 def _name_taken(name: str) -> Conflict:
-    return Conflict(f"you already have a project named {name!r} (names are compared without regard to case)")
+    return Conflict(
+        f"the organization already has a project named {name!r} (names are compared without regard to case)"
+    )
 
 
 def name_key(name: str) -> str:
@@ -44,18 +49,21 @@ class ProjectsRepository:
         self._files: AsyncCollection[Doc] = db[FILES]
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("owner_id", ASCENDING), ("name_key", ASCENDING)], unique=True)
-        await self.collection.create_index(
-            [("owner_id", ASCENDING), ("archived", ASCENDING), ("created_at", DESCENDING)]
-        )
+        # Projects from before organizations belong to their creator's personal one; names are unique per organization.
+        await self.collection.update_many({"org_id": None}, [{"$set": {"org_id": "$owner_id"}}])
+        with contextlib.suppress(OperationFailure):  # the per-owner unique index of before, if it is still there
+            await self.collection.drop_index("owner_id_1_name_key_1")
+        await self.collection.create_index([("org_id", ASCENDING), ("name_key", ASCENDING)], unique=True)
+        await self.collection.create_index([("org_id", ASCENDING), ("archived", ASCENDING), ("created_at", DESCENDING)])
         await self.collection.create_index([("created_at", DESCENDING)])
 
-    async def create(self, owner_id: str, name: str, description: str | None) -> Doc:
+    async def create(self, owner_id: str, name: str, description: str | None, org_id: str | None = None) -> Doc:
+        """A project created by ``owner_id`` in ``org_id`` (None: their personal organization)."""
         now = utcnow()
         doc: Doc = {
             "_id": new_id(),
             "owner_id": owner_id,
-            "org_id": None,  # filled when organizations arrive
+            "org_id": org_id or owner_id,
             "name": name,
             "name_key": name_key(name),
             "description": description,
@@ -70,11 +78,11 @@ class ProjectsRepository:
             raise _name_taken(name) from None
         return doc
 
-    async def get(self, project_id: str, owner_id: str | None) -> Doc | None:
-        """The project if it exists and belongs to ``owner_id`` (None: anyone's)."""
+    async def get(self, project_id: str, org_id: str | None) -> Doc | None:
+        """The project if it exists and belongs to ``org_id`` (None: any organization)."""
         query: Doc = {"_id": project_id}
-        if owner_id is not None:
-            query["owner_id"] = owner_id
+        if org_id is not None:
+            query["org_id"] = org_id
         return await self.collection.find_one(query)
 
     async def update(self, project_id: str, changes: Doc) -> Doc:
@@ -97,10 +105,11 @@ class ProjectsRepository:
     async def delete(self, project_id: str) -> None:
         await self.collection.delete_one({"_id": project_id})
 
-    async def page(self, owner_id: str | None, archived: bool | None, limit: int, offset: int) -> tuple[list[Doc], int]:
+    async def page(self, org_id: str | None, archived: bool | None, limit: int, offset: int) -> tuple[list[Doc], int]:
+        """A page of one organization's projects (None: every organization's)."""
         flt: Doc = {}
-        if owner_id is not None:
-            flt["owner_id"] = owner_id
+        if org_id is not None:
+            flt["org_id"] = org_id
         if archived is not None:
             flt["archived"] = archived
         cursor = self.collection.find(flt).sort([("created_at", DESCENDING), ("_id", DESCENDING)]).skip(offset)
@@ -121,9 +130,10 @@ class ProjectsRepository:
         )
         return {str(row["_id"]): (int(row["files"]), int(row["bytes"])) async for row in cursor}
 
-    async def file_ids(self, project_id: str) -> list[str]:
-        cursor = self._files.find({"project_id": project_id, "deleting": {"$ne": True}}, {"_id": 1})
-        return [str(doc["_id"]) async for doc in cursor]
+    async def files_of(self, project_id: str) -> list[tuple[str, str]]:
+        """``(file_id, owner_id)`` of the project's files."""
+        cursor = self._files.find({"project_id": project_id, "deleting": {"$ne": True}}, {"owner_id": 1})
+        return [(str(doc["_id"]), str(doc["owner_id"])) async for doc in cursor]
 
     async def release_files(self, project_id: str) -> int:
         """The project's files stay, in no project."""
@@ -141,24 +151,23 @@ class ProjectsRepository:
         )
 
 
-def visible(doc: Doc | None, user: Principal) -> Doc:
-    """A project the caller may read: their own, or any for an admin."""
-    if doc is None or (doc["owner_id"] != user.user_id and not user.is_admin):
-        raise ProjectNotFound()
+def org_of(doc: Doc) -> str:
+    """A project's organization (one made before organizations: its creator's personal one)."""
+    return str(doc.get("org_id") or doc["owner_id"])
+
+
+def changeable(doc: Doc, role: OrgRole, user: Principal) -> Doc:
+    """A project the caller may change with ``role`` in its organization: members their own, admins any."""
+    if not role.can_write:
+        raise Forbidden("viewers cannot change projects")
+    if doc["owner_id"] != user.user_id and not role.can_manage:
+        raise Forbidden("only an admin of the organization can change a project another member created")
     return doc
 
 
-def changeable(doc: Doc | None, user: Principal) -> Doc:
-    """A project the caller may change: their own. An admin reads other users' projects but does not change them."""
-    doc = visible(doc, user)
-    if doc["owner_id"] != user.user_id:
-        raise Forbidden("an administrator may read another user's project, not change it")
-    return doc
-
-
-async def destination(repo: ProjectsRepository, project_id: str, owner_id: str) -> Doc:
-    """The project that files of ``owner_id`` may go into: theirs and not archived."""
-    doc = await repo.get(project_id, owner_id)
+async def destination(repo: ProjectsRepository, project_id: str, org_id: str) -> Doc:
+    """The project that files of ``org_id`` may go into: one of that organization, not archived."""
+    doc = await repo.get(project_id, org_id)
     if doc is None:
         raise ProjectNotFound()
     if doc["archived"]:

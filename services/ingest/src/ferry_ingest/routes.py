@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -12,9 +11,8 @@ from fastapi.responses import StreamingResponse
 from ferry_core.audit import AuditAction
 from ferry_core.blobs import BlobNotFound
 from ferry_core.events import FileStatus
-from ferry_core.tokens import Principal
 from ferry_ingest.backpressure import admit_upload
-from ferry_ingest.deps import Audit, CurrentUser, Files, Limit, Offset, Settings, Uploads
+from ferry_ingest.deps import ActiveOrg, Audit, CurrentUser, Files, Limit, Offset, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import SORTS, FileQuery
@@ -35,6 +33,9 @@ from ferry_ingest.uploads import receive_upload
 router = APIRouter(prefix="/files", tags=["files"])
 
 _NOT_PARSED = "The file is not parsed (yet): content exists only for parsed files"
+_NO_ORG = "The organization named (`X-Ferry-Org` or `org`) is not one of the caller's"
+_NO_FILE = "No such file in an organization of the caller's (another organization's file is not found either)"
+_CHANGE = "A viewer, or a member changing another member's file (admins of the file's organization may)"
 SortKey = Literal["created_at", "-created_at", "filename", "-filename", "size", "-size"]
 assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
 
@@ -47,13 +48,17 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
     responses=error_responses(
         400,
         401,
+        403,
         404,
         409,
         413,
         415,
         422,
+        429,
         503,
-        _404="No such project (`project_id`) or batch (`batch_id`) among the caller's",
+        _403="Viewers cannot upload",
+        _413="The file exceeds the upload limit, or the organization's file or storage quota",
+        _404="No such organization, or no such project (`project_id`) or batch (`batch_id`) in it",
         _409="The project (`project_id`) is archived",
         _422="A missing `file` field, an empty file, or a file deleted during its upload",
     ),
@@ -82,8 +87,12 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
         }
     },
 )
-async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, files: Files, audit: Audit) -> FileRecord:
-    """Upload one file as multipart field ``file`` (optionally ``project_id``, ``batch_id``); streamed, then parsed."""
+async def upload_file(
+    request: Request, user: CurrentUser, scope: ActiveOrg, uploads: Uploads, files: Files, audit: Audit
+) -> FileRecord:
+    """Upload one file into the active organization as multipart field ``file`` (optionally ``project_id``,
+    ``batch_id``); streamed, then parsed."""
+    scope.require_write("upload")
     boundary = boundary_of(request.headers.get("content-type"))
     if boundary is None:
         raise UnsupportedFormat("the request body must be multipart/form-data with a boundary")
@@ -91,15 +100,15 @@ async def upload_file(request: Request, user: CurrentUser, uploads: Uploads, fil
     if length is not None and not length.isdigit():
         raise BadUpload("invalid Content-Length")
     reader = MultipartReader(request.stream().__aiter__(), boundary)
-    doc = await receive_upload(uploads, reader, user, int(length) if length else None)
+    doc = await receive_upload(uploads, reader, user, int(length) if length else None, org_id=scope.org_id)
     files.relay.wake()
     await audit.record(AuditAction.FILE_UPLOADED, doc, size=doc.get("size"))
     return record_of(doc)
 
 
-@router.get("", response_model=FileList, responses=error_responses(401, 422))
+@router.get("", response_model=FileList, responses=error_responses(401, 404, 422, _404=_NO_ORG))
 async def list_files(
-    user: CurrentUser,
+    scope: ActiveOrg,
     files: Files,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -110,12 +119,12 @@ async def list_files(
     batch_id: str | None = None,
     sort: SortKey = "-created_at",
 ) -> FileList:
-    """The caller's files (an admin's: everyone's), filtered, sorted and paginated."""
+    """The active organization's files (a platform admin naming none: everyone's), filtered, sorted, paginated."""
     return await _page(
         files,
-        user,
         FileQuery(
             owner_id=None,
+            org_id=scope.listed_org,
             status=status.value if status else None,
             file_type=file_type,
             q=q,
@@ -128,29 +137,27 @@ async def list_files(
     )
 
 
-@router.get("/search", response_model=FileList, responses=error_responses(401, 422))
+@router.get("/search", response_model=FileList, responses=error_responses(401, 404, 422, _404=_NO_ORG))
 async def search_files(
-    user: CurrentUser,
+    scope: ActiveOrg,
     files: Files,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> FileList:
-    """Files whose name contains ``q`` (case-insensitive)."""
-    return await _page(files, user, FileQuery(owner_id=None, q=q, limit=limit, offset=offset))
+    """Files of the active organization whose name contains ``q`` (case-insensitive)."""
+    return await _page(files, FileQuery(owner_id=None, org_id=scope.listed_org, q=q, limit=limit, offset=offset))
 
 
-async def _page(files: FilesService, user: Principal, query: FileQuery) -> FileList:
-    """One page of files, scoped to the caller (an admin sees everyone's)."""
-    scoped = replace(query, owner_id=None if user.is_admin else user.user_id)
-    items, total = await files.repo.page(scoped)
+async def _page(files: FilesService, query: FileQuery) -> FileList:
+    items, total = await files.repo.page(query)
     return FileList(items=[record_of(d) for d in items], total=total, limit=query.limit, offset=query.offset)
 
 
-@router.get("/stats", response_model=FileStats, responses=error_responses(401))
-async def file_stats(user: CurrentUser, files: Files) -> FileStats:
-    """Counts by status and type, bytes stored and mean processing time."""
-    return FileStats.model_validate(await files.repo.stats(None if user.is_admin else user.user_id))
+@router.get("/stats", response_model=FileStats, responses=error_responses(401, 404, _404=_NO_ORG))
+async def file_stats(scope: ActiveOrg, files: Files) -> FileStats:
+    """The active organization's files: counts by status and type, bytes stored and mean processing time."""
+    return FileStats.model_validate(await files.repo.stats(scope.listed_org))
 
 
 @router.get("/{file_id}", response_model=FileDetail, responses=error_responses(401, 404))
@@ -224,11 +231,11 @@ async def get_progress(file_id: str, user: CurrentUser, files: Files) -> FilePro
 @router.post(
     "/{file_id}/cancel",
     response_model=FileRecord,
-    responses=error_responses(401, 404, 409, _409="Not queued or parsing"),
+    responses=error_responses(401, 403, 404, 409, _403=_CHANGE, _404=_NO_FILE, _409="Not queued or parsing"),
 )
 async def cancel_file(file_id: str, user: CurrentUser, files: Files) -> FileRecord:
     """Stop a queued or running parse: the file ends ``cancelled`` and no parsed data is kept."""
-    return record_of(await files.cancel(await files.find(file_id, user)))
+    return record_of(await files.cancel(await files.find_changeable(file_id, user, "cancel")))
 
 
 @router.get(
@@ -267,11 +274,11 @@ async def download_file(file_id: str, user: CurrentUser, files: Files, audit: Au
     return StreamingResponse(body(), media_type=doc["content_type"], headers=headers)  # type: ignore[arg-type]
 
 
-@router.delete("/{file_id}", status_code=204, responses=error_responses(401, 404))
+@router.delete("/{file_id}", status_code=204, responses=error_responses(401, 403, 404, _403=_CHANGE, _404=_NO_FILE))
 async def delete_file(file_id: str, user: CurrentUser, files: Files, audit: Audit) -> Response:
     """Remove the record, the original and (through ``file.deleted.v1``) the parsed data."""
-    doc = await files.find(file_id, user)
-    await files.delete(str(doc["_id"]), str(doc["owner_id"]))
+    doc = await files.find_changeable(file_id, user, "delete")
+    await files.delete(str(doc["_id"]), str(doc["owner_id"]), doc.get("org_id"))
     await audit.record(AuditAction.FILE_DELETED, doc)
     return Response(status_code=204)
 

@@ -1,4 +1,9 @@
-"""What the files API does, beneath the HTTP layer: find, page through, delete."""
+"""What the files API does, beneath the HTTP layer: find, page through, delete.
+
+A file named by id is served to any member of the file's organization, whatever
+organization the request is active in; anyone else gets 404. Changing it (delete,
+cancel, move) takes a member who owns it, or an admin of its organization.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,59 @@ from typing import Any
 from ferry_core.blobs import BlobStore
 from ferry_core.events import Envelope, FileCancelled, FileDeleted, FileStatus, Summary
 from ferry_core.observability import correlation_id_var
+from ferry_core.orgs import OrgRole, personal_org_id
 from ferry_core.readmodels import ParsedReadModel, progress_of
 from ferry_core.tokens import Principal
-from ferry_ingest.errors import Conflict, FileNotFound, InvalidContent, NotReady
+from ferry_ingest.errors import Conflict, FileNotFound, Forbidden, InvalidContent, NotReady
 from ferry_ingest.export import ExportFormat, export_pages, export_table
 from ferry_ingest.files import FilesRepository
+from ferry_ingest.orgs import OrgStore
+from ferry_ingest.orgscope import role_in
 from ferry_ingest.outbox import OutboxRelay
 from ferry_ingest.schemas import FileProgressView, PagesContent, TableContent
 from ferry_ingest.uploads import SOURCE
 
 
 class FilesService:
-    def __init__(self, repo: FilesRepository, blobs: BlobStore, parsed: ParsedReadModel, relay: OutboxRelay) -> None:
+    def __init__(
+        self, repo: FilesRepository, blobs: BlobStore, parsed: ParsedReadModel, relay: OutboxRelay, orgs: OrgStore
+    ) -> None:
         self.repo = repo
         self.blobs = blobs
         self.parsed = parsed
         self.relay = relay
+        self.orgs = orgs
 
-    async def find(self, file_id: str, principal: Principal) -> dict[str, Any]:
-        """The caller's file (any file for an admin); another user's file is not found."""
-        doc = await self.repo.get_visible(file_id, None if principal.is_admin else principal.user_id)
+    async def find_with_role(self, file_id: str, principal: Principal) -> tuple[dict[str, Any], OrgRole]:
+        """A file of an organization the caller is a member of, and their role there; any other is not found."""
+        doc = await self.repo.get_visible(file_id, None)
         if doc is None:
             raise FileNotFound()
+        role = await role_in(self.orgs, principal, _org_of(doc))
+        if role is None:
+            raise FileNotFound()
+        return doc, role
+
+    async def find(self, file_id: str, principal: Principal) -> dict[str, Any]:
+        """A file the caller may read: one of an organization they are a member of."""
+        doc, _ = await self.find_with_role(file_id, principal)
         return doc
+
+    async def find_changeable(self, file_id: str, principal: Principal, action: str) -> dict[str, Any]:
+        """A file the caller may change: their own (members and above), or anyone's (admins and above)."""
+        doc, role = await self.find_with_role(file_id, principal)
+        if not role.can_write:
+            raise Forbidden(f"viewers cannot {action} files")
+        if not role.can_manage and doc["owner_id"] != principal.user_id:
+            raise Forbidden(f"only an admin of the organization can {action} another member's file")
+        return doc
+
+    async def delete_org_files(self, org_id: str) -> int:
+        """Delete every file of a deleted organization; returns how many were still there."""
+        files = await self.repo.owners_in_org(org_id)
+        for file_id, owner_id in files:
+            await self.delete(file_id, owner_id, org_id)
+        return len(files)
 
     async def parsed_summary(self, doc: dict[str, Any]) -> Summary:
         """The summary of a parsed file; ``NotReady`` until it is parsed."""
@@ -80,13 +115,20 @@ class FilesService:
             file_id=file_id, kind=summary.kind, offset=offset, limit=limit, total=text.total, pages=text.pages
         )
 
-    async def delete(self, file_id: str, owner_id: str) -> None:
-        """Hide the record, owe ``file.deleted.v1`` (the parser drops parsed data), remove the blob."""
+    async def delete(self, file_id: str, owner_id: str, org_id: str | None = None) -> None:
+        """Hide the record, owe ``file.deleted.v1`` (the parser drops parsed data), remove the blob.
+
+        ``org_id``: the file's organization, when the caller knows it; else it is read from the record.
+        """
+        if org_id is None:
+            doc = await self.repo.get_visible(file_id, None)
+            org_id = _org_of(doc) if doc else personal_org_id(owner_id)
         event = Envelope.wrap(
             FileDeleted(file_id=file_id, owner_id=owner_id),
             source=SOURCE,
             subject=file_id,
             correlation_id=correlation_id_var.get(),
+            org_id=org_id,
         )
         if await self.repo.mark_deleting(file_id, event):
             await self.blobs.delete(file_id)
@@ -100,6 +142,7 @@ class FilesService:
             source=SOURCE,
             subject=file_id,
             correlation_id=correlation_id_var.get(),
+            org_id=_org_of(doc),
         )
         cancelled = await self.repo.mark_cancelled(file_id, event)
         if cancelled is None:
@@ -112,3 +155,8 @@ class FilesService:
     async def progress(self, doc: dict[str, Any]) -> FileProgressView:
         progress = progress_of(doc)
         return FileProgressView(**progress.model_dump(), queue_position=await self.repo.queue_position(doc))
+
+
+def _org_of(doc: dict[str, Any]) -> str:
+    """A record's organization; one written before organizations belongs to its owner's personal one."""
+    return str(doc.get("org_id") or personal_org_id(str(doc["owner_id"])))

@@ -104,7 +104,8 @@ class Sweeper:
 
     async def _fail_abandoned_uploads(self) -> int:
         failed = 0
-        for file_id, owner_id in await self._repo.stale_uploads(utcnow() - self._stale_upload):
+        for stale in await self._repo.stale_uploads(utcnow() - self._stale_upload):
+            file_id, owner_id = str(stale["_id"]), str(stale["owner_id"])
             error = ErrorInfo(
                 code="upload_abandoned",
                 message="The upload stopped before the whole file arrived; upload the file again.",
@@ -113,6 +114,7 @@ class Sweeper:
                 FileFailed(file_id=file_id, owner_id=owner_id, stage=Stage.UPLOAD, error=error),
                 source=SOURCE,
                 subject=file_id,
+                org_id=stale.get("org_id") or owner_id,
             )
             if await self._repo.mark_failed(file_id, [FileStatus.UPLOADING.value], error, Stage.UPLOAD, event):
                 await self._blobs.delete(file_id)
@@ -139,10 +141,9 @@ class Sweeper:
         ids = sorted(str(file_id) for file_id in file_ids)
         for start in range(0, len(ids), _BATCH):
             batch = ids[start : start + _BATCH]
-            records = {
-                str(doc["_id"]): doc
-                async for doc in self._repo.collection.find({"_id": {"$in": batch}}, {"status": 1, "owner_id": 1})
-            }
+            fields = {"status": 1, "owner_id": 1, "org_id": 1}
+            found = self._repo.collection.find({"_id": {"$in": batch}}, fields)
+            records = {str(doc["_id"]): doc async for doc in found}
             for file_id in batch:
                 record = records.get(file_id)
                 if record is not None and record.get("status") != FileStatus.CANCELLED.value:
@@ -153,6 +154,7 @@ class Sweeper:
                     if record
                     else FileDeleted(file_id=file_id, owner_id=owner_id)
                 )
-                await self._bus.publish(Envelope.wrap(payload, source=SOURCE, subject=file_id))
+                org_id = record.get("org_id") if record else None
+                await self._bus.publish(Envelope.wrap(payload, source=SOURCE, subject=file_id, org_id=org_id))
                 announced += 1
         return announced

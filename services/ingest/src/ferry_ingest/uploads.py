@@ -64,8 +64,11 @@ def clean_filename(raw: str | None) -> str:
 class _Meter:
     """Counts and hashes bytes as they pass, enforces the size limit, reports progress."""
 
-    def __init__(self, ctx: UploadContext, file_id: str, owner_id: str, expected: int | None) -> None:
+    def __init__(
+        self, ctx: UploadContext, file_id: str, owner_id: str, expected: int | None, org_id: str | None = None
+    ) -> None:
         self.ctx = ctx
+        self.org_id = org_id
         self.file_id = file_id
         self.owner_id = owner_id
         self.expected = expected
@@ -103,6 +106,7 @@ class _Meter:
                     source=SOURCE,
                     subject=self.file_id,
                     correlation_id=correlation_id_var.get(),
+                    org_id=self.org_id,
                 )
             )
 
@@ -125,29 +129,35 @@ async def _head_and_rest(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIter
     return first, everything()
 
 
-async def _project_named(ctx: UploadContext, reader: MultipartReader, principal: Principal) -> str | None:
-    """The ``project_id`` form field read so far, checked: the caller's own project, not archived."""
+async def _project_named(ctx: UploadContext, reader: MultipartReader, org_id: str) -> str | None:
+    """The ``project_id`` form field read so far, checked: a project of the upload's organization, not archived."""
     project_id = reader.fields.get("project_id", "").strip()
     if project_id:
-        await destination(ctx.projects, project_id, principal.user_id)
+        await destination(ctx.projects, project_id, org_id)
     return project_id or None
 
 
-async def _batch_named(ctx: UploadContext, reader: MultipartReader, principal: Principal) -> str | None:
-    """The ``batch_id`` form field read so far, checked: the caller's own batch (which stays open for uploads)."""
+async def _batch_named(ctx: UploadContext, reader: MultipartReader, org_id: str) -> str | None:
+    """The ``batch_id`` form field read so far, checked: a batch of the upload's organization (open for uploads)."""
     batch_id = reader.fields.get("batch_id", "").strip()
     if batch_id:
-        await batch_destination(ctx.batches, batch_id, principal.user_id)
+        await batch_destination(ctx.batches, batch_id, org_id)
     return batch_id or None
 
 
 async def receive_upload(
-    ctx: UploadContext, reader: MultipartReader, principal: Principal, content_length: int | None
+    ctx: UploadContext,
+    reader: MultipartReader,
+    principal: Principal,
+    content_length: int | None,
+    org_id: str | None = None,
 ) -> dict[str, Any]:
+    """Store one upload into ``org_id`` (None: the caller's personal organization)."""
+    org_id = org_id or principal.personal_org_id
     part = await reader.open_file("file")
     # A project named before the file is checked before any byte is taken; one named after it, once the body is read.
-    project_id = await _project_named(ctx, reader, principal)
-    batch_id = await _batch_named(ctx, reader, principal)
+    project_id = await _project_named(ctx, reader, org_id)
+    batch_id = await _batch_named(ctx, reader, org_id)
     filename = clean_filename(part.filename)
     head, body = await _head_and_rest(reader.file_chunks())
     if not head:
@@ -160,14 +170,14 @@ async def receive_upload(
 
     file_id = new_id()
     await ctx.repo.create_uploading(
-        file_id, principal.user_id, filename, detected.content_type, detected.format, project_id, batch_id
+        file_id, principal.user_id, filename, detected.content_type, detected.format, project_id, batch_id, org_id
     )
-    meter = _Meter(ctx, file_id, principal.user_id, content_length)
+    meter = _Meter(ctx, file_id, principal.user_id, content_length, org_id)
     try:
         await ctx.blobs.put(file_id, meter.through(body), content_type=detected.content_type)
         await reader.drain()
-        project_id = project_id or await _project_named(ctx, reader, principal)
-        batch_id = batch_id or await _batch_named(ctx, reader, principal)
+        project_id = project_id or await _project_named(ctx, reader, org_id)
+        batch_id = batch_id or await _batch_named(ctx, reader, org_id)
     except BaseException:
         UPLOADS.labels("failed").inc()
         with contextlib.suppress(Exception):
@@ -190,6 +200,7 @@ async def receive_upload(
         source=SOURCE,
         subject=file_id,
         correlation_id=correlation_id_var.get(),
+        org_id=org_id,
     )
     doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event, project_id, batch_id)
     if doc is None:  # deleted while uploading

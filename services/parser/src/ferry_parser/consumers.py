@@ -29,7 +29,7 @@ async def subscribe(bus: Bus, parser: FileParser, *, concurrency: int) -> list[S
     """Start consuming; the caller cancels the subscriptions in reverse order."""
 
     async def on_uploaded(envelope: Envelope) -> None:
-        await parser.parse(_payload(envelope, FileUploaded))
+        await parser.parse(_payload(envelope, FileUploaded), org_id=envelope.org_id)
 
     async def on_deleted(envelope: Envelope) -> None:
         await parser.forget(_payload(envelope, FileDeleted).file_id)

@@ -72,16 +72,20 @@ class FileParser:
         self._pool = pool if pool is not None else shared_pool(settings)
         self._running: set[str] = set()
         self._stopping: set[str] = set()
+        self._org_of: dict[str, str | None] = {}  # the organization of each file being parsed, for its events
 
-    async def parse(self, upload: FileUploaded) -> None:
+    async def parse(self, upload: FileUploaded, org_id: str | None = None) -> None:
+        """Parse one upload; ``org_id`` (from its envelope) goes into every event published about it."""
         async with self._slots:
             with structlog.contextvars.bound_contextvars(file_id=upload.file_id):
                 self._running.add(upload.file_id)
+                self._org_of[upload.file_id] = org_id
                 try:
                     await self._parse(upload)
                 finally:
                     self._running.discard(upload.file_id)
                     self._stopping.discard(upload.file_id)
+                    self._org_of.pop(upload.file_id, None)
 
     def stop(self, file_id: str) -> bool:
         """Stop this replica's parse of ``file_id`` (cancelled or deleted), if it runs one; nothing is kept of it."""
@@ -244,7 +248,13 @@ class FileParser:
         await self._publish(event, upload.file_id)
 
     async def _publish(self, payload: FileProgress | FileParsed | FileFailed, file_id: str) -> None:
-        envelope = Envelope.wrap(payload, source=SOURCE, subject=file_id, correlation_id=correlation_id_var.get())
+        envelope = Envelope.wrap(
+            payload,
+            source=SOURCE,
+            subject=file_id,
+            correlation_id=correlation_id_var.get(),
+            org_id=self._org_of.get(file_id),
+        )
         await self._bus.publish(envelope)
         EVENTS_PUBLISHED.labels("parser", envelope.type).inc()
 
