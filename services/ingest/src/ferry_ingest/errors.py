@@ -59,6 +59,22 @@ class UploadTooLarge(IngestError):
     status_code = 413
 
 
+class QuotaExceeded(IngestError):
+    """The organization's file or storage quota would be exceeded."""
+
+    status_code = 413
+
+
+class RateQuotaExceeded(IngestError):
+    """The organization started as many uploads this minute as its quota allows: retry after ``retry_after``."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class UnsupportedFormat(IngestError):
     status_code = 415
 
@@ -84,6 +100,7 @@ _DESCRIPTIONS = {
     413: "The file exceeds the upload limit",
     415: "Not multipart, or a format Ferry cannot parse",
     422: "Invalid parameters (a list of field errors), or content that cannot be used (a sentence)",
+    429: "The organization's upload rate quota is used up; retry after `Retry-After` seconds",
     503: "Too many files wait to be parsed; retry after `Retry-After` seconds",
 }
 
@@ -103,7 +120,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IngestError)
         headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthorized) else None
-        if isinstance(exc, Overloaded):
+        if isinstance(exc, Overloaded | RateQuotaExceeded):
             headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 

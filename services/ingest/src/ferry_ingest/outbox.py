@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -23,6 +23,10 @@ from ferry_ingest.files import FilesRepository
 
 log = structlog.get_logger(__name__)
 
+FileRemoved = Callable[[dict[str, Any]], Awaitable[None]]
+# What ``on_file_removed`` is told of a removed file record.
+_REMOVED_FIELDS = {"owner_id": 1, "org_id": 1, "size": 1, "uploaded_at": 1}
+
 
 class OutboxRelay:
     def __init__(
@@ -31,9 +35,15 @@ class OutboxRelay:
         bus: Bus,
         poll_seconds: float = 1.0,
         others: Sequence[AsyncCollection[dict[str, Any]]] = (),
+        on_file_removed: FileRemoved | None = None,
     ) -> None:
-        """``others``: more collections whose documents carry an outbox the same way (batches)."""
+        """``others``: more collections whose documents carry an outbox the same way (batches).
+
+        ``on_file_removed`` is called once with each file record the relay removes (its usage is uncounted).
+        """
+        self._files = repo.collection
         self._collections = [repo.collection, *others]
+        self._on_file_removed = on_file_removed
         self._bus = bus
         self._poll = poll_seconds
         self._wake = asyncio.Event()
@@ -82,9 +92,23 @@ class OutboxRelay:
             sent += 1
         if doc.get("deleting"):
             # file.deleted.v1 is out: the record can go.
-            await collection.delete_one({"_id": doc["_id"], "pending_events": {"$size": 0}})
+            removed = await collection.find_one_and_delete(
+                {"_id": doc["_id"], "pending_events": {"$size": 0}}, projection=_REMOVED_FIELDS
+            )
+            if removed is not None and collection is self._files:
+                await self._file_removed(removed)
         else:
             await collection.update_one(
                 {"_id": doc["_id"], "pending_events": {"$size": 0}}, {"$set": {"has_pending": False}}
             )
         return sent
+
+    async def _file_removed(self, record: dict[str, Any]) -> None:
+        # Only the caller whose delete removed the record gets here, so this runs once per file;
+        # a failure is left to the usage recount rather than retried.
+        if self._on_file_removed is None:
+            return
+        try:
+            await self._on_file_removed(record)
+        except Exception:
+            log.warning("file removal not accounted; the recount will", file_id=record["_id"], exc_info=True)
