@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -32,10 +33,13 @@ def tokens() -> TokenFactory:
 
 
 class Gateway:
-    def __init__(self, client: httpx.AsyncClient, infra: Infrastructure, published: list[Envelope]) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, infra: Infrastructure, published: list[Envelope], app: FastAPI
+    ) -> None:
         self.client = client
         self.infra = infra
         self.published = published
+        self.app = app  # its state holds what tests reach past the API (usage, quotas)
 
 
 @pytest_asyncio.fixture
@@ -58,4 +62,4 @@ async def gateway(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ferry") as client:
-            yield Gateway(client, infra, published)
+            yield Gateway(client, infra, published, app)

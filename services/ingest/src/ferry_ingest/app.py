@@ -23,11 +23,13 @@ from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
 from ferry_ingest.project_routes import router as project_router
 from ferry_ingest.projects import ProjectsRepository
+from ferry_ingest.quotas import UploadQuotas
 from ferry_ingest.routes import router
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
 from ferry_ingest.sweeper import Sweeper
 from ferry_ingest.uploads import UploadContext
+from ferry_ingest.usage import UsageCounter
 
 
 def create_app(
@@ -51,7 +53,22 @@ def create_app(
         app.state.batches = batches
         api_keys = apikeys.ApiKeyStore(resources.db)
         await api_keys.ensure_indexes()
-        relay = OutboxRelay(repo, resources.bus, settings.outbox_poll_seconds, others=[batches.collection])
+        usage = UsageCounter(
+            resources.db,
+            resources.bus,
+            publish_interval=settings.usage_publish_seconds,
+            recount_interval=settings.usage_recount_seconds,
+        )
+        app.state.usage = usage
+        quotas = UploadQuotas(resources.db, usage, cache_seconds=settings.quota_cache_seconds)
+        await quotas.ensure_indexes()
+        relay = OutboxRelay(
+            repo,
+            resources.bus,
+            settings.outbox_poll_seconds,
+            others=[batches.collection],
+            on_file_removed=usage.uncount,
+        )
         files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay, org_store)
         dead_letter_store = DeadLetterStore(resources.db)
         await dead_letter_store.ensure_indexes()
@@ -76,6 +93,8 @@ def create_app(
             progress_interval=settings.progress_interval_seconds,
             projects=projects,
             batches=batches,
+            quotas=quotas,
+            usage=usage,
         )
         subscriptions = await projection.subscribe(
             resources.bus,
@@ -97,11 +116,13 @@ def create_app(
         )
         app.state.sweeper = sweeper
         await relay.start()
+        await usage.start()
         await sweeper.start()
         try:
             yield
         finally:
             await sweeper.stop()
+            await usage.stop()
             await relay.stop()
             for subscription in reversed(subscriptions):
                 await subscription.cancel()

@@ -30,3 +30,12 @@ class IngestSettings(CommonSettings):
         default=3600, gt=0, description="An upload untouched this long is abandoned: failed, its blob removed."
     )
     orphan_blob_seconds: float = Field(default=3600, gt=0, description="A blob without a record this old is removed.")
+    quota_cache_seconds: float = Field(
+        default=2.0, ge=0, le=10, description="How long an organization's quotas are cached; a change applies within."
+    )
+    usage_publish_seconds: float = Field(
+        default=1.0, gt=0, description="At most one org.usage.v1 per organization this often (the latest is sent)."
+    )
+    usage_recount_seconds: float = Field(
+        default=600, ge=0, description="Seconds between recounts of every organization's usage; 0: at startup only."
+    )

@@ -31,7 +31,9 @@ from ferry_ingest.errors import InvalidContent, UnsupportedFormat, UploadTooLarg
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.multipart import MultipartReader
 from ferry_ingest.projects import ProjectsRepository, destination
+from ferry_ingest.quotas import ByteAllowance, UploadQuotas
 from ferry_ingest.sniff import SNIFF_BYTES, Detected, detect
+from ferry_ingest.usage import UsageCounter
 
 log = structlog.get_logger(__name__)
 SOURCE = "ferry-ingest"
@@ -52,6 +54,8 @@ class UploadContext:
     progress_interval: float
     projects: ProjectsRepository
     batches: BatchesRepository
+    quotas: UploadQuotas | None = None  # None: no organization quotas (and no usage counted)
+    usage: UsageCounter | None = None
 
 
 def clean_filename(raw: str | None) -> str:
@@ -65,10 +69,17 @@ class _Meter:
     """Counts and hashes bytes as they pass, enforces the size limit, reports progress."""
 
     def __init__(
-        self, ctx: UploadContext, file_id: str, owner_id: str, expected: int | None, org_id: str | None = None
+        self,
+        ctx: UploadContext,
+        file_id: str,
+        owner_id: str,
+        expected: int | None,
+        allowance: ByteAllowance | None = None,
+        org_id: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.org_id = org_id
+        self.allowance = allowance
         self.file_id = file_id
         self.owner_id = owner_id
         self.expected = expected
@@ -81,6 +92,8 @@ class _Meter:
             self.size += len(chunk)
             if self.size > self.ctx.max_bytes:
                 raise UploadTooLarge(f"file exceeds the upload limit of {self.ctx.max_bytes} bytes")
+            if self.allowance is not None:
+                self.allowance.check(self.size)
             self.digest.update(chunk)
             yield chunk
             if time.monotonic() - self._last_report >= self.ctx.progress_interval:
@@ -109,6 +122,16 @@ class _Meter:
                     org_id=self.org_id,
                 )
             )
+
+
+async def _count(ctx: UploadContext, doc: dict[str, Any]) -> None:
+    """Add the stored file to its organization's usage; a failure only delays that until the next recount."""
+    if ctx.usage is None:
+        return
+    try:
+        await ctx.usage.count(doc)
+    except Exception:
+        log.warning("usage not counted; the recount will", file_id=doc["_id"], exc_info=True)
 
 
 async def _head_and_rest(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIterator[bytes]]:
@@ -152,8 +175,10 @@ async def receive_upload(
     content_length: int | None,
     org_id: str | None = None,
 ) -> dict[str, Any]:
-    """Store one upload into ``org_id`` (None: the caller's personal organization)."""
+    """Store one upload into ``org_id`` (None: the caller's personal organization), within its quotas."""
     org_id = org_id or principal.personal_org_id
+    # Quotas are checked before the body is read: nothing is taken from a client who is refused.
+    allowance = await ctx.quotas.admit(org_id, content_length) if ctx.quotas else None
     part = await reader.open_file("file")
     # A project named before the file is checked before any byte is taken; one named after it, once the body is read.
     project_id = await _project_named(ctx, reader, org_id)
@@ -172,7 +197,7 @@ async def receive_upload(
     await ctx.repo.create_uploading(
         file_id, principal.user_id, filename, detected.content_type, detected.format, project_id, batch_id, org_id
     )
-    meter = _Meter(ctx, file_id, principal.user_id, content_length, org_id)
+    meter = _Meter(ctx, file_id, principal.user_id, content_length, allowance, org_id=org_id)
     try:
         await ctx.blobs.put(file_id, meter.through(body), content_type=detected.content_type)
         await reader.drain()
@@ -206,6 +231,7 @@ async def receive_upload(
     if doc is None:  # deleted while uploading
         await ctx.blobs.delete(file_id)
         raise InvalidContent("the file was deleted during its upload")
+    await _count(ctx, doc)
     UPLOADS.labels("stored").inc()
     UPLOAD_BYTES.inc(meter.size)
     UPLOAD_SIZE.observe(meter.size)
