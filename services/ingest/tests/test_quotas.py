@@ -10,6 +10,7 @@ from typing import Any as Gateway  # the conftest fixture object (conftest is no
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import OrgQuotas
@@ -38,6 +39,10 @@ def quotas_of(gw: Gateway) -> UploadQuotas:
     quotas: UploadQuotas = gw.app.state.upload_context.quotas
     quotas.cache_seconds = 0  # each test sets its quotas before uploading; no wait for the cache
     return quotas
+
+
+def refusals(quota: str) -> float:
+    return REGISTRY.get_sample_value("ferry_quota_refusals_total", {"quota": quota}) or 0.0
 
 
 def csv_of(size: int) -> bytes:
@@ -80,10 +85,12 @@ async def test_upload_rate_quota_gives_429_with_retry_after(gateway: Gateway, to
     headers = auth(tokens, "alice")
     assert (await post(gateway, headers)).status_code == 201
     assert (await post(gateway, headers)).status_code == 201
+    before = refusals("uploads_per_minute")
     refused = await post(gateway, headers)
     assert refused.status_code == 429
     assert refused.json() == {"detail": "upload rate quota of 2 per minute exceeded for this organization"}
     assert refused.headers["Retry-After"] == "40"  # to the next minute
+    assert refusals("uploads_per_minute") == before + 1
     await nothing_left_but(gateway, 2)
     # Another organization has its own window.
     assert (await post(gateway, auth(tokens, "bob"))).status_code == 201

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -41,6 +42,8 @@ _WINDOW_SECONDS = 60
 _FRAMING_SLACK = 64 * 1024
 _CACHE_LIMIT = 10_000
 
+REFUSED = Counter("ferry_quota_refusals_total", "Uploads refused by an organization's quota.", ["quota"])
+
 
 @dataclass(frozen=True)
 class ByteAllowance:
@@ -51,6 +54,7 @@ class ByteAllowance:
 
     def check(self, received: int) -> None:
         if self.stored + received > self.limit:
+            REFUSED.labels("bytes").inc()
             raise QuotaExceeded(
                 f"storage quota of {self.limit} bytes exceeded for this organization "
                 f"({self.stored} bytes stored); delete files or ask for a higher quota"
@@ -100,6 +104,7 @@ class UploadQuotas:
             return None
         usage = await self._usage.get(org_id)
         if quotas.max_files is not None and usage.files + 1 > quotas.max_files:
+            REFUSED.labels("files").inc()
             raise QuotaExceeded(
                 f"file quota of {quotas.max_files} files exceeded for this organization "
                 f"({usage.files} stored); delete files or ask for a higher quota"
@@ -128,6 +133,7 @@ class UploadQuotas:
         )
         if window is not None and int(window["n"]) > per_minute:
             retry_after = max(1, math.ceil((minute + 1) * _WINDOW_SECONDS - epoch))
+            REFUSED.labels("uploads_per_minute").inc()
             raise RateQuotaExceeded(
                 f"upload rate quota of {per_minute} per minute exceeded for this organization",
                 retry_after=retry_after,
