@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 import pytest_asyncio
@@ -22,6 +23,7 @@ from jwt.algorithms import OKPAlgorithm
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus
 
 from ferry_core.bus import Bus
 from ferry_core.bus.memory import MemoryBus
@@ -111,19 +113,23 @@ class Notifier:
     def ws_url(self) -> str:
         return "ws" + self.url.removeprefix("http")
 
-    def token(self, user_id: str) -> str:
-        return self.tokens.issue(user_id)
+    def token(self, user_id: str, **claims: Any) -> str:
+        return self.tokens.issue(user_id, **claims)
 
-    def socket(self, path: str, user_id: str | None = None, **options: Any) -> websockets.asyncio.client.connect:
-        """A WebSocket client for ``path``, authenticated by ``?token=`` when ``user_id`` is given."""
+    def socket(
+        self, path: str, user_id: str | None = None, claims: dict[str, Any] | None = None, **options: Any
+    ) -> websockets.asyncio.client.connect:
+        """A WebSocket client for ``path``, authenticated by ``?token=`` (with ``claims``) when ``user_id`` is given."""
         url = self.ws_url + path
         if user_id is not None:
-            url += ("&" if "?" in url else "?") + "token=" + self.token(user_id)
+            url += ("&" if "?" in url else "?") + "token=" + self.token(user_id, **(claims or {}))
         return websockets.asyncio.client.connect(url, open_timeout=WAIT, **options)
 
-    async def publish(self, payload: Any) -> None:
+    async def publish(self, payload: Any, *, org_id: str | None = None) -> None:
+        """Publish a file or batch event; ``org_id`` goes on the envelope, as the gateway and parser set it."""
         assert self.bus is not None
-        await self.bus.publish(Envelope.wrap(payload, source="ferry-test", subject=payload.file_id))
+        subject = getattr(payload, "file_id", None) or getattr(payload, "batch_id", None)
+        await self.bus.publish(Envelope.wrap(payload, source="ferry-test", subject=subject, org_id=org_id))
 
     async def seed_file(
         self,
@@ -154,6 +160,29 @@ class Notifier:
             }
         )
         return file_id
+
+    async def refused(
+        self, path: str, user_id: str | None = None, claims: dict[str, Any] | None = None, **options: Any
+    ) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON body a refused handshake answers with."""
+        with pytest.raises(InvalidStatus) as info:
+            async with self.socket(path, user_id, claims, **options):
+                pass
+        response = info.value.response
+        return response.status_code, json.loads(bytes(response.body or b"{}"))
+
+    @staticmethod
+    async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(event, data) pairs of an event stream; comments and ``retry:`` lines are skipped."""
+        event, data = "message", ""
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                data += line.removeprefix("data:").strip()
+            elif line == "" and data:
+                yield event, json.loads(data)
+                event, data = "message", ""
 
     @staticmethod
     async def receive(ws: ClientConnection, timeout: float = WAIT) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 from ferry_core.events import FileStatus, Progress, Stage
 from ferry_notifier.connections import CLOSE_FILE_DELETED, CLOSE_TOO_SLOW, Outbox
@@ -42,8 +43,14 @@ def describe(items: list[Outgoing]) -> list[tuple[str, ...]]:
     return out
 
 
+def following_own_files(outbox: Outbox) -> Outbox:
+    """As ``/ws`` in the caller's personal organization: every file of its own."""
+    outbox.follow_org(outbox.user_id)
+    return outbox
+
+
 async def test_updates_are_sent_in_order():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.offer(progressed(progress=10))
     outbox.offer(progressed(progress=20))
     outbox.offer(parsed())
@@ -55,7 +62,7 @@ async def test_updates_are_sent_in_order():
 
 
 async def test_other_users_updates_never_enter():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.offer(progressed(owner="bob"))
     assert await drain(outbox) == []
 
@@ -74,16 +81,26 @@ async def test_an_admin_hears_the_files_it_follows_of_other_users_and_no_others(
     ]
 
 
-async def test_following_another_users_file_by_id_is_for_admins_only():
-    outbox = Outbox(OWNER, 8)
-    outbox.open("f1")
-    outbox.offer(progressed("f1", progress=20, owner="bob"))
-    outbox.opened("f1", state(progress=10))
-    assert describe(await drain(outbox)) == [("status_update", "f1", "parsing", "10")]
+def test_who_may_follow_what():
+    member = Outbox(OWNER, 8, orgs=["org-x"])
+    assert member.may_see(OWNER, "org-y")  # their own file, wherever it is
+    assert member.may_see("bob", "org-x")  # a file of an organization they are in
+    assert not member.may_see("bob", "bob")  # bob's personal files
+    assert not member.may_see("bob", "org-y")
+    assert Outbox("root", 8, sees_all=True).may_see("bob", "org-y")
+
+
+async def test_other_organizations_files_never_enter_unless_followed_by_id():
+    outbox = Outbox(OWNER, 8, orgs=["org-x"])
+    outbox.follow_org("org-x")
+    outbox.offer(replace(progressed("f1", progress=20, owner="bob"), org_id="org-x"))
+    outbox.offer(replace(progressed("f2", progress=20, owner="bob"), org_id="org-y"))
+    outbox.offer(progressed("f3", progress=20))  # its own, but in its personal organization
+    assert [item for _, item, *_ in describe(await drain(outbox))] == ["f1"]
 
 
 async def test_progress_after_a_terminal_status_is_dropped():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.offer(parsed())
     outbox.offer(progressed(progress=99))
     outbox.offer(progressed(status=FileStatus.PARSED, progress=100))
@@ -91,7 +108,7 @@ async def test_progress_after_a_terminal_status_is_dropped():
 
 
 async def test_a_file_never_moves_back():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.offer(progressed(progress=60))
     outbox.offer(progressed(progress=55))  # older progress of the same status
     outbox.offer(status_update(OWNER, state(status=FileStatus.QUEUED, progress=0, stage=Stage.QUEUE)))
@@ -103,7 +120,7 @@ async def test_a_file_never_moves_back():
 
 
 async def test_opening_holds_updates_until_the_current_state_is_queued():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.open("f1")
     outbox.offer(progressed(progress=70))
     outbox.opened("f1", state(progress=60))
@@ -114,7 +131,7 @@ async def test_opening_holds_updates_until_the_current_state_is_queued():
 
 
 async def test_a_stored_state_older_than_what_was_sent_is_not_a_step_back():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.offer(parsed())
     outbox.open("f1")
     outbox.opened("f1", state(progress=40))  # the record lags the events
@@ -125,7 +142,7 @@ async def test_a_stored_state_older_than_what_was_sent_is_not_a_step_back():
 
 
 async def test_when_full_progress_is_coalesced_and_statuses_kept():
-    outbox = Outbox(OWNER, 2)
+    outbox = following_own_files(Outbox(OWNER, 2))
     outbox.offer(progressed("f1", progress=1))
     outbox.offer(progressed("f1", progress=2))  # queue now full
     outbox.offer(progressed("f1", progress=3))
@@ -143,7 +160,7 @@ async def test_when_full_progress_is_coalesced_and_statuses_kept():
 
 
 async def test_offer_never_waits_and_next_does():
-    outbox = Outbox(OWNER, 1)
+    outbox = following_own_files(Outbox(OWNER, 1))
     waiting = asyncio.create_task(outbox.next())
     await asyncio.sleep(0)
     assert not waiting.done()
@@ -152,7 +169,7 @@ async def test_offer_never_waits_and_next_does():
 
 
 async def test_a_consumer_too_slow_for_statuses_is_closed():
-    outbox = Outbox(OWNER, 2)
+    outbox = following_own_files(Outbox(OWNER, 2))
     for n in range(5):
         outbox.offer(parsed(f"f{n}"))
     outbox.offer(parsed("late"))
@@ -160,7 +177,7 @@ async def test_a_consumer_too_slow_for_statuses_is_closed():
 
 
 async def test_a_single_file_connection_closes_after_the_deletion():
-    outbox = Outbox(OWNER, 8, close_on_delete=True)
+    outbox = following_own_files(Outbox(OWNER, 8, close_on_delete=True))
     outbox.offer(file_deleted(OWNER, "f1"))
     outbox.offer(progressed())
     items = await drain(outbox)
@@ -169,7 +186,7 @@ async def test_a_single_file_connection_closes_after_the_deletion():
 
 
 async def test_unfollowed_files_are_not_sent():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.unfollow("f1")
     outbox.offer(progressed("f1"))
     outbox.offer(progressed("f2"))
@@ -177,14 +194,14 @@ async def test_unfollowed_files_are_not_sent():
 
 
 async def test_a_state_heard_further_along_than_the_record_is_sent_first():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.open("f1")
     outbox.opened("f1", state(progress=40), heard=state(status=FileStatus.PARSED, progress=100, stage=Stage.DONE))
     assert describe(await drain(outbox)) == [("status_update", "f1", "parsed", "100")]
 
 
 async def test_a_resume_sends_the_missed_updates_instead_of_the_state():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.open("f1")
     outbox.offer(parsed())  # arrived while the record was read
     outbox.opened("f1", state(progress=10), missed=[progressed(progress=60), progressed(progress=70)])
@@ -196,14 +213,14 @@ async def test_a_resume_sends_the_missed_updates_instead_of_the_state():
 
 
 async def test_a_terminal_status_heard_twice_is_sent_once():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.offer(parsed())
     outbox.offer(parsed())
     assert describe(await drain(outbox)) == [("status_update", "f1", "parsed", "100")]
 
 
 async def test_end_closes_next_whatever_waits():
-    outbox = Outbox(OWNER, 8)
+    outbox = following_own_files(Outbox(OWNER, 8))
     outbox.offer(progressed(progress=10))
     outbox.offer(parsed())
     outbox.end(Close(1008, "token expired"))

@@ -1,4 +1,4 @@
-"""The hub routes each update to the local subscribers of its owner or its file, and no one else."""
+"""The hub routes each update to the local subscribers of its organization or its file, and no one else."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ def update(file_id: str, owner_id: str) -> Update:
 def test_routes_by_owner_and_by_file_once_each():
     hub = Hub()
     by_owner, by_file, both, other = Recorder(), Recorder(), Recorder(), Recorder()
-    hub.watch_owner(by_owner, "alice")
+    hub.watch_org(by_owner, "alice")
     hub.watch_file(by_file, "f1")
-    hub.watch_owner(both, "alice")
+    hub.watch_org(both, "alice")
     hub.watch_file(both, "f1")
-    hub.watch_owner(other, "bob")
+    hub.watch_org(other, "bob")
     hub.publish(update("f1", "alice"))
     hub.publish(update("f2", "alice"))
     assert [u.file_id for u in by_owner.received] == ["f1", "f2"]
@@ -44,7 +44,7 @@ def test_routes_by_owner_and_by_file_once_each():
 def test_removed_subscribers_get_nothing():
     hub = Hub()
     subscriber = Recorder()
-    hub.watch_owner(subscriber, "alice")
+    hub.watch_org(subscriber, "alice")
     hub.watch_file(subscriber, "f1")
     assert hub.subscriber_count() == 1
     hub.remove(subscriber)
@@ -66,7 +66,7 @@ def test_a_deletion_ends_the_file_subscriptions():
 async def test_handle_fans_out_events_and_rejects_malformed_ones():
     hub = Hub()
     subscriber = Recorder()
-    hub.watch_owner(subscriber, "alice")
+    hub.watch_org(subscriber, "alice")
     payload = FileProgress(file_id="f1", owner_id="alice", status=FileStatus.PARSING, stage=Stage.PARSE, progress=5)
     await hub.handle(Envelope.wrap(payload, source="ferry-test"))
     assert [u.file_id for u in subscriber.received] == ["f1"]

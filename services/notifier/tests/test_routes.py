@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+from websockets.exceptions import ConnectionClosedOK
 
 from ferry_core.bus.memory import MemoryBus
 from ferry_core.events import FileDeleted, FileStatus, Stage
 from ferry_testkit.events import file_failed, file_parsed, file_progress, file_uploaded
 
 WAIT = 10.0
-
-
-async def refused(notifier, path: str, user_id: str | None = None, **options: Any) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and JSON body a refused handshake answers with."""
-    with pytest.raises(InvalidStatus) as info:
-        async with notifier.socket(path, user_id, **options):
-            pass
-    response = info.value.response
-    return response.status_code, json.loads(bytes(response.body or b"{}"))
 
 
 # -- one file: /ws/{file_id} ------------------------------------------------------------
@@ -142,7 +132,7 @@ async def test_ping_is_answered_with_pong(notifier):
 
 @pytest.mark.parametrize("path", ["/ws", "/ws/some-file"])
 async def test_a_socket_without_a_token_is_refused_401(notifier, path):
-    status, body = await refused(notifier, path)
+    status, body = await notifier.refused(path)
     assert status == 401
     assert body == {"detail": "missing access token"}
 
@@ -153,18 +143,18 @@ async def test_a_socket_with_a_bad_token_is_refused_401(notifier, carrier, path)
     forged = notifier.tokens.issue("alice", key=Ed25519PrivateKey.generate())
     for token in (forged, "not-a-jwt"):
         if carrier == "query":
-            status, body = await refused(notifier, f"{path}?token={token}")
+            status, body = await notifier.refused(f"{path}?token={token}")
         elif carrier == "header":
-            status, body = await refused(notifier, path, additional_headers={"Authorization": f"Bearer {token}"})
+            status, body = await notifier.refused(path, additional_headers={"Authorization": f"Bearer {token}"})
         else:
-            status, body = await refused(notifier, path, subprotocols=["bearer", token])
+            status, body = await notifier.refused(path, subprotocols=["bearer", token])
         assert status == 401
         assert "detail" in body
 
 
 async def test_an_expired_token_is_refused_401(notifier):
     expired = notifier.tokens.issue("alice", exp=1, iat=0)
-    status, body = await refused(notifier, f"/ws?token={expired}")
+    status, body = await notifier.refused(f"/ws?token={expired}")
     assert (status, body) == (401, {"detail": "token expired"})
 
 
@@ -185,7 +175,7 @@ async def test_another_users_file_or_a_missing_one_is_404(notifier):
     bobs = await notifier.seed_file("bob")
     gone = await notifier.seed_file("alice", deleting=True)
     for file_id in (bobs, gone, "no-such-file"):
-        assert await refused(notifier, f"/ws/{file_id}", "alice") == (404, {"detail": "file not found"})
+        assert await notifier.refused(f"/ws/{file_id}", "alice") == (404, {"detail": "file not found"})
 
 
 # -- all the caller's files: /ws -----------------------------------------------------
@@ -243,19 +233,6 @@ async def test_unsubscribe_on_the_all_files_socket_leaves_out_one_file(notifier)
 # -- Server-Sent Events ------------------------------------------------------------------
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """(event, data) pairs of an event stream; comments and ``retry:`` lines are skipped."""
-    event, data = "message", ""
-    async for line in response.aiter_lines():
-        if line.startswith("event:"):
-            event = line.removeprefix("event:").strip()
-        elif line.startswith("data:"):
-            data += line.removeprefix("data:").strip()
-        elif line == "" and data:
-            yield event, json.loads(data)
-            event, data = "message", ""
-
-
 async def test_sse_streams_one_file(notifier):
     file_id = await notifier.seed_file("alice", progress=10)
     async with (
@@ -264,7 +241,7 @@ async def test_sse_streams_one_file(notifier):
     ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = sse_events(response)
+        events = notifier.sse_events(response)
         event, first = await asyncio.wait_for(anext(events), WAIT)
         assert event == "status_update"
         assert (first["type"], first["data"]["progress"]) == ("status_update", 10)
@@ -286,7 +263,7 @@ async def test_sse_streams_all_the_callers_files(notifier):
         client.stream("GET", "/events", headers=headers) as response,
     ):
         assert response.status_code == 200
-        events = sse_events(response)
+        events = notifier.sse_events(response)
         await notifier.publish(file_progress(bobs, "bob", 10))
         await notifier.publish(file_progress(alices, "alice", 20))
         event, message = await asyncio.wait_for(anext(events), WAIT)

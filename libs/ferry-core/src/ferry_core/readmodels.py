@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -127,17 +127,25 @@ def _sheet(summary: Summary, sheet: str | None) -> tuple[str, list[str], int]:
     return "", [c.name for c in summary.columns], summary.rows
 
 
+class FileState(NamedTuple):
+    owner_id: str
+    org_id: str | None
+    """The file's organization; None for a record from before organizations (its owner's personal one)."""
+    progress: Progress
+
+
 class FileStateReader:
-    """The notifier's view of a file: who owns it and where it stands now."""
+    """The notifier's view of a file: who owns it, in which organization, and where it stands now."""
 
     def __init__(self, db: Db) -> None:
         self._files = db[FILES]
 
-    async def current(self, file_id: str) -> tuple[str, Progress] | None:
+    async def current(self, file_id: str) -> FileState | None:
         doc = await self._files.find_one({"_id": file_id, "deleting": {"$ne": True}})
         if doc is None:
             return None
-        return str(doc["owner_id"]), progress_of(doc)
+        org_id = doc.get("org_id")
+        return FileState(str(doc["owner_id"]), str(org_id) if org_id else None, progress_of(doc))
 
 
 async def parse_abandoned(db: Db, file_id: str) -> bool:

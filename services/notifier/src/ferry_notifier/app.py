@@ -14,12 +14,12 @@ from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_notifier import routes
 from ferry_notifier.errors import NotifierError, handle_notifier_error
 from ferry_notifier.hub import Hub
-from ferry_notifier.recent import RecentEvents
+from ferry_notifier.recent import RecentBatches, RecentEvents
 from ferry_notifier.settings import NotifierSettings
 
 SERVICE = "notifier"
 FANOUT_QUEUE = "ferry.notifier.fanout"
-FILE_EVENTS = ("file.#",)
+FAN_OUT_EVENTS = ("file.#", "batch.#")
 # The fan-out handler never awaits, so deliveries in flight together still reach sockets in order.
 _FANOUT_PREFETCH = 64
 
@@ -39,14 +39,15 @@ def create_app(
         recent = RecentEvents(
             max_files=settings.recent_files, per_file=settings.recent_updates_per_file, ttl=settings.recent_ttl_seconds
         )
-        hub = Hub(recent)
+        batches = RecentBatches(max_batches=settings.recent_files, ttl=settings.recent_ttl_seconds)
+        hub = Hub(recent, batches)
         app.state.infra = current
         app.state.hub = hub
         app.state.file_states = FileStateReader(current.db)
         try:
             # A private queue per replica (exclusive): every replica sees every event.
             subscription = await current.bus.subscribe(
-                FANOUT_QUEUE, FILE_EVENTS, hub.handle, exclusive=True, prefetch=_FANOUT_PREFETCH
+                FANOUT_QUEUE, FAN_OUT_EVENTS, hub.handle, exclusive=True, prefetch=_FANOUT_PREFETCH
             )
             try:
                 yield
@@ -63,7 +64,10 @@ def create_app(
     app = FastAPI(
         title="Ferry notifier",
         version="0.1.0",
-        summary="Live file status over WebSocket (/ws, /ws/{file_id}) and Server-Sent Events (/events).",
+        summary=(
+            "Live file and batch status over WebSocket (/ws, /ws/{file_id}, /ws/batches/{batch_id}) "
+            "and Server-Sent Events (/events)."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings

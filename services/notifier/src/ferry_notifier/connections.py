@@ -5,29 +5,62 @@ its own outbox with ``next()`` in its own task. When the queue is full, progress
 updates are coalesced (the latest per file wins) while status updates, deletions
 and replies are always kept; a connection that falls a whole queue behind on
 those is closed with 1013 ("try again later") instead of growing without bound.
+Batch figures are snapshots and coalesce the same way (the newest revision wins);
+a batch's completion is always kept, and sent once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Collection
 
 from ferry_core.events import Progress
-from ferry_notifier.messages import Close, Outgoing, Reply, Update, file_deleted, status_update
+from ferry_core.orgs import personal_org_id
+from ferry_notifier.messages import (
+    BatchUpdate,
+    Close,
+    Outgoing,
+    Reply,
+    Update,
+    batch_completed,
+    file_deleted,
+    status_update,
+)
 from ferry_notifier.metrics import COALESCED, DISCONNECTS, DROPPED
 from ferry_notifier.recent import further_along
 
 CLOSE_FILE_DELETED = Close(1000, "file deleted")
 CLOSE_TOO_SLOW = Close(1013, "consumer too slow")
+CLOSE_BATCH_NOT_FOUND = Close(4404, "batch not found")
+
+
+class _BatchView:
+    """What a connection has sent of one batch: the newest revision, and whether its completion."""
+
+    def __init__(self) -> None:
+        self.revision = -1
+        self.completed = False
 
 
 class Outbox:
     """What one connection still has to send, and what it has told its client so far."""
 
-    def __init__(self, user_id: str, maxsize: int, *, close_on_delete: bool = False, sees_all: bool = False) -> None:
+    def __init__(
+        self,
+        user_id: str,
+        maxsize: int,
+        *,
+        close_on_delete: bool = False,
+        sees_all: bool = False,
+        orgs: Collection[str] = (),
+    ) -> None:
         self.user_id = user_id
         self.sees_all = sees_all
-        """An admin's connection: it may follow any user's file (by id; ``/ws`` still means its own files)."""
+        """A platform admin's connection: it may follow any file or batch by id."""
+        self._member_of = {personal_org_id(user_id), *orgs}
+        self._scopes: set[str] = set()  # organizations whose files this connection follows (``/ws``)
+        self._batches: dict[str, _BatchView] = {}
         self._followed: set[str] = set()
         self._maxsize = maxsize
         self._close_on_delete = close_on_delete
@@ -45,11 +78,25 @@ class Outbox:
 
     # -- called by the hub and the connection's handler --------------------------------
 
-    def offer(self, update: Update) -> None:
+    def may_see(self, owner_id: str, org_id: str) -> bool:
+        """Whether the caller may follow a file or batch of ``owner_id`` in ``org_id``.
+
+        Their own, one of an organization their token lists, or any for a platform admin.
+        """
+        return owner_id == self.user_id or self.sees_all or org_id in self._member_of
+
+    def follow_org(self, org_id: str) -> None:
+        """Take the updates of every file of ``org_id`` (the hub routes them here; ``/ws``)."""
+        self._scopes.add(org_id)
+
+    def offer(self, update: Update | BatchUpdate) -> None:
         """Queue ``update`` if this connection should see it; never blocks."""
+        if isinstance(update, BatchUpdate):
+            self._offer_batch(update)
+            return
         if self._closing or update.file_id in self._excluded:
             return
-        if update.owner_id != self.user_id and not (self.sees_all and update.file_id in self._followed):
+        if update.file_id not in self._followed and update.scope not in self._scopes:
             return
         buffer = self._opening.get(update.file_id)
         if buffer is not None:
@@ -94,6 +141,13 @@ class Outbox:
             self._put(state)
         for update in buffered:
             self.offer(update)
+
+    def follow_batch(self, batch_id: str, latest: BatchUpdate | None, completed: BatchUpdate | None) -> None:
+        """Follow a batch the caller may see (or that nothing is known of yet): what is known of it first."""
+        self._batches.setdefault(batch_id, _BatchView())
+        for known in (latest, completed):
+            if known is not None:
+                self._offer_batch(known)
 
     def abandon(self, file_id: str) -> None:
         """Forget a file whose ``open`` did not lead anywhere (not found, not the caller's)."""
@@ -141,6 +195,29 @@ class Outbox:
 
     # -- internals -------------------------------------------------------------------
 
+    def _offer_batch(self, update: BatchUpdate) -> None:
+        view = self._batches.get(update.batch_id)
+        if self._closing or view is None:
+            return
+        if not self.may_see(update.owner_id, update.scope):
+            # Followed before anything was known of it, and it turns out to be someone else's.
+            DROPPED.labels("not_allowed").inc()
+            self.end(CLOSE_BATCH_NOT_FOUND)
+            return
+        if update.kind == "batch_completed":
+            if not view.completed:
+                view.completed = True
+                self._put(update)
+            return
+        if (update.revision or 0) <= view.revision:
+            DROPPED.labels("stale").inc()
+            return
+        view.revision = update.revision or 0
+        self._put(update)
+        if update.complete and not view.completed:
+            view.completed = True
+            self._put(batch_completed(update.batch_id, update.owner_id, update.org_id, update.counts))
+
     def _admit(self, update: Update) -> None:
         if not self._advances(update):
             DROPPED.labels("stale").inc()
@@ -181,8 +258,8 @@ class Outbox:
         self._spill(item)
 
     def _spill(self, item: Outgoing) -> None:
-        if isinstance(item, Update) and item.coalescable:
-            key = ("progress", item.file_id)
+        key = _coalescing_key(item)
+        if key is not None:
             if key in self._overflow:
                 COALESCED.inc()
             self._overflow[key] = item
@@ -198,7 +275,7 @@ class Outbox:
     def _refill(self) -> None:
         while self._overflow and not self._queue.full():
             item = self._overflow.pop(next(iter(self._overflow)))
-            if not (isinstance(item, Update) and item.coalescable):
+            if _coalescing_key(item) is None:
                 self._overflow_required -= 1
             self._queue.put_nowait(item)
 
@@ -215,3 +292,12 @@ class Outbox:
         self._overflow.clear()
         self._overflow_required = 0
         return dropped
+
+
+def _coalescing_key(item: Outgoing) -> tuple[str, str] | None:
+    """What a newer message replaces this one under while it waits unsent; None: it is always sent."""
+    if isinstance(item, Update) and item.coalescable:
+        return ("progress", item.file_id)
+    if isinstance(item, BatchUpdate) and item.coalescable:
+        return ("batch", item.batch_id)
+    return None

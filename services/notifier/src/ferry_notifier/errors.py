@@ -39,6 +39,28 @@ class FileNotFound(NotifierError):
     default_detail = "file not found"
 
 
+class BatchNotFound(NotifierError):
+    """The batch is someone else's, as far as this replica has heard (never a 403)."""
+
+    status_code = 404
+    close_code = 4404
+    default_detail = "batch not found"
+
+
+class OrgNotFound(NotifierError):
+    """The caller named an organization their token does not list (as for a file: 404)."""
+
+    status_code = 404
+    close_code = 4404
+    default_detail = "organization not found"
+
+
+class InvalidRequest(NotifierError):
+    status_code = 422
+    close_code = 4422
+    default_detail = "invalid request"
+
+
 async def handle_notifier_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotifierError)
     return exc.response()

@@ -1,7 +1,9 @@
-"""The local fan-out: which connections of this replica follow which owners and files.
+"""The local fan-out: which connections of this replica follow which organizations, files and batches.
 
-Every replica receives every ``file.*`` event on its own queue and hands each one
-to the connections it serves here; nothing is shared between replicas.
+Every replica receives every ``file.*`` and ``batch.*`` event on its own queue and
+hands each one to the connections it serves here; nothing is shared between replicas.
+An event is routed by the organization its envelope names (``org_id``; none: the
+owner's personal one), so the hub never reads more of a payload than the message needs.
 """
 
 from __future__ import annotations
@@ -14,37 +16,38 @@ from pydantic import ValidationError
 from ferry_core.bus import Reject
 from ferry_core.events import Envelope
 from ferry_core.observability import bind_correlation
-from ferry_notifier.messages import Update, update_for
-from ferry_notifier.metrics import EVENTS
-from ferry_notifier.recent import RecentEvents
+from ferry_notifier.messages import BatchUpdate, Update, update_for
+from ferry_notifier.metrics import EVENTS, SUBSCRIPTIONS
+from ferry_notifier.recent import RecentBatches, RecentEvents
 
 log = structlog.get_logger(__name__)
 
-_OWNER = "owner"
+_ORG = "org"
 _FILE = "file"
+_BATCH = "batch"
 
 
 class Subscriber(Protocol):
-    def offer(self, update: Update) -> None:
+    def offer(self, update: Update | BatchUpdate) -> None:
         """Take an update without blocking (the hub never waits for a subscriber)."""
         ...
 
 
 class Hub:
-    def __init__(self, recent: RecentEvents | None = None) -> None:
+    def __init__(self, recent: RecentEvents | None = None, batches: RecentBatches | None = None) -> None:
         # What this replica heard lately: for the state sent on subscribe, and SSE resume.
         self.recent = recent if recent is not None else RecentEvents()
-        self._by_owner: dict[str, set[Subscriber]] = {}
-        self._by_file: dict[str, set[Subscriber]] = {}
+        self.batches = batches if batches is not None else RecentBatches()
+        self._index: dict[str, dict[str, set[Subscriber]]] = {_ORG: {}, _FILE: {}, _BATCH: {}}
         # What each subscriber is registered under, so removing one touches only its entries.
         self._entries: dict[Subscriber, set[tuple[str, str]]] = {}
 
-    def watch_owner(self, subscriber: Subscriber, owner_id: str) -> None:
-        """Send ``subscriber`` the updates of every file ``owner_id`` owns."""
-        self._add(_OWNER, owner_id, subscriber)
+    def watch_org(self, subscriber: Subscriber, org_id: str) -> None:
+        """Send ``subscriber`` the updates of every file of organization ``org_id``."""
+        self._add(_ORG, org_id, subscriber)
 
-    def unwatch_owner(self, subscriber: Subscriber, owner_id: str) -> None:
-        self._discard(_OWNER, owner_id, subscriber)
+    def unwatch_org(self, subscriber: Subscriber, org_id: str) -> None:
+        self._discard(_ORG, org_id, subscriber)
 
     def watch_file(self, subscriber: Subscriber, file_id: str) -> None:
         self._add(_FILE, file_id, subscriber)
@@ -52,36 +55,45 @@ class Hub:
     def unwatch_file(self, subscriber: Subscriber, file_id: str) -> None:
         self._discard(_FILE, file_id, subscriber)
 
+    def watch_batch(self, subscriber: Subscriber, batch_id: str) -> None:
+        self._add(_BATCH, batch_id, subscriber)
+
     def remove(self, subscriber: Subscriber) -> None:
         """Forget ``subscriber`` everywhere (its connection has ended)."""
         for kind, key in list(self._entries.get(subscriber, ())):
             self._discard(kind, key, subscriber)
 
-    def publish(self, update: Update) -> None:
-        """Offer ``update`` to every local subscriber of its owner or its file."""
-        targets = self._by_owner.get(update.owner_id, set()) | self._by_file.get(update.file_id, set())
+    def publish(self, update: Update | BatchUpdate) -> None:
+        """Offer ``update`` to every local subscriber of its organization and its file (or batch)."""
+        if isinstance(update, BatchUpdate):
+            for subscriber in list(self._index[_BATCH].get(update.batch_id, ())):
+                subscriber.offer(update)
+            return
+        by_file = self._index[_FILE]
+        targets = self._index[_ORG].get(update.scope, set()) | by_file.get(update.file_id, set())
         for subscriber in targets:
             subscriber.offer(update)
         if update.kind == "file_deleted":
             # The file is gone; nothing follows it any more.
-            for subscriber in list(self._by_file.get(update.file_id, ())):
+            for subscriber in list(by_file.get(update.file_id, ())):
                 self._discard(_FILE, update.file_id, subscriber)
 
     def subscriber_count(self) -> int:
         return len(self._entries)
 
-    def _index(self, kind: str) -> dict[str, set[Subscriber]]:
-        return self._by_owner if kind == _OWNER else self._by_file
-
     def _add(self, kind: str, key: str, subscriber: Subscriber) -> None:
-        self._index(kind).setdefault(key, set()).add(subscriber)
+        subscribers = self._index[kind].setdefault(key, set())
+        if subscriber not in subscribers:
+            subscribers.add(subscriber)
+            SUBSCRIPTIONS.labels(kind).inc()
         self._entries.setdefault(subscriber, set()).add((kind, key))
 
     def _discard(self, kind: str, key: str, subscriber: Subscriber) -> None:
-        index = self._index(kind)
+        index = self._index[kind]
         subscribers = index.get(key)
-        if subscribers is not None:
+        if subscribers is not None and subscriber in subscribers:
             subscribers.discard(subscriber)
+            SUBSCRIPTIONS.labels(kind).dec()
             if not subscribers:
                 del index[key]
         entries = self._entries.get(subscriber)
@@ -103,6 +115,9 @@ class Hub:
         except (KeyError, ValidationError) as exc:
             log.warning("undeliverable event dropped", event_id=envelope.id, event_type=envelope.type)
             raise Reject(f"cannot map {envelope.type}") from exc
-        if update is not None:
+        if isinstance(update, BatchUpdate):
+            self.batches.record(update)
+            self.publish(update)
+        elif update is not None:
             self.recent.record(update)
             self.publish(update)

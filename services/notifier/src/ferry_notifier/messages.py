@@ -1,7 +1,7 @@
 """The messages a subscriber receives, and how bus events become them.
 
 Every update is serialised once, when the event arrives, and the same text goes
-to every connection that follows the file.
+to every connection that follows the file (or the batch).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ferry_core.events import (
+    BatchCompleted,
+    BatchProgress,
     Envelope,
     FileCancelled,
     FileDeleted,
@@ -23,13 +25,15 @@ from ferry_core.events import (
     Progress,
     Stage,
 )
+from ferry_core.orgs import personal_org_id
 
 UpdateKind = Literal["status_update", "progress_update", "file_deleted"]
+BatchKind = Literal["batch_update", "batch_completed"]
 
 
 @dataclass(frozen=True)
 class Update:
-    """A message about one file, for the subscribers of that file (all of them its owner's)."""
+    """A message about one file, for the subscribers of that file and of its organization."""
 
     kind: UpdateKind
     file_id: str
@@ -40,11 +44,43 @@ class Update:
     # its time as a Unix timestamp (for the delivery latency); None for a state read on subscribe.
     event_id: str | None = None
     event_time: float | None = None
+    org_id: str | None = None  # the envelope's; None: the owner's personal organization
+
+    @property
+    def scope(self) -> str:
+        """The organization the file belongs to."""
+        return self.org_id or personal_org_id(self.owner_id)
 
     @property
     def coalescable(self) -> bool:
         """Whether a later update of the same file may replace this one unsent."""
         return self.kind == "progress_update"
+
+
+@dataclass(frozen=True)
+class BatchUpdate:
+    """A message about one upload batch: its figures (``batch_update``) or its completion (``batch_completed``)."""
+
+    kind: BatchKind
+    batch_id: str
+    owner_id: str
+    org_id: str | None
+    revision: int | None  # None for ``batch_completed``
+    complete: bool
+    counts: dict[str, int]
+    text: str
+    event_id: str | None = None
+    event_time: float | None = None
+
+    @property
+    def scope(self) -> str:
+        """The organization the batch belongs to."""
+        return self.org_id or personal_org_id(self.owner_id)
+
+    @property
+    def coalescable(self) -> bool:
+        """Figures are snapshots: a newer one of the same batch may replace an unsent one."""
+        return self.kind == "batch_update"
 
 
 @dataclass(frozen=True)
@@ -62,7 +98,7 @@ class Close:
     reason: str
 
 
-Outgoing = Update | Reply | Close
+Outgoing = Update | BatchUpdate | Reply | Close
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -91,16 +127,51 @@ def reply(kind: str, **fields: Any) -> Reply:
     return Reply(_dumps({"type": kind, **fields}))
 
 
-def update_for(envelope: Envelope) -> Update | None:
+def batch_update(progress: BatchProgress, org_id: str | None) -> BatchUpdate:
+    text = _dumps({"type": "batch_update", "data": progress.model_dump(mode="json")})
+    return BatchUpdate(
+        kind="batch_update",
+        batch_id=progress.batch_id,
+        owner_id=progress.owner_id,
+        org_id=org_id,
+        revision=progress.revision,
+        complete=progress.complete,
+        counts=progress.counts,
+        text=text,
+    )
+
+
+def batch_completed(batch_id: str, owner_id: str, org_id: str | None, counts: dict[str, int]) -> BatchUpdate:
+    text = _dumps({"type": "batch_completed", "data": {"batch_id": batch_id, "counts": counts}})
+    return BatchUpdate(
+        kind="batch_completed",
+        batch_id=batch_id,
+        owner_id=owner_id,
+        org_id=org_id,
+        revision=None,
+        complete=True,
+        counts=counts,
+        text=text,
+    )
+
+
+def update_for(envelope: Envelope) -> Update | BatchUpdate | None:
     """The message an event means for subscribers; None for events they do not see.
 
     Raises ``KeyError`` for an unknown event type and ``pydantic.ValidationError``
     for a payload that does not fit its model.
     """
-    update = _update_of(envelope.payload(), envelope.time)
+    payload = envelope.payload()
+    at = envelope.time.timestamp()
+    if isinstance(payload, BatchProgress):
+        return replace(batch_update(payload, envelope.org_id), event_id=envelope.id, event_time=at)
+    if isinstance(payload, BatchCompleted):
+        made = batch_completed(payload.batch_id, payload.owner_id, envelope.org_id, payload.counts)
+        return replace(made, event_id=envelope.id, event_time=at)
+    update = _update_of(payload, envelope.time)
     if update is None:
         return None
-    return replace(update, event_id=envelope.id, event_time=envelope.time.timestamp())
+    return replace(update, event_id=envelope.id, event_time=at, org_id=envelope.org_id)
 
 
 _STATE_EVENTS = (FileProgress, FileUploaded, FileParsed, FileFailed, FileCancelled)

@@ -6,11 +6,16 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from ferry_notifier.messages import Outgoing, Update
+from ferry_notifier.messages import BatchUpdate, Outgoing, Update
 
 Transport = str  # "ws" or "sse"
 
 CONNECTIONS = Gauge("ferry_notifier_connections", "Open subscriber connections.", ["transport"])
+SUBSCRIPTIONS = Gauge(
+    "ferry_notifier_subscriptions",
+    "What open connections follow on this replica: an organization's files (org), one file, or one batch.",
+    ["kind"],
+)
 MESSAGES_SENT = Counter("ferry_notifier_messages_sent_total", "Messages sent to subscribers.", ["transport"])
 COALESCED = Counter(
     "ferry_notifier_messages_coalesced_total",
@@ -18,7 +23,8 @@ COALESCED = Counter(
 )
 DROPPED = Counter(
     "ferry_notifier_messages_dropped_total",
-    "Updates not sent to a connection: stale (behind what it already has) or "
+    "Updates not sent to a connection: stale (behind what it already has), "
+    "not_allowed (a batch the caller may not see, learnt from its first event) or "
     "slow_consumer (pending when a connection that could not keep up was closed).",
     ["reason"],
 )
@@ -39,5 +45,5 @@ EVENTS = Counter("ferry_notifier_events_total", "Bus events received for fan-out
 def sent(item: Outgoing, transport: Transport) -> None:
     """Count one message sent, and how long its event took to get here."""
     MESSAGES_SENT.labels(transport).inc()
-    if isinstance(item, Update) and item.event_time is not None:
+    if isinstance(item, Update | BatchUpdate) and item.event_time is not None:
         DELIVERY_LATENCY.labels(transport).observe(max(0.0, time.time() - item.event_time))

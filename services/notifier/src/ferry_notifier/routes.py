@@ -1,4 +1,7 @@
-"""``WS /ws/{file_id}``, ``WS /ws`` and ``GET /events``: live updates of the caller's files."""
+"""``WS /ws/{file_id}``, ``WS /ws/batches/{batch_id}``, ``WS /ws`` and ``GET /events``: live updates.
+
+What a caller may follow is decided in ``follow``; which organization ``/ws`` means, in ``access``.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,16 @@ import json
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Header, WebSocket
+from fastapi import APIRouter, Header, Query, WebSocket
 
 from ferry_core.readmodels import FileStateReader
 from ferry_core.tokens import Principal, TokenVerifier
+from ferry_notifier.access import active_org, named_org
 from ferry_notifier.auth import authenticate, credentials
 from ferry_notifier.connections import Outbox
 from ferry_notifier.deps import CurrentUser, FileStates, LocalHub, Settings, Verifier
-from ferry_notifier.errors import FileNotFound, NotAuthenticated
+from ferry_notifier.errors import BatchNotFound, FileNotFound, InvalidRequest, NotAuthenticated, OrgNotFound
+from ferry_notifier.follow import follow_batch, follow_file, follow_org
 from ferry_notifier.hub import Hub
 from ferry_notifier.messages import reply
 from ferry_notifier.settings import NotifierSettings
@@ -34,14 +39,39 @@ async def file_socket(
     if caller is None:
         return
     principal, subprotocol = caller
-    outbox = Outbox(principal.user_id, settings.ws_queue_size, close_on_delete=True, sees_all=principal.is_admin)
+    outbox = _outbox(principal, settings, close_on_delete=True)
     try:
         if not await follow_file(hub, states, outbox, file_id):
             await deny(websocket, FileNotFound(), subprotocol)
             return
         await websocket.accept(subprotocol=subprotocol)
         activity = Activity()
-        reader = _read_client(websocket, outbox, hub, states, activity, all_files=False)
+        reader = _read_client(websocket, outbox, hub, states, activity, scope=None)
+        await serve(websocket, outbox, reader, _timing(settings, principal), activity)
+    finally:
+        hub.remove(outbox)
+
+
+@router.websocket("/ws/batches/{batch_id}")
+async def batch_socket(
+    websocket: WebSocket, batch_id: str, hub: LocalHub, states: FileStates, settings: Settings, verifier: Verifier
+) -> None:
+    """Figures of one upload batch: the newest known first, then every newer one, and ``batch_completed`` once.
+
+    A batch this replica has heard nothing of yet is followed from its next event.
+    """
+    caller = await _handshake_caller(websocket, verifier)
+    if caller is None:
+        return
+    principal, subprotocol = caller
+    outbox = _outbox(principal, settings)
+    try:
+        if not follow_batch(hub, outbox, batch_id):
+            await deny(websocket, BatchNotFound(), subprotocol)
+            return
+        await websocket.accept(subprotocol=subprotocol)
+        activity = Activity()
+        reader = _read_client(websocket, outbox, hub, states, activity, scope=None)
         await serve(websocket, outbox, reader, _timing(settings, principal), activity)
     finally:
         hub.remove(outbox)
@@ -51,17 +81,25 @@ async def file_socket(
 async def files_socket(
     websocket: WebSocket, hub: LocalHub, states: FileStates, settings: Settings, verifier: Verifier
 ) -> None:
-    """Updates of all the caller's files, until the client narrows them with ``subscribe`` messages."""
+    """Updates of all files of the active organization (``?org=`` or ``X-Ferry-Org``, else the caller's own).
+
+    The client may narrow them with ``subscribe`` messages (any file the caller may see).
+    """
     caller = await _handshake_caller(websocket, verifier)
     if caller is None:
         return
     principal, subprotocol = caller
-    outbox = Outbox(principal.user_id, settings.ws_queue_size, sees_all=principal.is_admin)
     try:
-        hub.watch_owner(outbox, principal.user_id)
+        org_id = active_org(principal, named_org(websocket))
+    except OrgNotFound as exc:
+        await deny(websocket, exc, subprotocol)
+        return
+    outbox = _outbox(principal, settings)
+    try:
+        follow_org(hub, outbox, org_id)
         await websocket.accept(subprotocol=subprotocol)
         activity = Activity()
-        reader = _read_client(websocket, outbox, hub, states, activity, all_files=True)
+        reader = _read_client(websocket, outbox, hub, states, activity, scope=org_id)
         await serve(websocket, outbox, reader, _timing(settings, principal), activity)
     finally:
         hub.remove(outbox)
@@ -71,7 +109,11 @@ async def files_socket(
     "/events",
     response_class=EventStreamResponse,
     status_code=200,
-    responses={401: {"description": "Missing or invalid access token"}, 404: {"description": "No such file"}},
+    responses={
+        401: {"description": "Missing or invalid access token"},
+        404: {"description": "No such file, batch or organization (for the caller)"},
+        422: {"description": "Both file_id and batch_id given"},
+    },
 )
 async def event_stream(
     user: CurrentUser,
@@ -79,19 +121,29 @@ async def event_stream(
     states: FileStates,
     settings: Settings,
     file_id: str | None = None,
+    batch_id: Annotated[str | None, Query(description="Follow one upload batch instead of files")] = None,
+    org: Annotated[str | None, Query(description="The active organization (without file_id or batch_id)")] = None,
+    x_ferry_org: Annotated[str | None, Header(description="The active organization; wins over `org`")] = None,
     last_event_id: Annotated[str | None, Header(description="Resume after this event (the SSE `id:`)")] = None,
 ) -> EventStreamResponse:
     """Server-Sent Events: ``event: <type>``, ``id: <event id>``, ``data: <the WebSocket message>``.
 
-    With ``Last-Event-ID`` (sent by EventSource when it reconnects) the stream starts
+    Without ``file_id`` or ``batch_id``: every file of the active organization. With
+    ``Last-Event-ID`` (sent by EventSource when it reconnects) a file stream starts
     with the updates missed since that event, if this replica still has them all;
-    otherwise as a new stream does (a file's current state first).
+    otherwise as a new stream does (a file's current state, a batch's newest figures first).
     """
-    outbox = Outbox(user.user_id, settings.ws_queue_size, close_on_delete=file_id is not None, sees_all=user.is_admin)
+    if file_id is not None and batch_id is not None:
+        raise InvalidRequest("give file_id or batch_id, not both")
+    outbox = _outbox(user, settings, close_on_delete=file_id is not None)
     try:
-        if file_id is None:
-            hub.watch_owner(outbox, user.user_id)
-            missed = hub.recent.since(last_event_id, user.user_id) if last_event_id else None
+        if batch_id is not None:
+            if not follow_batch(hub, outbox, batch_id):
+                raise BatchNotFound()
+        elif file_id is None:
+            org_id = active_org(user, x_ferry_org or org)
+            follow_org(hub, outbox, org_id)
+            missed = hub.recent.since(last_event_id, org_id) if last_event_id else None
             if missed is not None:
                 outbox.resume(missed)
         elif not await follow_file(hub, states, outbox, file_id, resume_after=last_event_id):
@@ -107,39 +159,15 @@ async def event_stream(
     )
 
 
-async def follow_file(
-    hub: Hub, states: FileStateReader, outbox: Outbox, file_id: str, *, resume_after: str | None = None
-) -> bool:
-    """Follow one of the caller's files (any file, for an admin), its current state first; False if it is not.
-
-    The subscription is registered before the state is read, so an event published
-    meanwhile is held back and sent after the state instead of falling in between.
-    What this replica heard of the file (and, resuming, the updates missed since
-    ``resume_after``) is taken in the same step, so nothing is sent twice.
-    """
-    hub.watch_file(outbox, file_id)
-    outbox.open(file_id)
-    # Heard under the owner the events name; used only if the record agrees (an admin may follow any file).
-    heard_owner = hub.recent.owner_of(file_id)
-    heard = hub.recent.latest(file_id, heard_owner) if heard_owner else None
-    missed = hub.recent.since(resume_after, heard_owner, file_id) if heard_owner and resume_after else None
-    try:
-        found = await states.current(file_id)
-    except BaseException:
-        _forget(hub, outbox, file_id)
-        raise
-    if found is None or (found[0] != outbox.user_id and not outbox.sees_all):
-        _forget(hub, outbox, file_id)
-        return False
-    if found[0] != heard_owner:
-        heard, missed = None, None
-    outbox.opened(file_id, found[1], heard=heard, missed=missed)
-    return True
-
-
-def _forget(hub: Hub, outbox: Outbox, file_id: str) -> None:
-    hub.unwatch_file(outbox, file_id)
-    outbox.abandon(file_id)
+def _outbox(principal: Principal, settings: NotifierSettings, *, close_on_delete: bool = False) -> Outbox:
+    """A connection's outbox, knowing what the caller's token lets them see."""
+    return Outbox(
+        principal.user_id,
+        settings.ws_queue_size,
+        close_on_delete=close_on_delete,
+        sees_all=principal.is_admin,
+        orgs=principal.orgs.keys(),
+    )
 
 
 async def _handshake_caller(websocket: WebSocket, verifier: TokenVerifier) -> tuple[Principal, str | None] | None:
@@ -163,9 +191,15 @@ def _timing(settings: NotifierSettings, principal: Principal) -> Timing:
 
 
 async def _read_client(
-    websocket: WebSocket, outbox: Outbox, hub: Hub, states: FileStateReader, activity: Activity, *, all_files: bool
+    websocket: WebSocket,
+    outbox: Outbox,
+    hub: Hub,
+    states: FileStateReader,
+    activity: Activity,
+    *,
+    scope: str | None,
 ) -> None:
-    """Answer the client's messages: ``ping``; on ``/ws`` also ``subscribe`` / ``unsubscribe``."""
+    """Answer the client's messages: ``ping``; on ``/ws`` (``scope``: its organization) also (un)subscribe."""
     narrowed = False
     while (text := await receive_text(websocket, activity)) is not None:
         message = _parse(text)
@@ -178,20 +212,22 @@ async def _read_client(
             outbox.reply(reply("pong"))
         elif kind == "pong":
             continue
-        elif kind not in ("subscribe", "unsubscribe") or not all_files:
+        elif kind not in ("subscribe", "unsubscribe") or scope is None:
             outbox.reply(reply("error", detail=f"unknown message type: {kind!r}"))
         elif not isinstance(file_id, str) or not file_id:
             outbox.reply(reply("error", detail=f"{kind} needs a file_id"))
         elif kind == "subscribe":
-            narrowed = await _subscribe(hub, states, outbox, file_id, narrowed=narrowed)
+            narrowed = await _subscribe(hub, states, outbox, file_id, scope, narrowed=narrowed)
         else:
             hub.unwatch_file(outbox, file_id)
             outbox.unfollow(file_id)
             outbox.reply(reply("unsubscribed", file_id=file_id))
 
 
-async def _subscribe(hub: Hub, states: FileStateReader, outbox: Outbox, file_id: str, *, narrowed: bool) -> bool:
-    """Narrow ``/ws`` to the files subscribed to, adding ``file_id``; whether the socket is narrowed now."""
+async def _subscribe(
+    hub: Hub, states: FileStateReader, outbox: Outbox, file_id: str, scope: str, *, narrowed: bool
+) -> bool:
+    """Narrow ``/ws`` to the files subscribed to (any the caller may see), adding ``file_id``; whether it is now."""
     try:
         followed = await follow_file(hub, states, outbox, file_id)
     except Exception:
@@ -202,7 +238,7 @@ async def _subscribe(hub: Hub, states: FileStateReader, outbox: Outbox, file_id:
         outbox.reply(reply("error", detail=FileNotFound.default_detail, file_id=file_id))
         return narrowed
     if not narrowed:
-        hub.unwatch_owner(outbox, outbox.user_id)
+        hub.unwatch_org(outbox, scope)
     return True
 
 
