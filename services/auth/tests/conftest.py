@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_auth.app import create_app
 from ferry_auth.settings import AuthSettings
 from ferry_core.bus.memory import MemoryBus
+from ferry_core.events import Envelope
 from ferry_core.infra import Document, Infrastructure
 
 PASSWORD = "correct horse battery"
@@ -111,6 +112,64 @@ class Api:
     async def admin(self) -> dict[str, str]:
         tokens = await self.login(ADMIN_USERNAME, ADMIN_PASSWORD)
         return bearer(tokens["access_token"])
+
+    async def create_org(self, name: str, headers: dict[str, str]) -> dict[str, Any]:
+        response = await self.client.post("/orgs", json={"name": name}, headers=headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def invite(self, org_id: str, headers: dict[str, str], role: str = "member", **extra: Any) -> dict[str, Any]:
+        body = {"role": role, **extra}
+        response = await self.client.post(f"/orgs/{org_id}/invitations", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def accept(self, token: str, headers: dict[str, str]) -> dict[str, Any]:
+        response = await self.client.post("/invitations/accept", json={"token": token}, headers=headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+class Team:
+    """A shared organization "Acme" with one user of each role, an outsider, and the platform admin."""
+
+    ROLES = ("owner", "admin", "member", "viewer")
+
+    def __init__(self, org: dict[str, Any], people: dict[str, tuple[dict[str, Any], dict[str, str]]]) -> None:
+        self.org = org
+        self.id: str = org["org_id"]
+        self.people = people
+
+    def headers(self, who: str) -> dict[str, str]:
+        return self.people[who][1]
+
+    def user_id(self, who: str) -> str:
+        return str(self.people[who][0]["id"])
+
+
+@pytest_asyncio.fixture
+async def team(api: Api) -> Team:
+    owner = await api.user("olive")
+    org = await api.create_org("  Acme  ", owner[1])
+    people = {"owner": owner}
+    for role, name in (("admin", "adam"), ("member", "mia"), ("viewer", "vic")):
+        people[role] = await api.user(name)
+        await api.accept((await api.invite(org["org_id"], owner[1], role))["token"], people[role][1])
+    people["outsider"] = await api.user("otto")
+    people["platform"] = ({"id": None}, await api.admin())
+    return Team(org, people)
+
+
+@pytest_asyncio.fixture
+async def org_events(bus: MemoryBus) -> list[Envelope]:
+    """Every organization and membership event auth publishes from here on."""
+    seen: list[Envelope] = []
+
+    async def record(envelope: Envelope) -> None:
+        seen.append(envelope)
+
+    await bus.subscribe("test.org-recorder", ["org.updated.v1", "org.member.updated.v1"], record, prefetch=1)
+    return seen
 
 
 @pytest_asyncio.fixture
