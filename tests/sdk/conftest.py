@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from ferry_core.embedded_mongo import free_port
+from ferry_launcher.cli import app
 from ferry_sdk import AsyncFerryClient, FerryClient
 from tests.e2e.platform import Process, base_env, wait_healthy
 
@@ -70,3 +72,27 @@ def csv_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def pdf_file() -> Path:
     return FORMATS / "document.pdf"
+
+
+# -- the ferry command --------------------------------------------------------------
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "config"
+    monkeypatch.setenv("FERRY_CONFIG_DIR", str(folder))
+    monkeypatch.delenv("FERRY_API_KEY", raising=False)
+    return folder
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env={"COLUMNS": "200", "FERRY_URL": None})
+
+
+@pytest.fixture
+def signed_in(runner: CliRunner, config_dir: Path, ferry_url: str, account: tuple[str, str]) -> str:
+    username, password = account
+    result = runner.invoke(app, ["login", "--url", ferry_url, "--username", username], input=f"{password}\n")
+    assert result.exit_code == 0, result.output
+    return ferry_url

@@ -9,33 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ferry_launcher.cli import app
 
 from .conftest import PASSWORD
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "config"
-    monkeypatch.setenv("FERRY_CONFIG_DIR", str(folder))
-    monkeypatch.delenv("FERRY_API_KEY", raising=False)
-    return folder
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner(env={"COLUMNS": "200", "FERRY_URL": None})
-
-
-@pytest.fixture
-def signed_in(runner: CliRunner, config_dir: Path, ferry_url: str, account: tuple[str, str]) -> str:
-    username, password = account
-    result = runner.invoke(app, ["login", "--url", ferry_url, "--username", username], input=f"{password}\n")
-    assert result.exit_code == 0, result.output
-    return ferry_url
 
 
 def test_login_keeps_the_session_readable_by_its_owner_only(signed_in: str, config_dir: Path, runner: CliRunner):

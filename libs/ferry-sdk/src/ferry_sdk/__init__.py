@@ -2,6 +2,7 @@
 
 from ferry_sdk._base import DEFAULT_URL
 from ferry_sdk._multipart import ProgressCallback
+from ferry_sdk.analytics import MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.async_client import AsyncFerryClient
 from ferry_sdk.client import Destination, FerryClient
 from ferry_sdk.errors import (
@@ -34,13 +35,15 @@ from ferry_sdk.models import (
     FileStatus,
     Invitation,
     InvitationList,
+    InvitationWithToken,
     Member,
-    MemberList,
+    Membership,
     Message,
     Org,
     OrgList,
     OrgQuotas,
     OrgRole,
+    OrgSummary,
     OrgUsage,
     PagesContent,
     Progress,
@@ -76,18 +79,23 @@ __all__ = [
     "Forbidden",
     "Invitation",
     "InvitationList",
+    "InvitationWithToken",
     "Member",
-    "MemberList",
+    "Membership",
     "Message",
+    "MyAnalytics",
     "NotFound",
     "Org",
+    "OrgAnalytics",
     "OrgList",
     "OrgQuotas",
     "OrgRole",
+    "OrgSummary",
     "OrgUsage",
     "OtpRequired",
     "PagesContent",
     "PayloadTooLarge",
+    "PlatformAnalytics",
     "Progress",
     "ProgressCallback",
     "Project",

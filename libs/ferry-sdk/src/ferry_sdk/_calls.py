@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from ferry_sdk._multipart import FileBody, ProgressCallback
+from ferry_sdk.analytics import Granularity, MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.models import (
     ApiKey,
     ApiKeyWithSecret,
@@ -31,8 +33,9 @@ from ferry_sdk.models import (
     FileStats,
     Invitation,
     InvitationList,
+    InvitationWithToken,
     Member,
-    MemberList,
+    Membership,
     Org,
     OrgList,
     OrgQuotas,
@@ -81,6 +84,7 @@ def _params(**values: Any) -> dict[str, Any]:
 
 _CONTENT: TypeAdapter[Content] = TypeAdapter(Content)
 _API_KEYS: TypeAdapter[list[ApiKey]] = TypeAdapter(list[ApiKey])
+_MEMBERS: TypeAdapter[list[Member]] = TypeAdapter(list[Member])
 
 # -- auth ------------------------------------------------------------------------
 
@@ -169,8 +173,9 @@ def create_org(name: str) -> Call[Org]:
     return Call("POST", "/orgs", _model(Org), "auth", json={"name": name})
 
 
-def list_orgs(all: bool) -> Call[OrgList]:
-    return Call("GET", "/orgs", _model(OrgList), "auth", params={"all": "true"} if all else None)
+def list_orgs(every: bool, limit: int | None, offset: int | None) -> Call[OrgList]:
+    params = _params(all="true" if every else None, limit=limit, offset=offset)
+    return Call("GET", "/orgs", _model(OrgList), "auth", params=params)
 
 
 def get_org(org_id: str) -> Call[Org]:
@@ -185,8 +190,8 @@ def delete_org(org_id: str) -> Call[None]:
     return Call("DELETE", f"/orgs/{org_id}", _nothing, "auth")
 
 
-def list_members(org_id: str) -> Call[MemberList]:
-    return Call("GET", f"/orgs/{org_id}/members", _model(MemberList), "auth")
+def list_members(org_id: str) -> Call[list[Member]]:
+    return Call("GET", f"/orgs/{org_id}/members", lambda r: _MEMBERS.validate_python(r.json()), "auth")
 
 
 def set_member_role(org_id: str, user_id: str, role: str) -> Call[Member]:
@@ -197,21 +202,25 @@ def remove_member(org_id: str, user_id: str) -> Call[None]:
     return Call("DELETE", f"/orgs/{org_id}/members/{user_id}", _nothing, "auth")
 
 
-def invite(org_id: str, role: str, email: str | None) -> Call[Invitation]:
+def invite(org_id: str, role: str, email: str | None) -> Call[InvitationWithToken]:
     body = _params(role=role, email=email)
-    return Call("POST", f"/orgs/{org_id}/invitations", _model(Invitation), "auth", json=body)
+    return Call("POST", f"/orgs/{org_id}/invitations", _model(InvitationWithToken), "auth", json=body)
 
 
-def list_invitations(org_id: str) -> Call[InvitationList]:
-    return Call("GET", f"/orgs/{org_id}/invitations", _model(InvitationList), "auth")
+def _invitations(response: httpx.Response) -> list[Invitation]:
+    return InvitationList.model_validate(response.json()).items
+
+
+def list_invitations(org_id: str) -> Call[list[Invitation]]:
+    return Call("GET", f"/orgs/{org_id}/invitations", _invitations, "auth")
 
 
 def revoke_invitation(org_id: str, invitation_id: str) -> Call[None]:
     return Call("DELETE", f"/orgs/{org_id}/invitations/{invitation_id}", _nothing, "auth")
 
 
-def accept_invitation(token: str) -> Call[Org]:
-    return Call("POST", "/invitations/accept", _model(Org), "auth", json={"token": token})
+def accept_invitation(token: str) -> Call[Membership]:
+    return Call("POST", "/invitations/accept", _model(Membership), "auth", json={"token": token})
 
 
 def set_quotas(org_id: str, quotas: OrgQuotas) -> Call[Org]:
@@ -321,6 +330,43 @@ def update_project(project_id: str, name: str | None, description: str | None, a
 def delete_project(project_id: str, with_files: bool) -> Call[None]:
     params = {"with_files": str(with_files).lower()}
     return Call("DELETE", f"/projects/{project_id}", _nothing, params=params)
+
+
+# -- analytics (of the active organization) -------------------------------------
+
+
+def _window(start: datetime | None, end: datetime | None, granularity: Granularity | None) -> dict[str, Any]:
+    return _params(
+        **{"from": start.isoformat() if start else None},
+        to=end.isoformat() if end else None,
+        granularity=granularity,
+    )
+
+
+def my_analytics(start: datetime | None, end: datetime | None, granularity: Granularity | None) -> Call[MyAnalytics]:
+    return Call("GET", "/analytics/me", _model(MyAnalytics), params=_window(start, end, granularity))
+
+
+def org_analytics(
+    start: datetime | None,
+    end: datetime | None,
+    granularity: Granularity | None,
+    limit: int | None,
+    inactive_days: int | None,
+) -> Call[OrgAnalytics]:
+    params = {**_window(start, end, granularity), **_params(limit=limit, inactive_days=inactive_days)}
+    return Call("GET", "/analytics/org", _model(OrgAnalytics), params=params)
+
+
+def platform_analytics(
+    start: datetime | None,
+    end: datetime | None,
+    granularity: Granularity | None,
+    limit: int | None,
+    inactive_days: int | None,
+) -> Call[PlatformAnalytics]:
+    params = {**_window(start, end, granularity), **_params(limit=limit, inactive_days=inactive_days)}
+    return Call("GET", "/analytics/platform", _model(PlatformAnalytics), params=params)
 
 
 # -- admin: dead letters ---------------------------------------------------------

@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -28,6 +29,7 @@ from ferry_sdk._base import (
 )
 from ferry_sdk._calls import Call, ExportFormat, SortKey
 from ferry_sdk._multipart import ProgressCallback
+from ferry_sdk.analytics import Granularity, MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.errors import TransportError, Unauthorized
 from ferry_sdk.models import (
     ApiKey,
@@ -44,9 +46,9 @@ from ferry_sdk.models import (
     FileRecord,
     FileStats,
     Invitation,
-    InvitationList,
+    InvitationWithToken,
     Member,
-    MemberList,
+    Membership,
     Message,
     Org,
     OrgList,
@@ -225,9 +227,12 @@ class AsyncFerryClient(ClientBase):
         await self._renew_memberships()
         return org
 
-    async def list_orgs(self, *, all: bool = False) -> OrgList:
-        """The caller's organizations, the personal one included (``all``: every one, for the platform admin)."""
-        return await self._run(calls.list_orgs(all))
+    async def list_orgs(self, *, all: bool = False, limit: int | None = None, offset: int | None = None) -> OrgList:
+        """The caller's organizations with their role in each, the personal one among them.
+
+        ``all``: every organization (platform admin only).
+        """
+        return await self._run(calls.list_orgs(all, limit, offset))
 
     async def get_org(self, org_id: str) -> Org:
         """An organization with the caller's role, its members, quotas and usage."""
@@ -239,7 +244,7 @@ class AsyncFerryClient(ClientBase):
     async def delete_org(self, org_id: str) -> None:
         await self._run(calls.delete_org(org_id))
 
-    async def list_members(self, org_id: str) -> MemberList:
+    async def list_members(self, org_id: str) -> list[Member]:
         return await self._run(calls.list_members(org_id))
 
     async def set_member_role(self, org_id: str, user_id: str, role: OrgRole | str) -> Member:
@@ -251,21 +256,21 @@ class AsyncFerryClient(ClientBase):
 
     async def invite(
         self, org_id: str, role: OrgRole | str = OrgRole.MEMBER, *, email: str | None = None
-    ) -> Invitation:
+    ) -> InvitationWithToken:
         """An invitation to join with ``role``; its ``token`` (shown this once) is what the invitee accepts."""
         return await self._run(calls.invite(org_id, str(role), email))
 
-    async def list_invitations(self, org_id: str) -> InvitationList:
+    async def list_invitations(self, org_id: str) -> list[Invitation]:
         return await self._run(calls.list_invitations(org_id))
 
     async def revoke_invitation(self, org_id: str, invitation_id: str) -> None:
         await self._run(calls.revoke_invitation(org_id, invitation_id))
 
-    async def accept_invitation(self, token: str) -> Org:
+    async def accept_invitation(self, token: str) -> Membership:
         """Join the organization an invitation is for; the tokens are renewed to name it."""
-        org = await self._run(calls.accept_invitation(token))
+        membership = await self._run(calls.accept_invitation(token))
         await self._renew_memberships()
-        return org
+        return membership
 
     async def set_quotas(
         self,
@@ -448,6 +453,41 @@ class AsyncFerryClient(ClientBase):
             else:
                 last = "closed by the server"
             await asyncio.sleep(reconnects.failed(uri, last))
+
+    # -- analytics -----------------------------------------------------------------
+
+    async def my_analytics(
+        self, *, start: datetime | None = None, end: datetime | None = None, granularity: Granularity | None = None
+    ) -> MyAnalytics:
+        """The caller's own files in the active organization: uploads per period, formats, parse outcomes.
+
+        The window runs from ``start`` (default: 30 days before ``end``) to ``end`` (default: now).
+        """
+        return await self._run(calls.my_analytics(start, end, granularity))
+
+    async def org_analytics(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        granularity: Granularity | None = None,
+        limit: int | None = None,
+        inactive_days: int | None = None,
+    ) -> OrgAnalytics:
+        """The active organization (its admins and owners): storage per member and format, trends, slowest formats."""
+        return await self._run(calls.org_analytics(start, end, granularity, limit, inactive_days))
+
+    async def platform_analytics(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        granularity: Granularity | None = None,
+        limit: int | None = None,
+        inactive_days: int | None = None,
+    ) -> PlatformAnalytics:
+        """Every organization (the platform admin): the organization figures across the platform, per organization."""
+        return await self._run(calls.platform_analytics(start, end, granularity, limit, inactive_days))
 
     # -- admin: dead letters -------------------------------------------------------
 

@@ -35,13 +35,15 @@ __all__ = [
     "FileStatus",
     "Invitation",
     "InvitationList",
+    "InvitationWithToken",
     "Member",
-    "MemberList",
+    "Membership",
     "Message",
     "Org",
     "OrgList",
     "OrgQuotas",
     "OrgRole",
+    "OrgSummary",
     "OrgUsage",
     "PagesContent",
     "Progress",
@@ -122,57 +124,64 @@ class RecoveryCodes(_Model):
 
 
 class OrgUsage(_Model):
-    """What an organization stores, as the gateway last counted it."""
+    """What an organization stores, as the gateway last counted it (``measured_at`` None: not yet)."""
 
     bytes: int
     files: int
-    measured_at: datetime | None = None
+    measured_at: datetime | None
 
 
-class Org(_Model):
+class OrgSummary(_Model):
     org_id: str
     name: str
     personal: bool
-    role: OrgRole | None = None
-    """The caller's role in it (None for a platform admin who is not a member)."""
-    members: int | None = None
-    quotas: OrgQuotas = OrgQuotas()
-    usage: OrgUsage | None = None
-    created_at: datetime | None = None
+    role: OrgRole
+    """The caller's role in it (owner, for the platform admin)."""
+    created_at: datetime
+
+
+class Org(OrgSummary):
+    members: int
+    quotas: OrgQuotas
+    usage: OrgUsage
 
 
 class OrgList(_Model):
-    items: list[Org]
+    items: list[OrgSummary]
     total: int
 
 
 class Member(_Model):
     user_id: str
-    username: str | None = None
-    email: str | None = None
+    username: str
     role: OrgRole
-    joined_at: datetime | None = None
+    joined_at: datetime
 
 
-class MemberList(_Model):
-    items: list[Member]
-    total: int
+class Membership(_Model):
+    org_id: str
+    user_id: str
+    role: OrgRole
+    joined_at: datetime
 
 
 class Invitation(_Model):
     invitation_id: str
-    org_id: str | None = None
+    org_id: str
     role: OrgRole
     email: str | None = None
-    token: str | None = None
-    """The secret to accept it with, shown once, when it is created."""
+    invited_by: str
+    created_at: datetime
     expires_at: datetime
-    created_at: datetime | None = None
+
+
+class InvitationWithToken(Invitation):
+    token: str
+    """What the invitee accepts with, shown this once."""
 
 
 class InvitationList(_Model):
     items: list[Invitation]
-    total: int
 
 
 # -- files -----------------------------------------------------------------------
@@ -181,6 +190,7 @@ class InvitationList(_Model):
 class FileRecord(_Model):
     file_id: str
     owner_id: str
+    org_id: str | None = None
     filename: str
     content_type: str
     format: str

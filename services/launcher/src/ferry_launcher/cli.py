@@ -39,7 +39,6 @@ app = typer.Typer(
 
 @app.callback()
 def options(
-    context: typer.Context,
     org: Annotated[
         str | None,
         typer.Option(
@@ -47,7 +46,7 @@ def options(
         ),
     ] = None,
 ) -> None:
-    context.obj = {"org": org}
+    client_commands.default_org.set(org)
 
 
 class Service(StrEnum):

@@ -12,11 +12,11 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
-import click
 import typer
 
 from ferry_launcher import credentials, render
@@ -93,13 +93,13 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+default_org: ContextVar[str | None] = ContextVar("default_org", default=None)
+"""What ``ferry --org`` (or FERRY_ORG) names, for the commands that do not name their own."""
+
+
 def active_org(org: str | None) -> str | None:
-    """The organization a command acts in: its own ``--org``, else ``ferry --org`` (which reads FERRY_ORG)."""
-    if org:
-        return org
-    context = click.get_current_context(silent=True)
-    root = context.find_root().obj if context is not None else None
-    return root.get("org") if isinstance(root, dict) else os.environ.get("FERRY_ORG") or None
+    """The organization a command acts in: its own ``--org``, else ``ferry --org``; None: the personal one."""
+    return org or default_org.get()
 
 
 def _client_args(url: str | None, org: str | None = None) -> dict[str, Any]:

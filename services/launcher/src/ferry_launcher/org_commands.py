@@ -93,11 +93,11 @@ def create(
 def members(org_id: OrgId, url: Url = None, json: Json = False) -> None:
     """List an organization's members and their roles."""
     with open_client(url) as client:
-        page = client.list_members(org_id)
+        people = client.list_members(org_id)
     if json:
-        render.print_json(page)
+        render.print_json(people)
     else:
-        render.stdout().print(render.members_table(page.items, title=f"Members ({page.total})"))
+        render.stdout().print(render.members_table(people, title=f"Members ({len(people)})"))
 
 
 @orgs.command("invite")
@@ -115,7 +115,7 @@ def invite(
     if json:
         render.print_json(invitation)
         return
-    render.stdout().print(invitation.token or "", highlight=False)
+    render.stdout().print(invitation.token, highlight=False)
     expires = render.when(invitation.expires_at)
     render.stderr().print(
         f"Invitation {invitation.invitation_id} as {invitation.role}, until {expires}: "
@@ -133,11 +133,12 @@ def accept(
 ) -> None:
     """Join an organization with an invitation's token."""
     with open_client(url) as client:
-        org = client.accept_invitation(token)
+        membership = client.accept_invitation(token)
+        org = client.get_org(membership.org_id)
     if json:
-        render.print_json(org)
+        render.print_json(membership)
     else:
-        render.stderr().print(f"Joined {org.name!r} ({org.org_id}) as {org.role}", highlight=False)
+        render.stderr().print(f"Joined {org.name!r} ({org.org_id}) as {membership.role}", highlight=False)
 
 
 @orgs.command("role")
@@ -155,7 +156,7 @@ def role(
     if json:
         render.print_json(member)
     else:
-        render.stderr().print(f"{member.username or member.user_id} is now {member.role}", highlight=False)
+        render.stderr().print(f"{member.username} is now {member.role}", highlight=False)
 
 
 @orgs.command("remove")

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ferry_sdk import FileDetail, FileRecord, FileStats, Member, Message, Org, PagesContent, TableContent
+from ferry_sdk import FileDetail, FileRecord, FileStats, Member, Message, Org, OrgSummary, PagesContent, TableContent
 
 STATUS_STYLES = {
     "parsed": "green",
@@ -168,14 +168,13 @@ def stats_table(stats: FileStats) -> Table:
     return table
 
 
-def orgs_table(orgs: Iterable[Org], title: str | None = None) -> Table:
+def orgs_table(orgs: Iterable[OrgSummary], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left")
-    for name in ("ID", "Name", "Your role", "Members", "Created"):
+    for name in ("ID", "Name", "Your role", "Created"):
         table.add_column(name, no_wrap=name in ("ID", "Created"))
     for org in orgs:
         name = f"{org.name} (personal)" if org.personal else org.name
-        members = "-" if org.members is None else str(org.members)
-        table.add_row(org.org_id, name, org.role or "-", members, when(org.created_at))
+        table.add_row(org.org_id, name, org.role, when(org.created_at))
     return table
 
 
@@ -187,10 +186,10 @@ def org_table(org: Org) -> Table:
     rows = [
         ("ID", org.org_id),
         ("Personal", "yes" if org.personal else "no"),
-        ("Your role", org.role or "-"),
-        ("Members", "-" if org.members is None else str(org.members)),
+        ("Your role", org.role),
+        ("Members", str(org.members)),
         ("Created", when(org.created_at)),
-        ("Stored", f"{size(usage.bytes)} in {usage.files} files" if usage else "not counted yet"),
+        ("Stored", f"{size(usage.bytes)} in {usage.files} files" if usage.measured_at else "not counted yet"),
         ("Quota: bytes", size(quotas.max_bytes) if quotas.max_bytes is not None else "no limit"),
         ("Quota: files", _limit(quotas.max_files)),
         ("Quota: uploads per minute", _limit(quotas.uploads_per_minute)),
@@ -202,10 +201,10 @@ def org_table(org: Org) -> Table:
 
 def members_table(members: Iterable[Member], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left")
-    for name in ("User ID", "Username", "Email", "Role", "Joined"):
+    for name in ("User ID", "Username", "Role", "Joined"):
         table.add_column(name, no_wrap=name in ("User ID", "Joined"))
     for m in members:
-        table.add_row(m.user_id, m.username or "-", m.email or "-", m.role, when(m.joined_at))
+        table.add_row(m.user_id, m.username, m.role, when(m.joined_at))
     return table
 
 
