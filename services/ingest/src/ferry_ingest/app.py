@@ -14,6 +14,7 @@ from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_ingest import apikeys, orgs, projection
 from ferry_ingest.admin import router as admin_router
 from ferry_ingest.backpressure import QueueGauge
+from ferry_ingest.batch_progress import BatchProgressPublisher
 from ferry_ingest.batch_routes import router as batch_router
 from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.console import mount_console
@@ -60,6 +61,7 @@ def create_app(
             recount_interval=settings.usage_recount_seconds,
         )
         app.state.usage = usage
+        batch_progress = BatchProgressPublisher(batches, resources.bus)
         quotas = UploadQuotas(resources.db, usage, cache_seconds=settings.quota_cache_seconds)
         await quotas.ensure_indexes()
         relay = OutboxRelay(
@@ -68,6 +70,7 @@ def create_app(
             settings.outbox_poll_seconds,
             others=[batches.collection],
             on_file_removed=usage.uncount,
+            on_batch_file_changed=batch_progress.batch_changed,
         )
         files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay, org_store)
         dead_letter_store = DeadLetterStore(resources.db)
@@ -98,7 +101,7 @@ def create_app(
         )
         subscriptions = await projection.subscribe(
             resources.bus,
-            projection.StatusProjection(repo, batches, relay.wake),
+            projection.StatusProjection(repo, batches, relay.wake, batch_progress),
             projection.UserCleanup(repo, files.delete),
         )
         subscriptions.append(await apikeys.subscribe(resources.bus, apikeys.ApiKeyProjection(api_keys)))
@@ -126,6 +129,7 @@ def create_app(
             await relay.stop()
             for subscription in reversed(subscriptions):
                 await subscription.cancel()
+            await batch_progress.stop()
             if infra is None:
                 await resources.close()
 

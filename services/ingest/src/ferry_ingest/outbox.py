@@ -36,14 +36,17 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         others: Sequence[AsyncCollection[dict[str, Any]]] = (),
         on_file_removed: FileRemoved | None = None,
+        on_batch_file_changed: Callable[[str], None] | None = None,
     ) -> None:
         """``others``: more collections whose documents carry an outbox the same way (batches).
 
         ``on_file_removed`` is called once with each file record the relay removes (its usage is uncounted).
+        ``on_batch_file_changed`` is told the batch of a file whose events went out (its figures moved).
         """
         self._files = repo.collection
         self._collections = [repo.collection, *others]
         self._on_file_removed = on_file_removed
+        self._on_batch_file_changed = on_batch_file_changed
         self._bus = bus
         self._poll = poll_seconds
         self._wake = asyncio.Event()
@@ -78,7 +81,9 @@ class OutboxRelay:
         """Publish everything pending now; returns how many events went out."""
         sent = 0
         for collection in self._collections:
-            async for doc in collection.find({"has_pending": True}, {"pending_events": 1, "deleting": 1}):
+            async for doc in collection.find(
+                {"has_pending": True}, {"pending_events": 1, "deleting": 1, "batch_id": 1}
+            ):
                 sent += await self._flush(collection, doc)
         return sent
 
@@ -90,6 +95,9 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels("ingest", envelope.type).inc()
             await collection.update_one({"_id": doc["_id"]}, {"$pull": {"pending_events": {"id": envelope.id}}})
             sent += 1
+        if sent and doc.get("batch_id") and self._on_batch_file_changed is not None:
+            # Uploaded, cancelled, failed or deleted: the record changed before its event was owed.
+            self._on_batch_file_changed(str(doc["batch_id"]))
         if doc.get("deleting"):
             # file.deleted.v1 is out: the record can go.
             removed = await collection.find_one_and_delete(

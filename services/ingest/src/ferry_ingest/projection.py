@@ -9,6 +9,7 @@ import structlog
 from ferry_core.bus import Bus, Subscription
 from ferry_core.events import Envelope, FileFailed, FileParsed, FileProgress, UserDeleted
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
+from ferry_ingest.batch_progress import BatchProgressPublisher
 from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.files import FilesRepository
 
@@ -32,10 +33,12 @@ class StatusProjection:
         repo: FilesRepository,
         batches: BatchesRepository,
         announced: Callable[[], None] | None = None,
+        progress: BatchProgressPublisher | None = None,
     ) -> None:
         self._repo = repo
         self._batches = batches
         self._announced = announced  # wakes the outbox relay when a batch completes
+        self._progress = progress  # announces the figures of the file's batch (batch.progress.v1)
 
     async def handle(self, envelope: Envelope) -> None:
         bind_correlation(envelope.correlation_id)
@@ -48,6 +51,8 @@ class StatusProjection:
         elif isinstance(payload, FileFailed):
             await self._repo.apply_failed(payload)
             await self._settle(payload.file_id)
+        if self._progress is not None and isinstance(payload, FileProgress | FileParsed | FileFailed):
+            await self._progress.file_changed(payload.file_id)
         EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
 
     async def _settle(self, file_id: str) -> None:
