@@ -44,6 +44,11 @@ def _fresh_key(case: Case, world: World) -> Caller | None:
     return world.keyholder  # only the owner may revoke it
 
 
+def _own_org(case: Case, world: World) -> Caller | None:
+    case.path_parameters["org_id"] = world.user.user_id  # the caller's personal organization
+    return None
+
+
 # What an aimed case of each operation is made to hit.
 # Each returns who must call for the aim to hit (None: the usual caller).
 AIMS: dict[str, Callable[[Case, World], Caller | None]] = {
@@ -56,6 +61,21 @@ AIMS: dict[str, Callable[[Case, World], Caller | None]] = {
     "POST /auth/refresh": _fresh_refresh_token,
     "POST /auth/logout": _fresh_refresh_token,
     "DELETE /auth/api-keys/{key_id}": _fresh_key,
+    **{
+        f"{method} {path}": _own_org
+        for method, path in (
+            ("GET", "/orgs/{org_id}"),
+            ("PATCH", "/orgs/{org_id}"),
+            ("DELETE", "/orgs/{org_id}"),
+            ("PUT", "/orgs/{org_id}/quotas"),
+            ("GET", "/orgs/{org_id}/members"),
+            ("PATCH", "/orgs/{org_id}/members/{user_id}"),
+            ("DELETE", "/orgs/{org_id}/members/{user_id}"),
+            ("POST", "/orgs/{org_id}/invitations"),
+            ("GET", "/orgs/{org_id}/invitations"),
+            ("DELETE", "/orgs/{org_id}/invitations/{invitation_id}"),
+        )
+    },
 }
 ADMIN_PATHS = ("/users", "/users/{user_id}", "/users/{user_id}/totp", "/audit", "/audit/export")
 
