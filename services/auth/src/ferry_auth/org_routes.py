@@ -64,12 +64,12 @@ async def create_org(body: OrgCreate, user: CurrentUser, state: State, address: 
 async def list_orgs(
     user: CurrentUser,
     state: State,
-    all: Annotated[bool, Query(description="Every organization (platform admin only).")] = False,
+    every: Annotated[bool, Query(alias="all", description="Every organization (platform admin only).")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> OrgPage:
     """The caller's organizations with their role in each, earliest joined first (the personal one among them)."""
-    if all:
+    if every:
         if not user.is_admin:
             raise Forbidden("only the platform admin may list every organization")
         orgs, total = await state.organizations.page(limit=limit, offset=offset)
