@@ -8,8 +8,10 @@ every file is terminal) is always sent. ``revision`` grows per batch by a ``$inc
 on the batch document taken before the figures are read, so the highest revision
 always holds figures read after every change before it, whichever replica sends it.
 
-Figures are not in the outbox: a publish lost to a crash is healed by the batch's
-next change, and its completion also travels, never lost, as ``batch.completed.v1``.
+The final figures of a batch (every file terminal) skip the throttle and go out
+before its ``batch.completed.v1`` is owed, so subscribers see them first. Figures
+are not in the outbox: a publish lost to a crash is healed by the batch's next
+change, and its completion also travels, never lost, as ``batch.completed.v1``.
 """
 
 from __future__ import annotations
@@ -46,11 +48,25 @@ class BatchProgressPublisher:
         self._trailing: dict[str, asyncio.Task[None]] = {}
         self._running: set[asyncio.Task[None]] = set()
 
-    async def file_changed(self, file_id: str) -> None:
-        """A file's status may have moved: announce its batch's figures, if it has a batch."""
+    async def file_changed(self, file_id: str, *, settled: bool = False) -> None:
+        """A file's status may have moved: announce its batch's figures, if it has a batch.
+
+        ``settled``: the file became terminal. If no file of its batch is left unfinished,
+        the final figures are published now, unthrottled and awaited (a failure has the
+        event redelivered), so they reach the bus before ``batch.completed.v1`` is owed.
+        """
         doc = await self._files.find_one({"_id": file_id}, {"batch_id": 1})
-        if doc is not None and doc.get("batch_id"):
-            self.batch_changed(str(doc["batch_id"]))
+        batch_id = str(doc["batch_id"]) if doc is not None and doc.get("batch_id") else None
+        if batch_id is None:
+            return
+        if not settled or await self._unfinished(batch_id):
+            self.batch_changed(batch_id)
+            return
+        trailing = self._trailing.pop(batch_id, None)
+        if trailing is not None:
+            trailing.cancel()  # what it would send is read now
+        self._remember(batch_id, time.monotonic())
+        await self.publish(batch_id)
 
     def batch_changed(self, batch_id: str) -> None:
         """Announce the batch's figures now, or once ``interval`` has passed since the last time; never blocks."""
@@ -102,6 +118,10 @@ class BatchProgressPublisher:
                 org_id=batch.get("org_id") or personal_org_id(owner_id),
             )
         )
+
+    async def _unfinished(self, batch_id: str) -> bool:
+        query = {"batch_id": batch_id, "deleting": {"$ne": True}, "status": {"$nin": TERMINAL}}
+        return await self._files.find_one(query, {"_id": 1}) is not None
 
     async def _trail(self, batch_id: str, wait: float) -> None:
         await asyncio.sleep(wait)

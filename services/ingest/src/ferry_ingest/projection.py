@@ -45,14 +45,17 @@ class StatusProjection:
         payload = envelope.payload()
         if isinstance(payload, FileProgress):
             await self._repo.apply_progress(payload)
-        elif isinstance(payload, FileParsed):
-            await self._repo.apply_parsed(payload)
+            if self._progress is not None:
+                await self._progress.file_changed(payload.file_id)
+        elif isinstance(payload, FileParsed | FileFailed):
+            if isinstance(payload, FileParsed):
+                await self._repo.apply_parsed(payload)
+            else:
+                await self._repo.apply_failed(payload)
+            if self._progress is not None:
+                # Before the completion is owed, so a batch's final figures reach the bus ahead of it.
+                await self._progress.file_changed(payload.file_id, settled=True)
             await self._settle(payload.file_id)
-        elif isinstance(payload, FileFailed):
-            await self._repo.apply_failed(payload)
-            await self._settle(payload.file_id)
-        if self._progress is not None and isinstance(payload, FileProgress | FileParsed | FileFailed):
-            await self._progress.file_changed(payload.file_id)
         EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
 
     async def _settle(self, file_id: str) -> None:
