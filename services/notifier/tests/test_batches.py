@@ -11,7 +11,8 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 
 from ferry_core.events import BatchCompleted, BatchProgress
-from ferry_notifier.messages import batch_update
+from ferry_notifier.connections import Outbox
+from ferry_notifier.messages import BatchUpdate, batch_update
 from ferry_notifier.recent import RecentBatches
 
 WAIT = 10.0
@@ -150,3 +151,16 @@ def test_recent_batches_keep_the_highest_revision_and_stay_bounded():
     assert recent.known("a") is None  # the least recently updated went first
     now[0] = 11
     assert recent.known("c") is None and len(recent) == 0
+
+
+async def test_a_slow_batch_subscriber_gets_the_newest_figures_and_the_completion():
+    outbox = Outbox("alice", 1)
+    outbox.follow_batch("b", None, None)
+    for revision in range(1, 6):
+        outbox.offer(batch_update(figures("b", revision, done=min(revision, 3)), None))
+    sent = [await outbox.next() for _ in range(outbox.pending)]
+    assert [(item.kind, item.revision) for item in sent if isinstance(item, BatchUpdate)] == [
+        ("batch_update", 1),  # in the queue before it filled
+        ("batch_update", 5),  # 2..4 replaced unsent by the newest
+        ("batch_completed", None),  # never coalesced away
+    ]
