@@ -13,6 +13,8 @@ from ferry_core.readmodels import ParsedReadModel
 from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_ingest import apikeys, orgs, projection
 from ferry_ingest.admin import router as admin_router
+from ferry_ingest.analytics_routes import router as analytics_router
+from ferry_ingest.analytics_routes import start_analytics
 from ferry_ingest.backpressure import QueueGauge
 from ferry_ingest.batch_progress import BatchProgressPublisher
 from ferry_ingest.batch_routes import router as batch_router
@@ -61,6 +63,7 @@ def create_app(
             recount_interval=settings.usage_recount_seconds,
         )
         app.state.usage = usage
+        app.state.analytics = await start_analytics(resources.db, settings)
         batch_progress = BatchProgressPublisher(batches, resources.bus)
         quotas = UploadQuotas(resources.db, usage, cache_seconds=settings.quota_cache_seconds)
         await quotas.ensure_indexes()
@@ -148,6 +151,7 @@ def create_app(
     app.include_router(project_router)
     app.include_router(batch_router)
     app.include_router(admin_router)
+    app.include_router(analytics_router)
     app.include_router(ops_router(lambda: app.state.infra.readiness()))
     mount_console(app)
     return app

@@ -39,3 +39,7 @@ class IngestSettings(CommonSettings):
     usage_recount_seconds: float = Field(
         default=600, ge=0, description="Seconds between recounts of every organization's usage; 0: at startup only."
     )
+    analytics_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300, description="How long an analytics answer is reused; 0: computed on every request."
+    )
+    analytics_cache_entries: int = Field(default=1000, ge=1, description="Analytics answers cached at most.")
