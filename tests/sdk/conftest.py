@@ -6,6 +6,7 @@ before expiry, on a 401, and on the notifier's 1008 close of an expired socket.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -46,6 +47,16 @@ def account(ferry_url: str) -> tuple[str, str]:
     with FerryClient(ferry_url) as client:
         client.register(username, f"{username}@example.com", PASSWORD)
     return username, PASSWORD
+
+
+@contextlib.contextmanager
+def new_user(ferry_url: str) -> Iterator[FerryClient]:
+    """Another freshly registered user's client."""
+    username = f"sdk-{uuid.uuid4().hex[:10]}"
+    with FerryClient(ferry_url) as other:
+        other.register(username, f"{username}@example.com", PASSWORD)
+        other.login(username, PASSWORD)
+        yield other
 
 
 @pytest.fixture

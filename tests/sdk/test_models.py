@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from ferry_sdk import models
+from ferry_sdk import analytics, models
 
 OPENAPI = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 
@@ -47,6 +47,19 @@ PAIRS = [
     ("ingest", "BatchStatistics", models.BatchStatistics),
     ("ingest", "BatchFailure", models.BatchFailure),
     ("ingest", "BatchList", models.BatchList),
+    ("ingest", "MyAnalytics", analytics.MyAnalytics),
+    ("ingest", "OrgAnalytics", analytics.OrgAnalytics),
+    ("ingest", "PlatformAnalytics", analytics.PlatformAnalytics),
+    ("ingest", "Totals", analytics.Totals),
+    ("ingest", "UploadPoint", analytics.UploadPoint),
+    ("ingest", "TrendPoint", analytics.TrendPoint),
+    ("ingest", "FormatUsage", analytics.FormatUsage),
+    ("ingest", "ParseOutcomes", analytics.ParseOutcomes),
+    ("ingest", "RecentUpload", analytics.RecentUpload),
+    ("ingest", "MemberUsage", analytics.MemberUsage),
+    ("ingest", "OrgUsageRow", analytics.OrgUsageRow),
+    ("ingest", "InactiveMember", analytics.InactiveMember),
+    ("ingest", "FormatParseTime", analytics.FormatParseTime),
 ]
 
 

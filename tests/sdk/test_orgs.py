@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -26,17 +24,7 @@ from ferry_sdk import (
 )
 from tests.e2e.platform import ADMIN_PASSWORD, ADMIN_USERNAME
 
-from .conftest import PASSWORD
-
-
-@contextlib.contextmanager
-def signed_in(ferry_url: str) -> Iterator[FerryClient]:
-    """Another freshly registered user's client."""
-    username = f"sdk-{uuid.uuid4().hex[:10]}"
-    with FerryClient(ferry_url) as other:
-        other.register(username, f"{username}@example.com", PASSWORD)
-        other.login(username, PASSWORD)
-        yield other
+from .conftest import new_user
 
 
 class HeaderRecorder(httpx.HTTPTransport):
@@ -104,7 +92,7 @@ def test_an_organization_from_founding_to_deletion(ferry_url: str, client: Ferry
     assert invitation.role == OrgRole.VIEWER and invitation.token
     assert [i.invitation_id for i in client.list_invitations(org.org_id)] == [invitation.invitation_id]
 
-    with signed_in(ferry_url) as viewer, signed_in(ferry_url) as outsider:
+    with new_user(ferry_url) as viewer, new_user(ferry_url) as outsider:
         joined = viewer.accept_invitation(invitation.token)
         viewer_id = joined.user_id
         assert (joined.org_id, joined.role) == (org.org_id, OrgRole.VIEWER)

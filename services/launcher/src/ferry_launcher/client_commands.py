@@ -328,17 +328,7 @@ def watch(
         raise typer.Exit(EXIT_FILE_FAILED)
 
 
-def stats(url: Url = None, org: Org = None, json: Json = False) -> None:
-    """Counts of your files by status and type, bytes stored, mean parse time."""
-    with open_client(url, org) as client:
-        numbers = client.stats()
-    if json:
-        render.print_json(numbers)
-    else:
-        render.stdout().print(render.stats_table(numbers))
-
-
-COMMANDS = (login, logout, whoami, upload, ls, show, rows, export, rm, watch, stats)
+COMMANDS = (login, logout, whoami, upload, ls, show, rows, export, rm, watch)
 
 
 def register(app: typer.Typer) -> None:

@@ -40,7 +40,7 @@ def print_json(value: Any) -> None:
 
 def jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
     if isinstance(value, dict):
