@@ -1,6 +1,10 @@
-// The session (tokens in this tab's sessionStorage) and every call the console makes to the API.
+// The session (tokens in this tab's sessionStorage), the active organization, and every call the
+// console makes to the API.
 
 const STORE_KEY = "ferry.session";
+const ORG_KEY = "ferry.org";
+// The active organization travels in this header (the notifier's socket takes `?org=` instead).
+export const ORG_HEADER = "X-Ferry-Org";
 // Refresh this long before the access token runs out.
 const REFRESH_MARGIN_MS = 30_000;
 
@@ -38,6 +42,7 @@ async function errorOf(response) {
 }
 
 let session = load();
+let activeOrg = sessionStorage.getItem(ORG_KEY) || null;
 let refreshing = null;
 let refreshTimer = 0;
 const listeners = new Set();
@@ -51,6 +56,7 @@ function load() {
 }
 
 function save(next) {
+  if (!next) setOrg(null);
   session = next;
   if (next) sessionStorage.setItem(STORE_KEY, JSON.stringify(next));
   else sessionStorage.removeItem(STORE_KEY);
@@ -80,6 +86,19 @@ export function onSession(listener) {
 }
 
 export const currentSession = () => session;
+
+/** The organization the console acts in; null is the user's personal one (no header sent). */
+export const currentOrg = () => activeOrg;
+
+export function setOrg(orgId) {
+  activeOrg = orgId || null;
+  if (activeOrg) sessionStorage.setItem(ORG_KEY, activeOrg);
+  else sessionStorage.removeItem(ORG_KEY);
+}
+
+function scoped(headers = {}) {
+  return activeOrg ? { ...headers, [ORG_HEADER]: activeOrg } : headers;
+}
 
 export function resume() {
   if (session) schedule();
@@ -148,7 +167,7 @@ export async function accessToken() {
 export async function send(path, init = {}) {
   for (let attempt = 0; ; attempt += 1) {
     const token = await accessToken();
-    const headers = { ...(init.headers || {}), authorization: `Bearer ${token}` };
+    const headers = scoped({ ...(init.headers || {}), authorization: `Bearer ${token}` });
     const response = await fetch(path, { ...init, headers });
     if (response.status === 401 && attempt === 0 && session) {
       await refresh();
@@ -181,6 +200,11 @@ export const getProgress = (id) => request(`/files/${encodeURIComponent(id)}/pro
 export const getContent = (id, params) => request(`/files/${encodeURIComponent(id)}/content${query(params)}`);
 export const deleteFile = (id) => request(`/files/${encodeURIComponent(id)}`, { method: "DELETE" });
 export const cancelFile = (id) => request(`/files/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+
+export const listOrgs = () => request("/orgs");
+export const listMembers = (orgId) => request(`/orgs/${encodeURIComponent(orgId)}/members`);
+/** scope: "me" (the caller's own files) or "org" (the whole active organization, for its admins). */
+export const analytics = (scope, params) => request(`/analytics/${scope}${query(params)}`);
 
 /** The original bytes as a Blob, and the name to save them under. */
 export async function download(id, fallbackName) {
@@ -218,6 +242,7 @@ export function upload(file, onBytes) {
       xhr = new XMLHttpRequest();
       xhr.open("POST", "/files");
       xhr.setRequestHeader("authorization", `Bearer ${token}`);
+      if (activeOrg) xhr.setRequestHeader(ORG_HEADER, activeOrg);
       xhr.responseType = "json";
       xhr.upload.onprogress = (event) => {
         if (event.lengthComputable) onBytes(event.loaded, event.total);

@@ -1,9 +1,12 @@
-// The console's entry point: sign-in and registration, then uploads, the file list and the viewer.
+// The console's entry point: sign-in and registration, then the organization switcher, uploads, the
+// file list, the viewer and the analytics view.
 
+import { Analytics } from "./analytics.js";
 import * as api from "./api.js";
 import { $, announce, fill } from "./dom.js";
 import { FileList } from "./files.js";
 import { Live } from "./live.js";
+import { OrgSwitcher } from "./orgs.js";
 import { Uploads } from "./uploads.js";
 import { Viewer } from "./viewer.js";
 
@@ -22,11 +25,22 @@ const uploads = new Uploads($("#upload-list"), {
   onSettled: () => files.refreshSoon(),
   isLive: () => live.open,
 });
+const orgs = new OrgSwitcher($("#org-switch"), (org) => {
+  showOrg(org);
+  viewer.close();
+  uploads.clearFinished();
+  files.refresh();
+  live.restart();
+  if (analytics.visible) analytics.refresh();
+});
+const analytics = new Analytics($("#analytics-view"), { orgs });
+const FINAL = new Set(["parsed", "failed", "cancelled"]);
 const live = new Live(
   (message) => {
     uploads.handle(message);
     files.handle(message);
     if (message.type === "file_deleted" && viewer.fileId === message.data?.file_id) viewer.close();
+    if (analytics.visible && FINAL.has(message.data?.status)) analytics.refreshSoon();
   },
   (state) => {
     liveState.dataset.state = state;
@@ -34,6 +48,38 @@ const live = new Live(
     if (state === "open") uploads.resync();
   },
 );
+
+// -- organizations and views ------------------------------------------------------------------
+
+function showOrg(org) {
+  fill($("#org-line"), !org || org.personal ? "In your personal organization" : `In ${org.name}, as ${org.role}`);
+}
+
+function showView(name) {
+  const toAnalytics = name === "analytics";
+  $("#files-view").hidden = toAnalytics;
+  $("#analytics-view").hidden = !toAnalytics;
+  $("#tab-files").setAttribute("aria-pressed", String(!toAnalytics));
+  $("#tab-analytics").setAttribute("aria-pressed", String(toAnalytics));
+  if (toAnalytics) analytics.refresh();
+}
+
+$("#tab-files").addEventListener("click", () => showView("files"));
+$("#tab-analytics").addEventListener("click", () => showView("analytics"));
+
+async function loadOrgs() {
+  const before = api.currentOrg();
+  try {
+    showOrg(await orgs.load());
+    if (api.currentOrg() !== before) {
+      // The tab remembered an organization the user is no longer in: back to the personal one.
+      files.refresh();
+      live.restart();
+    }
+  } catch (error) {
+    fill($("#org-line"), `Organizations could not be loaded: ${error.message}`);
+  }
+}
 
 // -- signing in ------------------------------------------------------------------------------
 
@@ -109,8 +155,10 @@ function render(session) {
   fill($("#who"), session.username || "");
   if (signedIn === session.username) return; // a refresh: same user, nothing else to redraw
   signedIn = session.username;
+  showView("files");
   live.start();
   files.refresh();
+  loadOrgs();
   announce(`Signed in as ${session.username}`);
   $("#main-title").focus();
 }

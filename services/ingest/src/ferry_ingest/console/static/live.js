@@ -1,8 +1,9 @@
-// One WebSocket to the notifier's /ws: updates of all the signed-in user's files.
+// One WebSocket to the notifier's /ws: updates of the files of the active organization
+// (named by `?org=`, as a browser cannot set headers on a WebSocket).
 // The token travels as the subprotocol "bearer, <token>" (never in the URL); the socket
 // reconnects with a fresh token when it closes (the notifier closes it when the token expires).
 
-import { accessToken, currentSession, refresh } from "./api.js";
+import { accessToken, currentOrg, currentSession, refresh } from "./api.js";
 
 const PING_EVERY_MS = 30_000;
 const MAX_BACKOFF_MS = 15_000;
@@ -17,6 +18,8 @@ export class Live {
     this.backoff = 500;
     this.pingTimer = 0;
     this.retryTimer = 0;
+    // Bumped by each connect: one still awaiting a token when another began gives way.
+    this.attempt = 0;
   }
 
   get open() {
@@ -38,18 +41,34 @@ export class Live {
     this.onState("closed");
   }
 
+  /** Connect again now, e.g. for another organization. */
+  restart() {
+    if (!this.wanted) return;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000, "organization changed");
+    this.backoff = 500;
+    this.connect();
+  }
+
   async connect() {
     if (!this.wanted || !currentSession()) return;
+    const attempt = ++this.attempt;
     this.onState("connecting");
     let token;
     try {
       token = await accessToken();
     } catch {
-      this.retry();
+      if (attempt === this.attempt) this.retry();
       return;
     }
+    if (attempt !== this.attempt || !this.wanted) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws`, ["bearer", token]);
+    const org = currentOrg();
+    const path = org ? `/ws?org=${encodeURIComponent(org)}` : "/ws";
+    const socket = new WebSocket(`${scheme}//${location.host}${path}`, ["bearer", token]);
     this.socket = socket;
     let opened = false;
     socket.onopen = () => {
