@@ -66,3 +66,5 @@ def test_organizations_from_the_command_line(signed_in: str, runner: CliRunner, 
     set_twice = json.loads(ok(runner, "orgs", "quota", org_id, "--max-bytes", "none", "--json"))
     assert set_twice == {"max_bytes": None, "max_files": 5, "uploads_per_minute": None}
     assert org_id in ok(runner, "orgs", "ls", "--all")
+    everywhere = ok(runner, "stats", "--platform", "--granularity", "week")
+    assert "every organization" in everywhere and "Storage per organization" in everywhere
