@@ -60,9 +60,8 @@ def test_the_active_org_goes_with_files_calls_only(ferry_url: str, account: tupl
         ("/users/me", None),
         ("/projects", None),
     ]
-    with FerryClient(ferry_url, org="an org") as scoped:
-        scoped._tokens = client.tokens
-        assert scoped._ws_target(None)[0].endswith("/ws?org=an%20org")
+    with FerryClient(ferry_url, org="an org", tokens=client.tokens) as scoped:
+        assert scoped._ws_target(None)[0].endswith("/ws?org=an%20org")  # the socket's URL (watched for real below)
 
 
 def poll(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
