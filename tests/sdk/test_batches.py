@@ -13,7 +13,7 @@ from ferry_sdk import AsyncFerryClient, FerryClient, NotFound
 
 def test_batches_with_the_sync_client(client: FerryClient, csv_file: Path) -> None:
     batch = client.create_batch("nightly")
-    assert batch.name == "nightly" and batch.files == 0 and not batch.complete and batch.org_id is None
+    assert batch.name == "nightly" and batch.files == 0 and not batch.complete and batch.org_id == batch.owner_id
 
     records = [client.upload(csv_file, batch_id=batch.batch_id) for _ in range(2)]
     assert all(r.batch_id == batch.batch_id for r in records)

@@ -11,7 +11,7 @@ from ferry_sdk import AsyncFerryClient, Conflict, FerryClient, NotFound
 
 def test_projects_with_the_sync_client(client: FerryClient, csv_file: Path) -> None:
     project = client.create_project("Reports", description="monthly")
-    assert project.name == "Reports" and project.org_id is None and project.files == 0
+    assert project.name == "Reports" and project.org_id == project.owner_id and project.files == 0
     with pytest.raises(Conflict):
         client.create_project("REPORTS")
 
