@@ -6,7 +6,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ferry_core.events import ErrorInfo, FileStatus, Progress, Stage, Summary
 
@@ -40,6 +40,7 @@ class InvalidRequestBody(BaseModel):
 class FileRecord(BaseModel):
     file_id: str
     owner_id: str
+    org_id: str = Field(description="The organization the file belongs to (its owner's personal one by default)")
     filename: str
     content_type: str
     format: str
@@ -100,6 +101,7 @@ def record_of(doc: dict[str, Any]) -> FileRecord:
     return FileRecord(
         file_id=str(doc["_id"]),
         owner_id=str(doc["owner_id"]),
+        org_id=str(doc.get("org_id") or doc["owner_id"]),
         filename=doc["filename"],
         content_type=doc["content_type"],
         format=doc.get("format", ""),
