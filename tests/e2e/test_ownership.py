@@ -3,7 +3,11 @@
 One table walks the gateway (by bearer token and by ``X-API-Key``) and the
 notifier (WebSocket per file, ``subscribe`` on ``/ws``, SSE; bearer tokens only,
 API keys are for the files API) as owner, another user and an admin, against
-the services as separate processes.
+the services as separate processes. A second table does the same for a file of
+a shared organization: a fellow member reads it (and may not change another
+member's things), a user of another organization gets 404 everywhere, also
+when naming the organization. ``test_every_route_is_in_an_isolation_table``
+fails when the gateway or the notifier grows a route neither table covers.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
+from starlette.routing import Mount
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from ferry_core.events import new_id
+from ferry_core.orgs import ORG_HEADER
 from ferry_testkit.servers import S3Server
 from tests.e2e import platform
 from tests.e2e.journey import PASSWORD, poll
 
 WAIT = 15.0
-OWNER, OTHER, ADMIN = "owner", "other", "admin"
+OWNER, OTHER, ADMIN, FELLOW = "owner", "other", "admin", "fellow"
 # A table big enough that counting it in someone's stats shows in their byte total.
 TABLE = ("id,name,score\n" + "".join(f"{i},name-{i},{i * 1.5}\n" for i in range(400))).encode()
 SMALL = b"id,name\n1,bob\n"
@@ -46,11 +53,18 @@ class Scene:
     callers: dict[str, Caller]
     file_id: str  # the owner's parsed table
     file_size: int
+    org: str | None = None  # the shared organization the file is in (None: the owner's personal one)
+    project_id: str = ""
+    batch_id: str = ""
+
+    def headers(self, who: str, credential: str, *, in_org: bool = False) -> dict[str, str]:
+        headers = self.callers[who].headers(credential)
+        return {**headers, ORG_HEADER: self.org} if in_org and self.org else headers
 
     async def upload(self, who: str, name: str, data: bytes) -> str:
         response = await self.http.post(
             f"{self.urls.files}/files",
-            headers=self.callers[who].headers("bearer"),
+            headers=self.headers(who, "bearer", in_org=True),
             files={"file": (name, data, "text/csv")},
         )
         assert response.status_code == 201, response.text
@@ -89,22 +103,57 @@ async def _download(scene: Scene, who: str, credential: str) -> str:
     return str(response.status_code)
 
 
-def _listed(path: str) -> Probe:
+def _listed(path: str, *, in_org: bool = False, key: str = "file_id") -> Probe:
+    """Whether the scene's file (or project, or batch) is in the list; ``in_org``: naming the organization."""
+
     async def probe(scene: Scene, who: str, credential: str) -> str:
         params = {"q": "ownership-"} if path == "/files/search" else {"limit": 1000}
-        response = await scene.http.get(
-            f"{scene.urls.files}{path}", params=params, headers=scene.callers[who].headers(credential)
-        )
-        assert response.status_code == 200, response.text
-        return "listed" if scene.file_id in {item["file_id"] for item in response.json()["items"]} else "absent"
+        headers = scene.headers(who, credential, in_org=in_org)
+        response = await scene.http.get(f"{scene.urls.files}{path}", params=params, headers=headers)
+        if response.status_code != 200:
+            return str(response.status_code)
+        wanted = {"file_id": scene.file_id, "project_id": scene.project_id, "batch_id": scene.batch_id}[key]
+        return "listed" if wanted in {item[key] for item in response.json()["items"]} else "absent"
 
     return probe
 
 
-async def _stats(scene: Scene, who: str, credential: str) -> str:
-    response = await scene.http.get(f"{scene.urls.files}/files/stats", headers=scene.callers[who].headers(credential))
-    assert response.status_code == 200, response.text
-    return "counted" if response.json()["total_bytes"] >= scene.file_size else "absent"
+def _stats_of(*, in_org: bool) -> Probe:
+    async def probe(scene: Scene, who: str, credential: str) -> str:
+        headers = scene.headers(who, credential, in_org=in_org)
+        response = await scene.http.get(f"{scene.urls.files}/files/stats", headers=headers)
+        if response.status_code != 200:
+            return str(response.status_code)
+        return "counted" if response.json()["total_bytes"] >= scene.file_size else "absent"
+
+    return probe
+
+
+_stats = _stats_of(in_org=False)
+
+
+def _call(method: str, template: str, *, in_org: bool = False, body: object = None) -> Probe:
+    """One request to the gateway, and its status; ``{file_id}``, ``{project_id}``, ``{batch_id}``: the scene's."""
+
+    async def probe(scene: Scene, who: str, credential: str) -> str:
+        path = template.format(
+            file_id=scene.file_id, project_id=scene.project_id, batch_id=scene.batch_id, letter_id="no-such-letter"
+        )
+        payload = body() if callable(body) else body
+        headers = scene.headers(who, credential, in_org=in_org)
+        response = await scene.http.request(method, f"{scene.urls.files}{path}", headers=headers, json=payload)
+        return str(response.status_code)
+
+    return probe
+
+
+async def _upload_into_org(scene: Scene, who: str, credential: str) -> str:
+    response = await scene.http.post(
+        f"{scene.urls.files}/files",
+        headers=scene.headers(who, credential, in_org=True),
+        files={"file": (f"ownership-{who}.csv", SMALL, "text/csv")},
+    )
+    return str(response.status_code)
 
 
 async def _cancel(scene: Scene, who: str, credential: str) -> str:
@@ -130,6 +179,30 @@ async def _ws_file(scene: Scene, who: str, _: str) -> str:
         return str(refused.response.status_code)
     assert (first["type"], first["data"]["file_id"]) == ("status_update", scene.file_id), first
     return "200"
+
+
+async def _ws_refused_or_open(scene: Scene, uri: str) -> str:
+    try:
+        async with connect(uri, open_timeout=WAIT):
+            return "200"
+    except InvalidStatus as refused:
+        return str(refused.response.status_code)
+
+
+async def _ws_batch(scene: Scene, who: str, _: str) -> str:
+    return await _ws_refused_or_open(
+        scene, f"{scene.urls.ws}/ws/batches/{scene.batch_id}?token={scene.callers[who].access}"
+    )
+
+
+async def _ws_in_org(scene: Scene, who: str, _: str) -> str:
+    return await _ws_refused_or_open(scene, f"{scene.urls.ws}/ws?org={scene.org}&token={scene.callers[who].access}")
+
+
+async def _sse_in_org(scene: Scene, who: str, _: str) -> str:
+    params = {"org": scene.org or "", "token": scene.callers[who].access}
+    async with scene.http.stream("GET", f"{scene.urls.notifier}/events", params=params) as response:
+        return str(response.status_code)
 
 
 async def _ws_subscribe(scene: Scene, who: str, _: str) -> str:
@@ -161,29 +234,122 @@ async def _sse(scene: Scene, who: str, _: str) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    endpoint: str
+    endpoint: str  # the route, as the app declares it ("METHOD /path/{param}", "WS /path"), and what is asked
     probe: Probe
     owner: str
     other: str
     admin: str
     by_api_key: bool = True
 
+    @property
+    def route(self) -> str:
+        return " ".join(self.endpoint.split(" ")[:2]).split("?")[0]
+
 
 TABLE_OF_ENDPOINTS = [
-    Row("GET /files/{id}", _get(""), "200", "404", "200"),
-    Row("GET /files/{id}/content", _get("/content"), "200", "404", "200"),
-    Row("GET /files/{id}/progress", _get("/progress"), "200", "404", "200"),
-    Row("GET /files/{id}/download", _download, "200", "404", "200"),
-    Row("GET /files/{id}/export", _get("/export"), "200", "404", "200"),
-    Row("POST /files/{id}/cancel", _cancel, "409", "404", "409"),  # parsed: too late, but the caller may ask
-    Row("DELETE /files/{id}", _delete, "204, then 404", "404, then 200", "204, then 404"),
+    Row("GET /files/{file_id}", _get(""), "200", "404", "200"),
+    Row("GET /files/{file_id}/content", _get("/content"), "200", "404", "200"),
+    Row("GET /files/{file_id}/progress", _get("/progress"), "200", "404", "200"),
+    Row("GET /files/{file_id}/download", _download, "200", "404", "200"),
+    Row("GET /files/{file_id}/export", _get("/export"), "200", "404", "200"),
+    Row("POST /files/{file_id}/cancel", _cancel, "409", "404", "409"),  # parsed: too late, but the caller may ask
+    Row("DELETE /files/{file_id}", _delete, "204, then 404", "404, then 200", "204, then 404"),
     Row("GET /files", _listed("/files"), "listed", "absent", "listed"),
     Row("GET /files/search", _listed("/files/search"), "listed", "absent", "listed"),
     Row("GET /files/stats", _stats, "counted", "absent", "counted"),
-    Row("WS /ws/{id}", _ws_file, "200", "404", "200", by_api_key=False),
+    Row("WS /ws/{file_id}", _ws_file, "200", "404", "200", by_api_key=False),
     Row("WS /ws subscribe", _ws_subscribe, "200", "404", "200", by_api_key=False),
-    Row("GET /events?file_id=", _sse, "200", "404", "200", by_api_key=False),
+    Row("GET /events ?file_id=", _sse, "200", "404", "200", by_api_key=False),
 ]
+
+
+@dataclass(frozen=True)
+class OrgRow:
+    """A route asked about the shared organization's file (project, batch) by a fellow member and an outsider."""
+
+    endpoint: str
+    probe: Probe
+    fellow: str
+    outsider: str
+    by_api_key: bool = True
+
+    @property
+    def route(self) -> str:
+        return " ".join(self.endpoint.split(" ")[:2]).split("?")[0]
+
+
+_NO_PROJECT = {"project_id": None}
+ORG_TABLE = [
+    # By id: any member of the file's organization, whatever organization the request names; nobody else.
+    OrgRow("GET /files/{file_id}", _get(""), "200", "404"),
+    OrgRow("GET /files/{file_id}/content", _get("/content"), "200", "404"),
+    OrgRow("GET /files/{file_id}/progress", _get("/progress"), "200", "404"),
+    OrgRow("GET /files/{file_id}/download", _download, "200", "404"),
+    OrgRow("GET /files/{file_id}/export", _get("/export"), "200", "404"),
+    # Changing another member's file takes an admin: a fellow member is refused, an outsider does not see it.
+    OrgRow("POST /files/{file_id}/cancel", _cancel, "403", "404"),
+    OrgRow("DELETE /files/{file_id}", _delete, "403, then 200", "404, then 200"),
+    OrgRow("PATCH /files/{file_id}", _call("PATCH", "/files/{file_id}", body=_NO_PROJECT), "403", "404"),
+    # Lists and statistics: the organization's, for its members; naming it as an outsider is a 404.
+    OrgRow("POST /files (in the org)", _upload_into_org, "201", "404"),
+    OrgRow("GET /files (in the org)", _listed("/files", in_org=True), "listed", "404"),
+    OrgRow("GET /files (personal)", _listed("/files"), "absent", "absent"),
+    OrgRow("GET /files/search (in the org)", _listed("/files/search", in_org=True), "listed", "404"),
+    OrgRow("GET /files/search (personal)", _listed("/files/search"), "absent", "absent"),
+    OrgRow("GET /files/stats (in the org)", _stats_of(in_org=True), "counted", "404"),
+    OrgRow("GET /files/stats (personal)", _stats, "absent", "absent"),
+    # Projects and batches of the organization (the owner made them, so a member may read but not change them).
+    OrgRow("GET /projects/{project_id}", _call("GET", "/projects/{project_id}"), "200", "404"),
+    OrgRow("PATCH /projects/{project_id}", _call("PATCH", "/projects/{project_id}", body={"name": "x"}), "403", "404"),
+    OrgRow("DELETE /projects/{project_id}", _call("DELETE", "/projects/{project_id}"), "403", "404"),
+    OrgRow("GET /projects (in the org)", _listed("/projects", in_org=True, key="project_id"), "listed", "404"),
+    OrgRow("GET /projects (personal)", _listed("/projects", key="project_id"), "absent", "absent"),
+    OrgRow(
+        "POST /projects (in the org)",
+        _call("POST", "/projects", in_org=True, body=lambda: {"name": f"ownership-{new_id()[:8]}"}),
+        "201",
+        "404",
+    ),
+    OrgRow("GET /batches/{batch_id}", _call("GET", "/batches/{batch_id}"), "200", "404"),
+    OrgRow("GET /batches (in the org)", _listed("/batches", in_org=True, key="batch_id"), "listed", "404"),
+    OrgRow("GET /batches (personal)", _listed("/batches", key="batch_id"), "absent", "absent"),
+    OrgRow("POST /batches (in the org)", _call("POST", "/batches", in_org=True, body={"name": "b"}), "201", "404"),
+    # Analytics answer for the active organization only: its admins see it whole; an outsider naming it gets 404.
+    OrgRow("GET /analytics/me (in the org)", _call("GET", "/analytics/me", in_org=True), "200", "404"),
+    OrgRow("GET /analytics/org (in the org)", _call("GET", "/analytics/org", in_org=True), "403", "404"),
+    OrgRow("GET /analytics/platform", _call("GET", "/analytics/platform"), "403", "403"),
+    # Operations: the platform admin's alone.
+    OrgRow("GET /admin/dead-letters", _call("GET", "/admin/dead-letters"), "403", "403"),
+    OrgRow("GET /admin/dead-letters/{letter_id}", _call("GET", "/admin/dead-letters/{letter_id}"), "403", "403"),
+    OrgRow("POST /admin/dead-letters/replay", _call("POST", "/admin/dead-letters/replay"), "403", "403"),
+    OrgRow(
+        "POST /admin/dead-letters/{letter_id}/replay",
+        _call("POST", "/admin/dead-letters/{letter_id}/replay"),
+        "403",
+        "403",
+    ),
+    OrgRow("DELETE /admin/dead-letters/{letter_id}", _call("DELETE", "/admin/dead-letters/{letter_id}"), "403", "403"),
+    # The notifier: by file id as the files API; the organization's stream for its members only.
+    OrgRow("WS /ws/{file_id}", _ws_file, "200", "404", by_api_key=False),
+    OrgRow("WS /ws subscribe", _ws_subscribe, "200", "404", by_api_key=False),
+    OrgRow("WS /ws ?org=", _ws_in_org, "200", "404", by_api_key=False),
+    OrgRow("WS /ws/batches/{batch_id}", _ws_batch, "200", "404", by_api_key=False),
+    OrgRow("GET /events ?file_id=", _sse, "200", "404", by_api_key=False),
+    OrgRow("GET /events ?org=", _sse_in_org, "200", "404", by_api_key=False),
+]
+
+# Routes that serve no one's data, so no isolation table lists them.
+PUBLIC_ROUTES = {
+    "GET /health",  # liveness
+    "GET /ready",  # readiness of the broker, database and blob store
+    "GET /metrics",  # Prometheus
+    "GET /openapi.json",  # the API's description
+    "GET /docs",
+    "GET /docs/oauth2-redirect",
+    "GET /redoc",
+    "GET /",  # the console's page (static; it signs in and calls the API like any client)
+    "MOUNT /console",  # the console's static files
+}
 
 
 async def _sign_in(http: httpx.AsyncClient, urls: platform.Urls, username: str, password: str) -> Caller:
@@ -231,5 +397,101 @@ async def test_every_endpoint_serves_the_owner_and_an_admin_and_hides_the_file_f
                         expected[row.endpoint, who, credential] = wanted
                         seen[row.endpoint, who, credential] = await row.probe(scene, who, credential)
 
+            await _org_scene(scene, callers)
+            for org_row in ORG_TABLE:
+                for credential in ("bearer", "key") if org_row.by_api_key else ("bearer",):
+                    for who, wanted in ((OTHER, org_row.outsider), (FELLOW, org_row.fellow)):
+                        expected[f"org: {org_row.endpoint}", who, credential] = wanted
+                        seen[f"org: {org_row.endpoint}", who, credential] = await org_row.probe(scene, who, credential)
+
     wrong = {case: f"saw {seen[case]}, want {want}" for case, want in expected.items() if seen[case] != want}
     assert not wrong, wrong
+
+
+async def _org_scene(scene: Scene, callers: dict[str, Caller]) -> None:
+    """The owner makes an organization and invites a fellow member; the owner's file, project and batch there."""
+    http, urls = scene.http, scene.urls
+    owner = {"Authorization": f"Bearer {callers[OWNER].access}"}
+    created = await http.post(f"{urls.auth}/orgs", headers=owner, json={"name": f"Ownership {new_id()[:6]}"})
+    assert created.status_code == 201, created.text
+    org_id: str = created.json()["org_id"]
+    invitation = await http.post(f"{urls.auth}/orgs/{org_id}/invitations", headers=owner, json={"role": "member"})
+    assert invitation.status_code == 201, invitation.text
+    username = f"fellow{new_id()[:8]}"
+    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    assert (await http.post(f"{urls.auth}/auth/register", json=body)).status_code == 201
+    fellow = await _sign_in(http, urls, username, PASSWORD)
+    accepted = await http.post(
+        f"{urls.auth}/invitations/accept",
+        headers={"Authorization": f"Bearer {fellow.access}"},
+        json={"token": invitation.json()["token"]},
+    )
+    assert accepted.status_code == 200, accepted.text
+    # Fresh access tokens carry the memberships (the notifier trusts the claim).
+    for who, name in ((OWNER, None), (FELLOW, username)):
+        caller = fellow if who == FELLOW else callers[OWNER]
+        login_name = name or await _username(http, urls, caller)
+        login = await http.post(f"{urls.auth}/auth/login", json={"username": login_name, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        callers[who] = Caller(access=login.json()["access_token"], api_key=caller.api_key)
+
+    async def member_projected() -> bool:  # the gateway's projection lets the fellow's API key in
+        headers = {**callers[FELLOW].headers("key"), ORG_HEADER: org_id}
+        return (await http.get(f"{urls.files}/files", headers=headers)).status_code == 200
+
+    await poll(member_projected)
+    scene.org = org_id
+    in_org = scene.headers(OWNER, "bearer", in_org=True)
+    project = await http.post(f"{urls.files}/projects", headers=in_org, json={"name": "ownership-project"})
+    batch = await http.post(f"{urls.files}/batches", headers=in_org, json={"name": "ownership-batch"})
+    assert project.status_code == batch.status_code == 201, (project.text, batch.text)
+    scene.project_id, scene.batch_id = project.json()["project_id"], batch.json()["batch_id"]
+    response = await http.post(
+        f"{urls.files}/files",
+        headers=in_org,
+        files={"file": ("ownership-org-table.csv", TABLE, "text/csv")},
+        data={"project_id": scene.project_id, "batch_id": scene.batch_id},
+    )
+    assert response.status_code == 201, response.text
+    scene.file_id = response.json()["file_id"]
+    await scene.parsed(OWNER, scene.file_id)
+
+
+async def _username(http: httpx.AsyncClient, urls: platform.Urls, caller: Caller) -> str:
+    me = await http.get(f"{urls.auth}/users/me", headers={"Authorization": f"Bearer {caller.access}"})
+    assert me.status_code == 200, me.text
+    name: str = me.json()["username"]
+    return name
+
+
+def _routes(app: FastAPI) -> set[str]:
+    """Every route of an app as "METHOD /path" ("WS /path" for sockets, "MOUNT /path" for mounted apps)."""
+    found: set[str] = set()
+
+    def walk(routes: list[object], prefix: str) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI's wrapper of an included router
+            if included is not None:
+                walk(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
+            elif isinstance(route, Mount):
+                found.add(f"MOUNT {prefix}{route.path}")
+            else:
+                path = prefix + route.path  # type: ignore[attr-defined]
+                methods = getattr(route, "methods", None)
+                found.update({f"{m} {path}" for m in methods - {"HEAD"}} if methods else {f"WS {path}"})
+
+    walk(list(app.routes), "")
+    return found
+
+
+def test_every_route_is_in_an_isolation_table() -> None:
+    """A new route of the gateway or the notifier must join a table above (or, serving no data, PUBLIC_ROUTES)."""
+    from ferry_ingest.app import create_app as gateway_app
+    from ferry_ingest.settings import IngestSettings
+    from ferry_notifier.app import create_app as notifier_app
+    from ferry_notifier.settings import NotifierSettings
+
+    routes = _routes(gateway_app(IngestSettings())) | _routes(notifier_app(NotifierSettings()))
+    covered = {row.route for row in TABLE_OF_ENDPOINTS} | {row.route for row in ORG_TABLE} | PUBLIC_ROUTES
+    assert not routes - covered, f"routes in no isolation table: {sorted(routes - covered)}"
+    assert not covered - routes, f"table rows naming no route: {sorted(covered - routes)}"
