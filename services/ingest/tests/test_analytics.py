@@ -365,3 +365,59 @@ def test_two_years_of_days_is_the_limit() -> None:
     assert len(Window.of(start, start + timedelta(days=732), "day", NOW).period_starts()) == 732
     with pytest.raises(InvalidContent):
         Window.of(start, start + timedelta(days=733), "day", NOW)
+
+
+# -- the rollups follow every change --------------------------------------------------------
+
+
+async def _agrees_with_stats(gw: Gateway, headers: dict[str, str]) -> Doc:
+    """The organization's analytics, checked against GET /files/stats for the same organization."""
+    body = await get(gw, "/analytics/org", headers, **{"from": "2026-03-01T00:00:00Z", "to": "2026-05-01T00:00:00Z"})
+    stats = await get(gw, "/files/stats", headers)
+    assert (body["totals"]["files"], body["totals"]["bytes"]) == (stats["total_files"], stats["total_bytes"])
+    assert {f["format"]: f["files"] for f in body["formats"]} == stats["by_type"]
+    assert sum(m["files"] for m in body["top_members"]) == stats["total_files"]
+    return body
+
+
+async def test_rollups_follow_uploads_changes_deletions_and_abandoned_uploads(
+    seeded: Gateway, tokens: TokenFactory
+) -> None:
+    seeded.app.state.analytics.cache.ttl = 0
+    alice = auth(tokens, "alice")
+    files = seeded.infra.db["files"]
+    before = await _agrees_with_stats(seeded, alice)
+    march = next(p for p in before["trends"] if p["period_start"].startswith("2026-03-31"))
+    assert (march["uploads"], march["failed"]) == (1, 0)
+
+    # The parser's verdict changes a record (as the projection writes it: updated_at moves).
+    await files.update_one({"_id": "f4"}, {"$set": {"status": "failed", "updated_at": utcnow()}})
+    body = await _agrees_with_stats(seeded, alice)
+    march = next(p for p in body["trends"] if p["period_start"].startswith("2026-03-31"))
+    assert (march["uploads"], march["failed"]) == (1, 1)
+    assert [f["format"] for f in body["slowest_formats"]] == ["csv"]
+
+    # A real upload through the API, by bob, who was inactive.
+    response = await seeded.client.post(
+        "/files", headers=auth(tokens, "bob"), files={"file": ("new.csv", b"a,b\n1,2\n", "text/csv")}
+    )
+    assert response.status_code == 201, response.text
+    body = await get(seeded, "/analytics/org", alice)
+    assert body["totals"]["files"] == 8
+    assert "bob" not in [m["user_id"] for m in body["inactive_members"]]
+
+    # A real deletion: the relay removes the record once file.deleted.v1 is out.
+    assert (await seeded.client.delete("/files/f3", headers=alice)).status_code in (200, 202, 204)
+    deadline = time.monotonic() + 10
+    while await files.find_one({"_id": "f3"}) is not None:
+        assert time.monotonic() < deadline, "the relay never removed the record"
+        await asyncio.sleep(0.05)
+    body = await _agrees_with_stats(seeded, alice)
+    assert "pdf" not in [f["format"] for f in body["formats"]]
+
+    # An upload in progress counts; abandoned, its record goes without a trace (no updated_at, no relay).
+    await files.insert_one(record("up1", "carol", "csv", 0, "uploading", utcnow()))
+    assert (await get(seeded, "/analytics/org", alice))["totals"]["files"] == 8
+    await files.delete_one({"_id": "up1"})
+    body = await _agrees_with_stats(seeded, alice)
+    assert body["totals"]["files"] == 7

@@ -1,14 +1,18 @@
-"""Analytics of the files collection: MongoDB aggregation pipelines over its indexed fields.
+"""Analytics of the files collection, as MongoDB aggregation pipelines over indexed fields.
 
-Every pipeline starts with a ``$match`` on an indexed prefix (``org_id``, ``owner_id``,
-``created_at``) and leaves out records being deleted, exactly as ``GET /files`` and
-``GET /files/stats`` do, so the numbers agree with them for the same scope. One
-``$facet`` per request reads the scope's records once for all of its figures.
-Periods are UTC; parse times are the parser's ``duration_ms`` (as ``/files/stats``'s mean).
+Every figure leaves out records being deleted, exactly as ``GET /files`` and ``GET /files/stats``
+do, so the numbers agree with them for the same scope. A member's own figures come from their
+records (the ``org_id, owner_id, created_at`` index bounds them); an organization's and the
+platform's come from the rollups of ``analytics_rollups.py``, refreshed before each read, since a
+pass over an organization's every record is too slow on the embedded store (see
+``tests/bench/README.md``). Periods are UTC; parse times are the parser's ``duration_ms`` (as
+``/files/stats``'s mean).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +22,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import FileStatus
 from ferry_core.readmodels import FILES
-from ferry_ingest.analytics_window import Window, as_utc
+from ferry_ingest.analytics_rollups import Rollups
+from ferry_ingest.analytics_window import Window, as_utc, period_start
 from ferry_ingest.orgs import MEMBER_PROJECTION, ORG_PROJECTION
 
 Doc = dict[str, Any]
@@ -34,10 +39,10 @@ def _sum_if(status: str) -> Doc:
     return {"$sum": {"$cond": [{"$eq": ["$status", status]}, 1, 0]}}
 
 
-def _by_period(window: Window, **fields: Doc) -> list[Doc]:
-    """Records created inside the window, grouped by the UTC period they were created in."""
+def _by_period(window: Window, start: datetime, end: datetime, **fields: Doc) -> list[Doc]:
+    """Records created in ``[start, end)``, grouped by the window's UTC period they were created in."""
     return [
-        {"$match": {"created_at": {"$gte": window.start, "$lt": window.end}}},
+        {"$match": {"created_at": {"$gte": start, "$lt": end}}},
         {
             "$group": {
                 "_id": {
@@ -60,32 +65,6 @@ _FORMATS: list[Doc] = [
     {"$sort": {"bytes": -1, "_id": 1}},
 ]
 _STATUSES: list[Doc] = [{"$match": {"status": {"$in": _TERMINAL}}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-_PARSE_TIMES: list[Doc] = [
-    {"$match": {"status": FileStatus.PARSED.value, "duration_ms": {"$type": "number"}}},
-    {
-        "$group": {
-            "_id": "$format",
-            "files": {"$sum": 1},
-            "mean_ms": {"$avg": "$duration_ms"},
-            "p95_ms": {"$percentile": {"input": "$duration_ms", "p": [0.95], "method": "approximate"}},
-        }
-    },
-    {"$sort": {"mean_ms": -1, "_id": 1}},
-]
-
-
-def _members(key: Doc | str) -> list[Doc]:
-    return [
-        {
-            "$group": {
-                "_id": key,
-                "files": {"$sum": 1},
-                "bytes": {"$sum": "$size"},
-                "last_upload_at": {"$max": "$created_at"},
-            }
-        },
-        {"$sort": {"bytes": -1, "_id": 1}},
-    ]
 
 
 class AnalyticsRepository:
@@ -93,10 +72,13 @@ class AnalyticsRepository:
         self.files: AsyncCollection[Doc] = db[FILES]
         self.orgs: AsyncCollection[Doc] = db[ORG_PROJECTION]
         self.members: AsyncCollection[Doc] = db[MEMBER_PROJECTION]
+        self.rollups = Rollups(db)
 
     async def ensure_indexes(self) -> None:
-        # /analytics/me matches one member's records of one organization, newest first.
-        await self.files.create_index([("org_id", ASCENDING), ("owner_id", ASCENDING), ("created_at", DESCENDING)])
+        c = self.files
+        # /analytics/me: one member's records of one organization, newest first.
+        await c.create_index([("org_id", ASCENDING), ("owner_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.rollups.ensure_indexes()
 
     # -- one member ------------------------------------------------------------
 
@@ -106,16 +88,26 @@ class AnalyticsRepository:
             "totals": _TOTALS,
             "formats": _FORMATS,
             "statuses": _STATUSES,
-            "uploads": _by_period(window, files={"$sum": 1}, bytes={"$sum": "$size"}),
+            "uploads": _by_period(window, window.start, window.end, files={"$sum": 1}, bytes={"$sum": "$size"}),
         }
         result = await self._facet(scope, facets)
-        recent = self.files.find({**scope, **_VISIBLE}, {"filename": 1, "status": 1, "created_at": 1})
-        recent_docs = await recent.sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(RECENT).to_list()
+        recent_docs = await (
+            await self.files.aggregate(
+                [
+                    {"$match": scope},
+                    {"$match": _VISIBLE},
+                    {"$sort": {"created_at": -1, "_id": -1}},
+                    {"$limit": RECENT},
+                    {"$project": {"filename": 1, "status": 1, "created_at": 1}},
+                ]
+            )
+        ).to_list()
+        totals = result["totals"][0] if result["totals"] else {"files": 0, "bytes": 0}
         return {
             "org_id": org_id,
             "user_id": user_id,
             **_window_fields(window),
-            "totals": _totals(result["totals"]),
+            "totals": {"files": totals["files"], "bytes": totals["bytes"]},
             "uploads": _series(window, result["uploads"], ("files", "bytes")),
             "formats": _formats(result["formats"]),
             "parse": _parse_outcomes(result["statuses"]),
@@ -125,73 +117,83 @@ class AnalyticsRepository:
             ],
         }
 
-    # -- an organization, or the whole platform ----------------------------------
+    # -- an organization, or the whole platform (from the rollups) -----------------
 
     async def org(self, org_id: str, window: Window, limit: int, inactive_days: int, now: datetime) -> Doc:
-        result = await self._facet({"org_id": org_id}, self._overview_facets(window, "$owner_id"))
+        await self.rollups.refresh()
+        overall = await self.rollups.overall(org_id)
+        last_uploads = {row["_id"]: row.get("last") for doc in overall for row in doc["owners"]}
         members = await self._members_of(org_id)
-        last_uploads = {row["_id"]: row["last_upload_at"] for row in result["members"]}
         return {
             "org_id": org_id,
-            **self._overview(result, window, limit),
+            **await self._overview(org_id, overall, window, limit),
             **_inactive(members, lambda m: last_uploads.get(m["user_id"]), inactive_days, now),
         }
 
     async def platform(self, window: Window, limit: int, inactive_days: int, now: datetime) -> Doc:
-        facets = self._overview_facets(window, "$owner_id")
-        facets["orgs"] = _members("$org_id")
-        facets["org_members"] = [
-            {"$group": {"_id": {"o": "$org_id", "u": "$owner_id"}, "last": {"$max": "$created_at"}}}
-        ]
-        result = await self._facet({}, facets)
-        last_uploads = {(row["_id"]["o"], row["_id"]["u"]): row["last"] for row in result["org_members"]}
+        await self.rollups.refresh()
+        overall = await self.rollups.overall(None)
+        last_uploads = {(doc["org_id"], row["_id"]): row.get("last") for doc in overall for row in doc["owners"]}
+        orgs = sorted(overall, key=lambda doc: (-doc["bytes"], doc["org_id"]))
         members = await self._every_membership()
         return {
-            **self._overview(result, window, limit),
-            "org_count": len(result["orgs"]),
-            "orgs": [
-                {"org_id": row["_id"], "files": row["files"], "bytes": row["bytes"]} for row in result["orgs"][:limit]
-            ],
+            **await self._overview(None, overall, window, limit),
+            "org_count": len(orgs),
+            "orgs": [{"org_id": doc["org_id"], "files": doc["files"], "bytes": doc["bytes"]} for doc in orgs[:limit]],
             **_inactive(members, lambda m: last_uploads.get((m["org_id"], m["user_id"])), inactive_days, now),
         }
 
-    @staticmethod
-    def _overview_facets(window: Window, member_key: str) -> dict[str, list[Doc]]:
-        return {
-            "totals": _TOTALS,
-            "formats": _FORMATS,
-            "members": _members(member_key),
-            "trends": _by_period(
-                window,
-                uploads={"$sum": 1},
-                bytes={"$sum": "$size"},
-                failed=_sum_if(FileStatus.FAILED.value),
-            ),
-            "parse_times": _PARSE_TIMES,
-        }
-
-    @staticmethod
-    def _overview(result: Doc, window: Window, limit: int) -> Doc:
+    async def _overview(self, org_id: str | None, overall: list[Doc], window: Window, limit: int) -> Doc:
+        """What organization and platform analytics share, from all-time rollups (one per organization)."""
+        formats = _sum_rows(row for doc in overall for row in doc["formats"])
+        owners = _sum_rows(row for doc in overall for row in doc["owners"])
+        durations = _sum_rows(row for doc in overall for row in doc["durations"])
+        timed = sorted(
+            (row for row in formats if row["timed"]),
+            key=lambda row: (-row["duration_ms"] / row["timed"], row["_id"]),
+        )[:limit]
         return {
             **_window_fields(window),
-            "totals": _totals(result["totals"]),
-            "formats": _formats(result["formats"]),
-            "member_count": len(result["members"]),
+            "totals": {"files": sum(doc["files"] for doc in overall), "bytes": sum(doc["bytes"] for doc in overall)},
+            "formats": _formats(sorted(formats, key=lambda row: (-row["bytes"], row["_id"]))),
+            "member_count": len(owners),
             "top_members": [
                 {"user_id": row["_id"], "files": row["files"], "bytes": row["bytes"]}
-                for row in result["members"][:limit]
+                for row in sorted(owners, key=lambda row: (-row["bytes"], row["_id"]))[:limit]
             ],
-            "trends": _series(window, result["trends"], ("uploads", "bytes", "failed")),
+            "trends": await self._trends(org_id, window),
             "slowest_formats": [
                 {
                     "format": row["_id"],
-                    "files": row["files"],
-                    "mean_ms": row["mean_ms"],
-                    "p95_ms": row["p95_ms"][0] if row["p95_ms"] else None,
+                    "files": row["timed"],
+                    "mean_ms": row["duration_ms"] / row["timed"],
+                    "p95_ms": _p95(row["timed"], [d for d in durations if d["_id"]["f"] == row["_id"]]),
                 }
-                for row in result["parse_times"][:limit]
+                for row in timed
             ],
         }
+
+    async def _trends(self, org_id: str | None, window: Window) -> list[Doc]:
+        """Whole days from the day rollups; partial days at either edge from the records themselves."""
+        first = period_start(window.start, "day")
+        first_whole = first if first == window.start else first + timedelta(days=1)
+        last_whole = period_start(window.end, "day")
+        scope: Doc = {} if org_id is None else {"org_id": org_id}
+        fields: dict[str, Doc] = {
+            "uploads": {"$sum": 1},
+            "bytes": {"$sum": "$size"},
+            "failed": _sum_if(FileStatus.FAILED.value),
+        }
+        rows: list[Doc] = []
+        edges = [(window.start, window.end)]
+        if first_whole < last_whole:
+            edges = [(window.start, first_whole), (last_whole, window.end)]
+            rows = await self.rollups.days_by_period(org_id, first_whole, last_whole, window.granularity)
+        for start, end in edges:
+            if start < end:
+                edge = {**scope, "created_at": {"$gte": start, "$lt": end}}
+                rows += (await self._facet(edge, {"r": _by_period(window, start, end, **fields)}))["r"]
+        return _series(window, _sum_rows(rows), ("uploads", "bytes", "failed"))
 
     async def _facet(self, scope: Doc, facets: dict[str, list[Doc]]) -> Doc:
         # The scope alone first, so the planner bounds the index scan by it; then the deletion filter.
@@ -227,8 +229,33 @@ def _window_fields(window: Window) -> Doc:
     return {"from": window.start, "to": window.end, "granularity": window.granularity}
 
 
-def _totals(rows: list[Doc]) -> Doc:
-    return {"files": rows[0]["files"], "bytes": rows[0]["bytes"]} if rows else {"files": 0, "bytes": 0}
+def _sum_rows(rows: Iterable[Doc]) -> list[Doc]:
+    """Rows of the same ``_id`` added up, field by field (``last`` and ``max``: the largest)."""
+    merged: dict[Any, Doc] = {}
+    for row in rows:
+        ident = row["_id"]
+        mine = merged.setdefault(tuple(sorted(ident.items())) if isinstance(ident, dict) else ident, {"_id": ident})
+        for field, value in row.items():
+            if field == "_id" or value is None:
+                continue
+            if field == "last":
+                value = as_utc(value)
+            if field in ("last", "max"):
+                mine[field] = value if mine.get(field) is None else max(mine[field], value)
+            else:
+                mine[field] = mine.get(field, 0) + value
+    return list(merged.values())
+
+
+def _p95(timed: int, buckets: list[Doc]) -> float | None:
+    """The nearest-rank 95th percentile from a histogram: the largest value of the bucket holding that rank."""
+    rank = math.ceil(0.95 * timed)
+    seen = 0
+    for bucket in sorted(buckets, key=lambda b: b["_id"]["b"]):
+        seen += bucket["n"]
+        if seen >= rank:
+            return float(bucket["max"])
+    return None
 
 
 def _formats(rows: list[Doc]) -> list[Doc]:
@@ -256,7 +283,7 @@ def _series(window: Window, rows: list[Doc], fields: tuple[str, ...]) -> list[Do
     ]
 
 
-def _inactive(members: list[Doc], last_upload: Any, inactive_days: int, now: datetime) -> Doc:
+def _inactive(members: list[Doc], last_upload: Callable[[Doc], Any], inactive_days: int, now: datetime) -> Doc:
     """Members without an upload since the cutoff (``inactive_days`` before now), including those who never uploaded."""
     cutoff = as_utc(now) - timedelta(days=inactive_days)
     inactive = []

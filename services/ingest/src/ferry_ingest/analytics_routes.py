@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import utcnow
 from ferry_core.infra import Document
-from ferry_ingest.analytics import AnalyticsRepository
+from ferry_ingest.analytics import AnalyticsRepository, Doc
 from ferry_ingest.analytics_cache import TtlCache
 from ferry_ingest.analytics_schemas import MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_ingest.analytics_window import Granularity, Window
@@ -29,6 +29,15 @@ class Analytics:
 
     async def cached(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
         return await self.cache.get_or_compute(key, compute)
+
+    def after_removal(self, then: Callable[[Doc], Awaitable[None]]) -> Callable[[Doc], Awaitable[None]]:
+        """The outbox relay's removal callback: the record's day is recomputed at the next refresh, then ``then``."""
+
+        async def removed(record: Doc) -> None:
+            self.repo.rollups.removed(record)
+            await then(record)
+
+        return removed
 
 
 def _analytics(request: Request) -> Analytics:

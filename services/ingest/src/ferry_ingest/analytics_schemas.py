@@ -71,7 +71,9 @@ class FormatParseTime(BaseModel):
     format: str
     files: int = Field(description="Parsed files of this format with a recorded parse time")
     mean_ms: float
-    p95_ms: float | None
+    p95_ms: float | None = Field(
+        description="95th percentile (nearest rank) from 2 %-wide buckets: at most 2 % above the exact figure"
+    )
 
 
 class _Windowed(BaseModel):

@@ -72,7 +72,7 @@ def create_app(
             resources.bus,
             settings.outbox_poll_seconds,
             others=[batches.collection],
-            on_file_removed=usage.uncount,
+            on_file_removed=app.state.analytics.after_removal(usage.uncount),
             on_batch_file_changed=batch_progress.batch_changed,
         )
         files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay, org_store)

@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 FileRemoved = Callable[[dict[str, Any]], Awaitable[None]]
 # What ``on_file_removed`` is told of a removed file record.
-_REMOVED_FIELDS = {"owner_id": 1, "org_id": 1, "size": 1, "uploaded_at": 1}
+_REMOVED_FIELDS = {"owner_id": 1, "org_id": 1, "size": 1, "uploaded_at": 1, "created_at": 1}
 
 
 class OutboxRelay:
