@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any as Gateway  # the conftest fixture object (conftest is not importable)
 
 import pytest
@@ -164,6 +166,9 @@ async def test_deleting_an_organization_deletes_its_files_through_the_bus(
     olga = {"Authorization": f"Bearer {token}", "X-Ferry-Org": "acme"}
     doomed = str((await upload(gateway, olga))["file_id"])
     kept = str((await upload(gateway, auth(tokens, "olga")))["file_id"])  # her personal organization's
+    project = await gateway.client.post("/projects", json={"name": "Q3"}, headers=olga)
+    batch = await gateway.client.post("/batches", json={"name": "monday"}, headers=olga)
+    assert (project.status_code, batch.status_code) == (201, 201)
     bus = gateway.infra.bus
     await bus.publish(Envelope.wrap(org(1), source="ferry-auth"))
     await bus.publish(Envelope.wrap(org(2, deleted=True), source="ferry-auth", org_id="acme"))
@@ -177,3 +182,10 @@ async def test_deleting_an_organization_deletes_its_files_through_the_bus(
     assert (await gateway.client.get(f"/files/{doomed}", headers=olga)).status_code == 404
     assert (await gateway.client.get("/files", headers=olga)).status_code == 404  # the organization is gone
     assert (await gateway.client.get(f"/files/{kept}/download", headers=auth(tokens, "olga"))).content == CSV
+    db = gateway.infra.db
+    deadline = time.monotonic() + 5
+    while await db["projects"].count_documents({"org_id": "acme"}) + await db["batches"].count_documents(
+        {"org_id": "acme"}
+    ):
+        assert time.monotonic() < deadline, "the deleted organization's projects and batches are still there"
+        await asyncio.sleep(0.02)

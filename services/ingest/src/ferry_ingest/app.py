@@ -108,7 +108,15 @@ def create_app(
             projection.UserCleanup(repo, files.delete),
         )
         subscriptions.append(await apikeys.subscribe(resources.bus, apikeys.ApiKeyProjection(api_keys)))
-        subscriptions.append(await orgs.subscribe(resources.bus, orgs.OrgProjection(org_store, files.delete_org_files)))
+
+        async def forget_org(org_id: str) -> int:
+            """A deleted organization's files go as DELETE /files would; its projects and batches with them."""
+            deleted = await files.delete_org_files(org_id)
+            await projects.delete_of_org(org_id)
+            await batches.delete_of_org(org_id)
+            return deleted
+
+        subscriptions.append(await orgs.subscribe(resources.bus, orgs.OrgProjection(org_store, forget_org)))
         subscriptions.append(await resources.bus.subscribe_dead_letters(dead_letters.handle))
         sweeper = Sweeper(
             repo,

@@ -117,6 +117,10 @@ class BatchesRepository:
         items = await cursor.skip(offset).limit(limit).to_list()
         return items, await self.collection.count_documents(flt)
 
+    async def delete_of_org(self, org_id: str) -> int:
+        """Forget every batch of a deleted organization (its files are deleted on their own)."""
+        return (await self.collection.delete_many({"org_id": org_id})).deleted_count
+
     # -- the files of a batch ----------------------------------------------------------
 
     async def figures(self, batch_id: str) -> BatchFigures:

@@ -105,6 +105,10 @@ class ProjectsRepository:
     async def delete(self, project_id: str) -> None:
         await self.collection.delete_one({"_id": project_id})
 
+    async def delete_of_org(self, org_id: str) -> int:
+        """Forget every project of a deleted organization (its files are deleted on their own)."""
+        return (await self.collection.delete_many({"org_id": org_id})).deleted_count
+
     async def page(self, org_id: str | None, archived: bool | None, limit: int, offset: int) -> tuple[list[Doc], int]:
         """A page of one organization's projects (None: every organization's)."""
         flt: Doc = {}
