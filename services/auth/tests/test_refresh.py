@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from ferry_auth.errors import InvalidRefreshToken
-from ferry_auth.refresh import REFRESH_TOKENS, RefreshTokenStore, token_hash
+from ferry_auth.refresh import REFRESH_TOKENS, RefreshTokenStore
+from ferry_core.secrets import secret_hash
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ async def store(mongo_db) -> RefreshTokenStore:
 async def test_only_the_hash_is_stored(store, mongo_db) -> None:
     token = await store.issue("u1")
     doc = await mongo_db[REFRESH_TOKENS].find_one({})
-    assert doc["token_hash"] == token_hash(token)
+    assert doc["token_hash"] == secret_hash(token)
     assert token not in str(doc)
     assert doc["user_id"] == "u1"
     assert doc["expires_at"] - doc["created_at"] == timedelta(days=30)

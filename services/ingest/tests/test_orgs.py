@@ -13,8 +13,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_core.events import Envelope, OrgMemberUpdated, OrgQuotas, OrgUpdated
 from ferry_core.infra import Document
 from ferry_core.orgs import OrgRole
+from ferry_core.secrets import secret_hash
 from ferry_core.tokens import Principal
-from ferry_ingest.apikeys import ApiKeyStore, key_hash
+from ferry_ingest.apikeys import ApiKeyStore
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.orgs import MEMBER_PROJECTION, ORG_PROJECTION, OrgProjection, OrgStore
 from ferry_ingest.orgscope import OrgNotFound, resolve, role_in
@@ -134,7 +135,7 @@ async def test_an_api_key_resolves_through_the_projection_only(
     store: OrgStore, mongo_db: AsyncDatabase[Document]
 ) -> None:
     await mongo_db["api_key_projection"].insert_one(
-        {"_id": "k1", "key_hash": key_hash("fk_key"), "owner_id": "kay", "role": "user"}
+        {"_id": "k1", "key_hash": secret_hash("fk_key"), "owner_id": "kay", "role": "user"}
     )
     keyed = await ApiKeyStore(mongo_db).principal_for("fk_key")
     assert keyed is not None and dict(keyed.orgs) == {}

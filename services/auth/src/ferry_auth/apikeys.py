@@ -14,7 +14,6 @@ revocation of that key or of all its owner's keys announces it again.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from ferry_auth.users import User, UserRepository
 from ferry_core.bus import Bus
 from ferry_core.events import ApiKeyCreated, ApiKeyRevoked, Envelope, new_id, utcnow
 from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
+from ferry_core.secrets import secret_hash
 
 API_KEYS = "api_keys"
 KEY_PREFIX = "fry_"
@@ -66,11 +66,6 @@ class NewApiKey:
 
     key: ApiKey
     secret: str
-
-
-def key_hash(secret: str) -> str:
-    # A plain SHA-256 suffices: a key carries 256 random bits, so there is nothing to brute-force.
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _api_key(doc: dict[str, Any]) -> ApiKey:
@@ -115,7 +110,7 @@ class ApiKeys:
             "owner_id": owner.id,
             "name": name,
             "prefix": secret[:_SHOWN_CHARS],
-            "key_hash": key_hash(secret),
+            "key_hash": secret_hash(secret),
             "role": owner.role,
             "revision": 1,
             "created_at": _now_ms(),

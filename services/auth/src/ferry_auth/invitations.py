@@ -10,7 +10,6 @@ existing member keeps the higher of the two roles: an invitation never demotes.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from ferry_auth.orgs import OrgRepository, now_ms
 from ferry_auth.users import User
 from ferry_core.events import new_id, utcnow
 from ferry_core.orgs import OrgRole, parse_role
+from ferry_core.secrets import secret_hash
 
 INVITATIONS = "invitations"
 TOKEN_PREFIX = "fri_"
@@ -57,11 +57,6 @@ class Accepted:
     membership: Membership
     changed: bool
     """False when the user already held this role or a higher one."""
-
-
-def token_hash(token: str) -> str:
-    # 256 random bits: a plain SHA-256 suffices, there is nothing to brute-force.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _invitation(doc: dict[str, Any]) -> Invitation:
@@ -106,7 +101,7 @@ class Invitations:
             "org_id": access.org.id,
             "role": role.value,
             "email": email,
-            "token_hash": token_hash(token),
+            "token_hash": secret_hash(token),
             "invited_by": access.actor.id,
             "created_at": now,
             "expires_at": now + self._ttl,
@@ -141,7 +136,7 @@ class Invitations:
         """Spend the invitation (once, atomically) and make ``user`` a member with its role."""
         now = utcnow()
         doc = await self._invitations.find_one_and_update(
-            {"token_hash": token_hash(token), **_OPEN, "expires_at": {"$gt": now}},
+            {"token_hash": secret_hash(token), **_OPEN, "expires_at": {"$gt": now}},
             {"$set": {"accepted_by": user.id, "accepted_at": now}},
             return_document=ReturnDocument.AFTER,
         )
@@ -154,7 +149,7 @@ class Invitations:
         return Accepted(invitation, membership, changed)
 
     async def _why_not(self, token: str) -> InvitationNotFound | InvitationGone:
-        doc = await self._invitations.find_one({"token_hash": token_hash(token)})
+        doc = await self._invitations.find_one({"token_hash": secret_hash(token)})
         if doc is None or await self._orgs.get(doc["org_id"]) is None:
             return InvitationNotFound()
         if doc.get("revoked"):

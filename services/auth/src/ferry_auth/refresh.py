@@ -9,7 +9,6 @@ copy is in someone else's hands, so the whole family is revoked.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_auth.errors import InvalidRefreshToken
 from ferry_core.events import new_id, utcnow
+from ferry_core.secrets import secret_hash
 
 REFRESH_TOKENS = "refresh_tokens"
 
@@ -42,11 +42,6 @@ class RefreshGrant:
 
     user_id: str
     family_id: str
-
-
-def token_hash(token: str) -> str:
-    # A plain, unsalted SHA-256 suffices: tokens carry 256 random bits, so there is nothing to brute-force.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class RefreshTokenStore:
@@ -74,7 +69,7 @@ class RefreshTokenStore:
         await self._tokens.insert_one(
             {
                 "_id": new_id(),
-                "token_hash": token_hash(token),
+                "token_hash": secret_hash(token),
                 "family_id": family_id or new_id(),
                 "user_id": user_id,
                 "created_at": now,
@@ -87,7 +82,7 @@ class RefreshTokenStore:
 
     async def consume(self, token: str) -> RefreshGrant:
         """Mark ``token`` used and return what it vouched for; ``InvalidRefreshToken`` if it cannot be used."""
-        digest = token_hash(token)
+        digest = secret_hash(token)
         now = utcnow()
         # One atomic update, so of two concurrent uses exactly one succeeds.
         doc = await self._tokens.find_one_and_update(
@@ -107,7 +102,7 @@ class RefreshTokenStore:
 
     async def revoke(self, token: str) -> None:
         """End the sign-in ``token`` belongs to (its whole family); unknown tokens are ignored."""
-        doc = await self._tokens.find_one({"token_hash": token_hash(token)}, {"family_id": 1})
+        doc = await self._tokens.find_one({"token_hash": secret_hash(token)}, {"family_id": 1})
         if doc is not None:
             await self.revoke_family(doc["family_id"])
 

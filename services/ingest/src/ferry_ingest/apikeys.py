@@ -12,7 +12,6 @@ event can bring back. ``user.deleted.v1`` turns a user's keys into tombstones to
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from typing import Any
 
 import structlog
@@ -23,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from ferry_core.bus import Bus, Subscription
 from ferry_core.events import ApiKeyCreated, ApiKeyRevoked, Envelope, UserDeleted, utcnow
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
+from ferry_core.secrets import secret_hash
 from ferry_core.tokens import Principal
 
 API_KEY_PROJECTION = "api_key_projection"
@@ -30,10 +30,6 @@ API_KEYS_QUEUE = "ferry.ingest.api-keys"
 MAX_KEY_LENGTH = 256  # auth's keys are 47 characters; anything far longer is not worth hashing
 
 log = structlog.get_logger(__name__)
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _tombstone() -> dict[str, Any]:
@@ -55,7 +51,7 @@ class ApiKeyStore:
         """Who a key acts as (its owner, with the owner's role); None for an unknown or revoked key."""
         if not key or len(key) > MAX_KEY_LENGTH:
             return None
-        doc = await self._keys.find_one({"key_hash": key_hash(key), "revoked": {"$ne": True}})
+        doc = await self._keys.find_one({"key_hash": secret_hash(key), "revoked": {"$ne": True}})
         if doc is None:
             return None
         # A key does not expire; ``token_id`` names the key, so logs can tell which one was used.
