@@ -222,6 +222,13 @@ async def test_platform_overview(seeded: Gateway, tokens: TokenFactory) -> None:
     assert inactive == {("team", "carol"), ("team", "dave"), ("team", "bob"), ("zed", "zed")}
     stats = await get(seeded, "/files/stats", auth(tokens, "root", org=None, role="admin"))
     assert stats["total_files"] == 8
+    params = {"from": "2026-03-01T00:00:00Z", "to": "2026-04-01T12:00:00Z", "granularity": "month"}
+    body = await get(seeded, "/analytics/platform", auth(tokens, "root", org=None, role="admin"), **params)
+    # March: f1-f4 of team and f8 of other; 1 April until noon: f5 (a partial day, read from the records).
+    assert [(p["period_start"][:10], p["uploads"], p["failed"]) for p in body["trends"]] == [
+        ("2026-03-01", 5, 1),
+        ("2026-04-01", 1, 0),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -90,18 +90,13 @@ class AnalyticsRepository:
             "statuses": _STATUSES,
             "uploads": _by_period(window, window.start, window.end, files={"$sum": 1}, bytes={"$sum": "$size"}),
         }
+        facets["recent"] = [
+            {"$sort": {"created_at": -1, "_id": -1}},
+            {"$limit": RECENT},
+            {"$project": {"filename": 1, "status": 1, "created_at": 1}},
+        ]
         result = await self._facet(scope, facets)
-        recent_docs = await (
-            await self.files.aggregate(
-                [
-                    {"$match": scope},
-                    {"$match": _VISIBLE},
-                    {"$sort": {"created_at": -1, "_id": -1}},
-                    {"$limit": RECENT},
-                    {"$project": {"filename": 1, "status": 1, "created_at": 1}},
-                ]
-            )
-        ).to_list()
+        recent_docs = result["recent"]
         totals = result["totals"][0] if result["totals"] else {"files": 0, "bytes": 0}
         return {
             "org_id": org_id,
