@@ -411,6 +411,9 @@ async def test_rollups_follow_uploads_changes_deletions_and_abandoned_uploads(
     assert response.status_code == 201, response.text
     body = await get(seeded, "/analytics/org", alice)
     assert body["totals"]["files"] == 8
+    # The default range ends now: today (the upload) and yesterday (f9) are its last two days.
+    assert [p["uploads"] for p in body["trends"][-2:]] == [1, 1]
+    assert sum(p["uploads"] for p in body["trends"]) == 2
     assert "bob" not in [m["user_id"] for m in body["inactive_members"]]
 
     # A real deletion: the relay removes the record once file.deleted.v1 is out.

@@ -121,7 +121,7 @@ class AnalyticsRepository:
         members = await self._members_of(org_id)
         return {
             "org_id": org_id,
-            **await self._overview(org_id, overall, window, limit),
+            **await self._overview(org_id, overall, window, limit, now),
             **_inactive(members, lambda m: last_uploads.get(m["user_id"]), inactive_days, now),
         }
 
@@ -132,13 +132,13 @@ class AnalyticsRepository:
         orgs = sorted(overall, key=lambda doc: (-doc["bytes"], doc["org_id"]))
         members = await self._every_membership()
         return {
-            **await self._overview(None, overall, window, limit),
+            **await self._overview(None, overall, window, limit, now),
             "org_count": len(orgs),
             "orgs": [{"org_id": doc["org_id"], "files": doc["files"], "bytes": doc["bytes"]} for doc in orgs[:limit]],
             **_inactive(members, lambda m: last_uploads.get((m["org_id"], m["user_id"])), inactive_days, now),
         }
 
-    async def _overview(self, org_id: str | None, overall: list[Doc], window: Window, limit: int) -> Doc:
+    async def _overview(self, org_id: str | None, overall: list[Doc], window: Window, limit: int, now: datetime) -> Doc:
         """What organization and platform analytics share, from all-time rollups (one per organization)."""
         formats = _sum_rows(row for doc in overall for row in doc["formats"])
         owners = _sum_rows(row for doc in overall for row in doc["owners"])
@@ -156,7 +156,7 @@ class AnalyticsRepository:
                 {"user_id": row["_id"], "files": row["files"], "bytes": row["bytes"]}
                 for row in sorted(owners, key=lambda row: (-row["bytes"], row["_id"]))[:limit]
             ],
-            "trends": await self._trends(org_id, window),
+            "trends": await self._trends(org_id, window, now),
             "slowest_formats": [
                 {
                     "format": row["_id"],
@@ -168,11 +168,14 @@ class AnalyticsRepository:
             ],
         }
 
-    async def _trends(self, org_id: str | None, window: Window) -> list[Doc]:
+    async def _trends(self, org_id: str | None, window: Window, now: datetime) -> list[Doc]:
         """Whole days from the day rollups; partial days at either edge from the records themselves."""
         first = period_start(window.start, "day")
         first_whole = first if first == window.start else first + timedelta(days=1)
         last_whole = period_start(window.end, "day")
+        if window.end >= now:
+            # Nothing is created after now, so today's rollup (just refreshed) is today's part of the range.
+            last_whole = max(last_whole, period_start(now, "day") + timedelta(days=1))
         scope: Doc = {} if org_id is None else {"org_id": org_id}
         fields: dict[str, Doc] = {
             "uploads": {"$sum": 1},
