@@ -116,7 +116,8 @@ class AnalyticsRepository:
 
     async def org(self, org_id: str, window: Window, limit: int, inactive_days: int, now: datetime) -> Doc:
         await self.rollups.refresh()
-        overall = await self.rollups.overall(org_id)
+        found = await self.rollups.overall(org_id)
+        overall = [found] if found else []
         last_uploads = {row["_id"]: row.get("last") for doc in overall for row in doc["owners"]}
         members = await self._members_of(org_id)
         return {
@@ -127,14 +128,17 @@ class AnalyticsRepository:
 
     async def platform(self, window: Window, limit: int, inactive_days: int, now: datetime) -> Doc:
         await self.rollups.refresh()
-        overall = await self.rollups.overall(None)
-        last_uploads = {(doc["org_id"], row["_id"]): row.get("last") for doc in overall for row in doc["owners"]}
-        orgs = sorted(overall, key=lambda doc: (-doc["bytes"], doc["org_id"]))
+        found = await self.rollups.overall(None)
+        overall = [found] if found else []
+        last_uploads = {
+            (row["_id"]["o"], row["_id"]["u"]): row.get("last") for doc in overall for row in doc["org_owners"]
+        }
+        orgs = sorted((row for doc in overall for row in doc["orgs"]), key=lambda row: (-row["bytes"], row["_id"]))
         members = await self._every_membership()
         return {
             **await self._overview(None, overall, window, limit, now),
             "org_count": len(orgs),
-            "orgs": [{"org_id": doc["org_id"], "files": doc["files"], "bytes": doc["bytes"]} for doc in orgs[:limit]],
+            "orgs": [{"org_id": row["_id"], "files": row["files"], "bytes": row["bytes"]} for row in orgs[:limit]],
             **_inactive(members, lambda m: last_uploads.get((m["org_id"], m["user_id"])), inactive_days, now),
         }
 

@@ -217,6 +217,25 @@ class Rollups:
             await self._merge("month", org_id, month)
         for org_id in sorted({org_id for org_id, _ in days}):
             await self._merge("all", org_id, None)
+        if days:
+            await self._platform_all()
+
+    async def _platform_all(self) -> None:
+        """Every organization's all-time rollup merged into the platform's, with each organization's
+        totals and each membership's last upload beside, so that a platform read is one document."""
+        facets = {
+            **_FROM_ROLLUPS,
+            "orgs": [{"$project": {"_id": "$org_id", "files": 1, "bytes": 1}}],
+            "org_owners": [
+                {"$unwind": "$owners"},
+                {"$project": {"_id": {"o": "$org_id", "u": "$owners._id"}, "last": "$owners.last"}},
+            ],
+        }
+        match = {"level": "all", "org_id": {"$ne": PLATFORM}}
+        facet = await self._facet(self.rollups, [{"$match": match}], facets)
+        await self._store(
+            {**_shape("all", PLATFORM, None, facet), "orgs": facet["orgs"], "org_owners": facet["org_owners"]}
+        )
 
     async def _merge(self, level: str, org_id: str, start: datetime | None) -> None:
         if level == "month":
@@ -273,6 +292,7 @@ class Rollups:
             await self._merge("month", org_id, month)
         for org_id in sorted({org_id for org_id, _ in days}):
             await self._merge("all", org_id, None)
+        await self._platform_all()
 
     @staticmethod
     async def _facet(collection: AsyncCollection[Doc], head: list[Doc], facets: Doc) -> Doc:
@@ -281,10 +301,9 @@ class Rollups:
 
     # -- reading ---------------------------------------------------------------------
 
-    async def overall(self, org_id: str | None) -> list[Doc]:
-        """The all-time rollup of one organization, or of every organization (one document each)."""
-        match: Doc = {"level": "all"} if org_id is None else {"level": "all", "org_id": org_id}
-        return await self.rollups.find(match).to_list()
+    async def overall(self, org_id: str | None) -> Doc | None:
+        """The all-time rollup of one organization, or (None) of the platform; None before any file."""
+        return await self.rollups.find_one({"level": "all", "org_id": org_id or PLATFORM})
 
     async def days_by_period(self, org_id: str | None, start: datetime, end: datetime, unit: str) -> list[Doc]:
         """Uploads, bytes and failures of whole days in ``[start, end)`` (both midnights), by period."""
