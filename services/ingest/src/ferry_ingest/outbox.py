@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ferry_core.bus import Bus
 from ferry_core.events import Envelope
 from ferry_core.observability import EVENTS_PUBLISHED
+from ferry_core.tasks import stop_task
 from ferry_ingest.files import FilesRepository
 
 log = structlog.get_logger(__name__)
@@ -60,10 +61,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:

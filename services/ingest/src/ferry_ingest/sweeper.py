@@ -14,7 +14,6 @@ Every step is idempotent and safe to run on several gateways at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,6 +34,7 @@ from ferry_core.events import (
     utcnow,
 )
 from ferry_core.readmodels import CHUNKS, DOCUMENTS
+from ferry_core.tasks import stop_task
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
 
@@ -79,10 +79,7 @@ class Sweeper:
             self._task = asyncio.create_task(self._run(), name="sweeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:

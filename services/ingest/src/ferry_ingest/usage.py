@@ -32,6 +32,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_core.bus import Bus
 from ferry_core.events import Envelope, OrgUsage, utcnow
 from ferry_core.readmodels import FILES
+from ferry_core.tasks import stop_task
 
 log = structlog.get_logger(__name__)
 
@@ -139,10 +140,7 @@ class UsageCounter:
         self._task = asyncio.create_task(self._recount_now_and_then(), name="usage-recount")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         await self.announcer.stop()
 
     async def _recount_now_and_then(self) -> None:
@@ -180,10 +178,7 @@ class Debouncer:
         self._task = asyncio.create_task(self._run(), name="usage-announcer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._call(list(self._pending)), 2.0)
 
