@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from ferry_core.events import utcnow
 from ferry_ingest.analytics_cache import TtlCache
+from ferry_ingest.analytics_rollups import Rollups
 from ferry_ingest.analytics_window import Window
 from ferry_ingest.errors import InvalidContent
 from ferry_testkit.tokens import TokenFactory
@@ -431,3 +432,21 @@ async def test_rollups_follow_uploads_changes_deletions_and_abandoned_uploads(
     await files.delete_one({"_id": "up1"})
     body = await _agrees_with_stats(seeded, alice)
     assert body["totals"]["files"] == 7
+
+
+async def test_a_removal_marked_by_one_replica_is_seen_by_another(mongo_db: Any) -> None:
+    files = mongo_db["files"]
+    day = at("2026-05-04T10:00:00")
+    await files.insert_many(
+        [record("r1", "alice", "csv", 10, "parsed", day), record("r2", "bob", "csv", 5, "parsed", day)]
+    )
+    this, other = Rollups(mongo_db), Rollups(mongo_db)
+    await this.ensure_indexes()
+    await other.refresh()
+    assert (await other.overall("team") or {})["files"] == 2
+    # The relay on this replica removes r1's record (no write left an updated_at behind to find).
+    removed = await files.find_one_and_delete({"_id": "r1"})
+    await this.removed(removed)
+    await other.refresh()
+    assert (await other.overall("team") or {})["files"] == 1
+    assert await mongo_db["analytics_rollups"].count_documents({"level": "removed"}) == 0  # marks are spent

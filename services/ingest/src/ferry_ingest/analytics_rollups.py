@@ -11,9 +11,9 @@ concurrent recompute cannot drift.
 
 Which days to recompute is found before every read (``refresh``): records changed since the last
 refresh (every write sets ``updated_at``; the scan overlaps the previous one by ``OVERLAP`` so a write
-committed late is still seen), records the outbox relay removed (``removed``), and days holding uploads
-in progress (an abandoned upload's record is dropped without a trace). The first refresh of a database
-builds every day in one pass.
+committed late is still seen), records the outbox relay removed (``removed`` marks, kept in the database
+so that every replica and a restart see them), and days holding uploads in progress (an abandoned
+upload's record is dropped without a trace). The first refresh of a database builds every day in one pass.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ferry_core.events import FileStatus, utcnow
+from ferry_core.events import FileStatus, new_id, utcnow
 from ferry_core.readmodels import FILES
 from ferry_ingest.analytics_window import as_utc, period_start
 
@@ -161,7 +161,6 @@ class Rollups:
         self.files: AsyncCollection[Doc] = db[FILES]
         self.rollups: AsyncCollection[Doc] = db[ROLLUPS]
         self._lock = asyncio.Lock()
-        self._removed: set[tuple[str, datetime]] = set()
 
     async def ensure_indexes(self) -> None:
         await self.files.create_index([("updated_at", ASCENDING)])
@@ -171,10 +170,16 @@ class Rollups:
             [("level", ASCENDING), ("uploading", ASCENDING)], partialFilterExpression={"uploading": {"$gt": 0}}
         )
 
-    def removed(self, record: Doc) -> None:
-        """The relay removed a file record: its day is recomputed at the next refresh."""
+    async def removed(self, record: Doc) -> None:
+        """The relay removed a file record: its day is marked, in the database, for the next refresh.
+
+        The mark is stored rather than held in memory so that a crash, or a refresh by another
+        gateway replica, still sees it; each mark has its own id, so one written while a refresh
+        runs is not cleared by it.
+        """
         if record.get("org_id") and record.get("created_at"):
-            self._removed.add((str(record["org_id"]), day_of(record["created_at"])))
+            mark = {"_id": f"removed:{new_id()}", "level": "removed", "org_id": str(record["org_id"])}
+            await self.rollups.insert_one({**mark, "start": day_of(record["created_at"])})
 
     # -- keeping up ------------------------------------------------------------------
 
@@ -183,14 +188,18 @@ class Rollups:
         async with self._lock:
             state = await self.rollups.find_one({"_id": STATE_ID})
             started = utcnow()
+            marks = await self.rollups.find({"level": "removed"}, {"org_id": 1, "start": 1}).to_list()
             if state is None:
                 await self._build_all()
             else:
-                await self._recompute_days(await self._dirty_days(as_utc(state["watermark"]) - OVERLAP))
+                removed = {(str(m["org_id"]), as_utc(m["start"])) for m in marks}
+                await self._recompute_days(removed | await self._dirty_days(as_utc(state["watermark"]) - OVERLAP))
             await self.rollups.update_one({"_id": STATE_ID}, {"$set": {"watermark": started}}, upsert=True)
+            if marks:
+                await self.rollups.delete_many({"_id": {"$in": [m["_id"] for m in marks]}})
 
     async def _dirty_days(self, since: datetime) -> set[tuple[str, datetime]]:
-        dirty, self._removed = self._removed, set()
+        dirty: set[tuple[str, datetime]] = set()
         changed = self.files.find({"updated_at": {"$gte": since}}, {"org_id": 1, "created_at": 1})
         async for doc in changed:
             if doc.get("org_id"):

@@ -34,7 +34,7 @@ class Analytics:
         """The outbox relay's removal callback: the record's day is recomputed at the next refresh, then ``then``."""
 
         async def removed(record: Doc) -> None:
-            self.repo.rollups.removed(record)
+            await self.repo.rollups.removed(record)
             await then(record)
 
         return removed
