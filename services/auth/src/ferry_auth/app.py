@@ -28,7 +28,7 @@ from ferry_auth.invitations import Invitations
 from ferry_auth.keyring import LiveKeyRing
 from ferry_auth.members import Members
 from ferry_auth.memberships import MembershipRepository
-from ferry_auth.org_events import OrgAnnouncer
+from ferry_auth.org_events import OrgAnnouncer, Reannouncer
 from ferry_auth.organizations import Organizations
 from ferry_auth.orgs import OrgRepository
 from ferry_auth.passwords import Passwords
@@ -65,7 +65,7 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
     memberships = MembershipRepository(infra.db)
     await orgs.ensure_indexes()
     await memberships.ensure_indexes()
-    announcer = OrgAnnouncer(infra.bus)
+    announcer = OrgAnnouncer(infra.bus, orgs, memberships)
     organizations = Organizations(orgs, memberships, users, announcer)
     members = Members(memberships, users, announcer)
     invitations = Invitations(infra.db, orgs, members, timedelta(days=settings.invitation_ttl_days))
@@ -107,6 +107,7 @@ async def build_state(settings: AuthSettings, infra: Infrastructure, keys: LiveK
         organizations=organizations,
         members=members,
         invitations=invitations,
+        announcer=announcer,
     )
 
 
@@ -123,9 +124,12 @@ def create_app(settings: AuthSettings, infra: Infrastructure | None = None) -> F
             app.state.auth = state
             subscription = await audit_log.subscribe(live.bus, audit_log.AuditConsumer(state.audit_log))
             usage_subscription = await usage.subscribe(live.bus, usage.UsageConsumer(state.organizations.repository))
+            reannouncer = Reannouncer(state.announcer, interval=settings.reannounce_interval_seconds)
+            await reannouncer.start()
             try:
                 yield
             finally:
+                await reannouncer.stop()
                 await usage_subscription.cancel()
                 await subscription.cancel()
         finally:

@@ -16,6 +16,7 @@ from ferry_auth.errors import AccountDisabled, Forbidden, Unauthenticated
 from ferry_auth.invitations import Invitations
 from ferry_auth.keyring import LiveKeyRing
 from ferry_auth.members import Members
+from ferry_auth.org_events import OrgAnnouncer
 from ferry_auth.organizations import Organizations
 from ferry_auth.sessions import Sessions
 from ferry_auth.two_factor import TwoFactor
@@ -41,6 +42,7 @@ class AuthState:
     organizations: Organizations
     members: Members
     invitations: Invitations
+    announcer: OrgAnnouncer
 
 
 def get_state(request: Request) -> AuthState:

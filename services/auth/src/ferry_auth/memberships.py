@@ -57,6 +57,19 @@ class MembershipRepository:
     async def ensure_indexes(self) -> None:
         await self._members.create_index([("user_id", ASCENDING), ("role", ASCENDING), ("joined_at", ASCENDING)])
         await self._members.create_index([("org_id", ASCENDING), ("role", ASCENDING), ("joined_at", ASCENDING)])
+        await self._members.create_index([("unannounced", ASCENDING), ("updated_at", ASCENDING)])
+
+    async def mark_announced(self, membership: Membership) -> None:
+        """This revision of the membership is on the bus; a later change stays owed."""
+        await self._members.update_one(
+            {"_id": membership_id(membership.org_id, membership.user_id), "revision": membership.revision},
+            {"$unset": {"unannounced": ""}},
+        )
+
+    async def unannounced(self, before: datetime, limit: int = 100) -> list[Membership]:
+        """Memberships changed before ``before`` whose latest revision never reached the bus."""
+        cursor = self._members.find({"unannounced": True, "updated_at": {"$lt": before}}).limit(limit)
+        return [_membership(doc) for doc in await cursor.to_list()]
 
     async def get(self, org_id: str, user_id: str) -> Membership | None:
         """The current membership (None when not a member)."""
@@ -70,7 +83,13 @@ class MembershipRepository:
 
     async def set_role(self, org_id: str, user_id: str, role: OrgRole | None, *, rejoin: bool = False) -> Membership:
         """Give the user ``role`` (None removes them); the revision grows. ``rejoin`` starts ``joined_at`` anew."""
-        changes: dict[str, Any] = {"org_id": org_id, "user_id": user_id, "role": role.value if role else None}
+        changes: dict[str, Any] = {
+            "org_id": org_id,
+            "user_id": user_id,
+            "role": role.value if role else None,
+            "unannounced": True,
+            "updated_at": now_ms(),
+        }
         if rejoin:
             changes["joined_at"] = now_ms()
         doc = await self._members.find_one_and_update(
@@ -93,6 +112,8 @@ class MembershipRepository:
                     "role": role.value,
                     "revision": 1,
                     "joined_at": now_ms(),
+                    "unannounced": True,
+                    "updated_at": now_ms(),
                 }
             },
             upsert=True,

@@ -3,24 +3,39 @@
 Each is published after the change is stored, with publisher confirms, the
 organization in the envelope (``org_id``) so consumers route without reading
 payloads, and the stored revision, so a consumer keeps the newest it has heard.
+
+The gateway enforces memberships from these events, so none may be lost: every
+change is stored marked ``unannounced`` and the mark is cleared only once that
+revision is confirmed on the bus. If the publish fails (the broker is down, the
+process dies) the ``Reannouncer`` finds the mark and publishes the snapshot again.
 """
 
 from __future__ import annotations
 
-from ferry_auth.memberships import Membership
-from ferry_auth.orgs import Organization
+import asyncio
+from datetime import timedelta
+
+import structlog
+
+from ferry_auth.memberships import Membership, MembershipRepository
+from ferry_auth.orgs import Organization, OrgRepository
 from ferry_core.bus import Bus
-from ferry_core.events import Envelope, OrgMemberUpdated, OrgUpdated
+from ferry_core.events import Envelope, OrgMemberUpdated, OrgUpdated, utcnow
 from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
+from ferry_core.tasks import stop_task
 
 SOURCE = "ferry-auth"
 
+log = structlog.get_logger(__name__)
+
 
 class OrgAnnouncer:
-    """Publishes organization and membership snapshots on the bus."""
+    """Publishes organization and membership snapshots on the bus, and records that they went out."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, orgs: OrgRepository, members: MembershipRepository) -> None:
         self._bus = bus
+        self._orgs = orgs
+        self._members = members
 
     async def organization(self, org: Organization) -> None:
         payload = OrgUpdated(
@@ -33,6 +48,7 @@ class OrgAnnouncer:
             revision=org.revision,
         )
         await self._publish(payload, org_id=org.id, subject=org.id)
+        await self._orgs.mark_announced(org.id, org.revision)
 
     async def membership(self, membership: Membership) -> None:
         payload = OrgMemberUpdated(
@@ -42,6 +58,18 @@ class OrgAnnouncer:
             revision=membership.revision,
         )
         await self._publish(payload, org_id=membership.org_id, subject=membership.user_id)
+        await self._members.mark_announced(membership)
+
+    async def owed(self, changed_before: timedelta) -> int:
+        """Publish what was stored longer than ``changed_before`` ago and never confirmed; how many."""
+        before = utcnow() - changed_before
+        orgs = await self._orgs.unannounced(before)
+        for org in orgs:
+            await self.organization(org)
+        members = await self._members.unannounced(before)
+        for membership in members:
+            await self.membership(membership)
+        return len(orgs) + len(members)
 
     async def _publish(self, payload: OrgUpdated | OrgMemberUpdated, *, org_id: str, subject: str) -> None:
         envelope = Envelope.wrap(
@@ -49,3 +77,34 @@ class OrgAnnouncer:
         )
         await self._bus.publish(envelope)
         EVENTS_PUBLISHED.labels("auth", envelope.type).inc()
+
+
+class Reannouncer:
+    """Every ``interval``, publishes again what a failed publish left unannounced.
+
+    Only changes older than ``grace`` are taken, so a request still publishing its own
+    change is not raced (a duplicate would be harmless, as consumers keep the highest revision).
+    """
+
+    def __init__(self, announcer: OrgAnnouncer, *, interval: float = 10.0, grace: float = 5.0) -> None:
+        self._announcer = announcer
+        self._interval = interval
+        self._grace = timedelta(seconds=grace)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="org-reannouncer")
+
+    async def stop(self) -> None:
+        await stop_task(self._task)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                sent = await self._announcer.owed(self._grace)
+            except Exception as exc:
+                log.warning("cannot announce owed organization changes yet", error=str(exc))
+                continue
+            if sent:
+                log.info("announced organization changes a failed publish had left owed", count=sent)

@@ -78,6 +78,16 @@ class OrgRepository:
     async def ensure_indexes(self) -> None:
         # ``GET /orgs?all=true`` pages every live organization oldest first.
         await self._orgs.create_index([("deleted", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])
+        await self._orgs.create_index([("unannounced", ASCENDING), ("updated_at", ASCENDING)])
+
+    async def mark_announced(self, org_id: str, revision: int) -> None:
+        """The snapshot at ``revision`` is on the bus; a later change stays owed."""
+        await self._orgs.update_one({"_id": org_id, "revision": revision}, {"$unset": {"unannounced": ""}})
+
+    async def unannounced(self, before: datetime, limit: int = 100) -> list[Organization]:
+        """Organizations changed before ``before`` whose latest snapshot never reached the bus (deleted ones too)."""
+        cursor = self._orgs.find({"unannounced": True, "updated_at": {"$lt": before}}).limit(limit)
+        return [_organization(doc) for doc in await cursor.to_list()]
 
     async def create(self, *, name: str, created_by: str, org_id: str | None = None, personal: bool = False) -> bool:
         """Insert an organization; False when one of that id exists already (a personal one made twice)."""
@@ -91,6 +101,7 @@ class OrgRepository:
             "usage": None,
             "deleted": False,
             "revision": 1,
+            "unannounced": True,
             "created_at": now,
             "updated_at": now,
         }
@@ -136,7 +147,7 @@ class OrgRepository:
         """Apply an announced change: the revision grows with it."""
         doc = await self._orgs.find_one_and_update(
             {"_id": org_id, **_LIVE},
-            {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"revision": 1}},
+            {"$set": {**changes, "unannounced": True, "updated_at": utcnow()}, "$inc": {"revision": 1}},
             return_document=ReturnDocument.AFTER,
         )
         return _organization(doc) if doc else None

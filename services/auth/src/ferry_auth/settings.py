@@ -56,6 +56,9 @@ class AuthSettings(CommonSettings):
     invitation_ttl_days: int = Field(default=7, gt=0, le=365)
     """How long an invitation to an organization can be accepted."""
 
+    reannounce_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How often organization and membership changes whose publish failed are published again."""
+
     totp_issuer: str = "Ferry"
     """The issuer name authenticator apps show next to a Ferry account."""
 
