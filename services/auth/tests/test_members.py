@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -75,6 +76,23 @@ async def test_the_last_owner_can_be_neither_demoted_nor_removed(api, team) -> N
     assert (await set_role(api, team, "owner", "admin", "owner")).status_code == 200
     assert (await set_role(api, team, "admin", "owner", "member")).status_code == 200
     assert (await remove(api, team, "admin", "admin")).status_code == 409  # now the last owner again
+
+
+async def test_two_owners_stepping_down_at_the_same_moment_leave_an_owner(api, team) -> None:
+    assert (await set_role(api, team, "owner", "admin", "owner")).status_code == 200
+    for _ in range(5):
+        # Each owner demotes themself at once: both pass the count made before the change.
+        answers = await asyncio.gather(
+            set_role(api, team, "owner", "owner", "member"), set_role(api, team, "admin", "admin", "member")
+        )
+        assert sorted(a.status_code for a in answers) in ([200, 409], [409, 409]), [a.text for a in answers]
+        members = await api.client.get(f"/orgs/{team.id}/members", headers=team.headers("platform"))
+        owners = [m["username"] for m in members.json() if m["role"] == "owner"]
+        assert owners, "the organization was left without an owner"
+        # Make both owners again for the next round.
+        for name in ("owner", "admin"):
+            if team.people[name][0]["username"] not in owners:
+                assert (await set_role(api, team, "platform", name, "owner")).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 
 Admins manage members; only an owner (or the platform admin) grants or takes
 away the owner role, and the last owner can be neither demoted nor removed, so
-an organization always has someone who can delete it. Between the owner count
-and the change two concurrent requests could both pass; the count is a guard,
-and the platform admin (owner everywhere) can always repair an ownerless one.
+an organization always has someone who can delete it. Two owners demoting each
+other at the same moment could both pass a count made before the change, so the
+owners are counted again after it: a change that left none is undone (409).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class Members:
         if current.role is role:
             return current
         changed = await self._members.set_role(access.org.id, user_id, role)
+        if current.role is OrgRole.OWNER:
+            await self._undo_if_ownerless(access, user_id, "the last owner cannot be demoted")
         await self._announce.membership(changed)
         return Member(changed, role, current.username)
 
@@ -63,6 +65,8 @@ class Members:
         if current.role is OrgRole.OWNER:
             await self._keep_an_owner(access, "the last owner cannot leave; make another member an owner first")
         removed = await self._members.set_role(access.org.id, user_id, None)
+        if current.role is OrgRole.OWNER:
+            await self._undo_if_ownerless(access, user_id, "the last owner cannot leave")
         await self._announce.membership(removed)
         return current
 
@@ -93,3 +97,11 @@ class Members:
     async def _keep_an_owner(self, access: OrgAccess, detail: str) -> None:
         if await self._members.count(access.org.id, OrgRole.OWNER) <= 1:
             raise Conflict(detail)
+
+    async def _undo_if_ownerless(self, access: OrgAccess, user_id: str, detail: str) -> None:
+        """After taking the owner role from ``user_id``: if no owner is left (a concurrent change), give it back."""
+        if await self._members.count(access.org.id, OrgRole.OWNER) > 0:
+            return
+        restored = await self._members.set_role(access.org.id, user_id, OrgRole.OWNER)
+        await self._announce.membership(restored)
+        raise Conflict(f"{detail}: another owner was demoted or left at the same moment")
