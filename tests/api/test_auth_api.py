@@ -2,14 +2,16 @@
 
 Generated values rarely name a real user, key or token, so about half of the
 cases are aimed: the path or body is swapped for one that exists (a fresh
-account to disable or delete, a fresh refresh token, the caller's own key), so
-that success answers are checked against their schemas too.
+account to disable or delete, a fresh refresh token, the caller's own key, a
+fresh shared organization with a member and an invitation), so that success
+answers are checked against their schemas too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 from hypothesis import strategies as st
 from schemathesis import Case
 
@@ -49,6 +51,55 @@ def _own_org(case: Case, world: World) -> Caller | None:
     return None
 
 
+def _create_org(world: World) -> str:
+    """A fresh shared organization the usual caller owns (a personal one takes no invitations and stays)."""
+    response = httpx.post(f"{world.urls.auth}/orgs", headers=world.user.bearer, json={"name": "aimed"}, timeout=30)
+    assert response.status_code == 201, response.text
+    org_id: str = response.json()["org_id"]
+    return org_id
+
+
+def _invite(world: World, org_id: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{world.urls.auth}/orgs/{org_id}/invitations", headers=world.user.bearer, json={"role": "member"}, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    invitation: dict[str, str] = response.json()
+    return invitation
+
+
+def _shared_org(case: Case, world: World) -> Caller | None:
+    case.path_parameters["org_id"] = _create_org(world)
+    return None
+
+
+def _shared_org_for_admin(case: Case, world: World) -> Caller | None:
+    case.path_parameters["org_id"] = _create_org(world)
+    return world.admin  # quotas are the platform admin's
+
+
+def _shared_org_member(case: Case, world: World) -> Caller | None:
+    org_id = _create_org(world)
+    token = _invite(world, org_id)["token"]
+    accepted = httpx.post(
+        f"{world.urls.auth}/invitations/accept", headers=world.keyholder.bearer, json={"token": token}, timeout=30
+    )
+    assert accepted.status_code == 200, accepted.text
+    case.path_parameters.update(org_id=org_id, user_id=world.keyholder.user_id)
+    return None
+
+
+def _open_invitation(case: Case, world: World) -> Caller | None:
+    org_id = _create_org(world)
+    case.path_parameters.update(org_id=org_id, invitation_id=_invite(world, org_id)["invitation_id"])
+    return None
+
+
+def _invitation_token(case: Case, world: World) -> Caller | None:
+    case.body = {"token": _invite(world, _create_org(world))["token"]}
+    return world.keyholder  # not yet a member of the organization
+
+
 # What an aimed case of each operation is made to hit.
 # Each returns who must call for the aim to hit (None: the usual caller).
 AIMS: dict[str, Callable[[Case, World], Caller | None]] = {
@@ -61,21 +112,17 @@ AIMS: dict[str, Callable[[Case, World], Caller | None]] = {
     "POST /auth/refresh": _fresh_refresh_token,
     "POST /auth/logout": _fresh_refresh_token,
     "DELETE /auth/api-keys/{key_id}": _fresh_key,
-    **{
-        f"{method} {path}": _own_org
-        for method, path in (
-            ("GET", "/orgs/{org_id}"),
-            ("PATCH", "/orgs/{org_id}"),
-            ("DELETE", "/orgs/{org_id}"),
-            ("PUT", "/orgs/{org_id}/quotas"),
-            ("GET", "/orgs/{org_id}/members"),
-            ("PATCH", "/orgs/{org_id}/members/{user_id}"),
-            ("DELETE", "/orgs/{org_id}/members/{user_id}"),
-            ("POST", "/orgs/{org_id}/invitations"),
-            ("GET", "/orgs/{org_id}/invitations"),
-            ("DELETE", "/orgs/{org_id}/invitations/{invitation_id}"),
-        )
-    },
+    "GET /orgs/{org_id}": _own_org,
+    "PATCH /orgs/{org_id}": _own_org,
+    "GET /orgs/{org_id}/members": _own_org,
+    "GET /orgs/{org_id}/invitations": _own_org,
+    "DELETE /orgs/{org_id}": _shared_org,
+    "POST /orgs/{org_id}/invitations": _shared_org,
+    "PUT /orgs/{org_id}/quotas": _shared_org_for_admin,
+    "PATCH /orgs/{org_id}/members/{user_id}": _shared_org_member,
+    "DELETE /orgs/{org_id}/members/{user_id}": _shared_org_member,
+    "DELETE /orgs/{org_id}/invitations/{invitation_id}": _open_invitation,
+    "POST /invitations/accept": _invitation_token,
 }
 ADMIN_PATHS = ("/users", "/users/{user_id}", "/users/{user_id}/totp", "/audit", "/audit/export")
 

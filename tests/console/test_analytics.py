@@ -29,6 +29,9 @@ _CHARTS = """() => Object.fromEntries([...document.querySelectorAll("canvas")].m
 }))"""
 
 
+_DRAWN = "(ids) => ids.every((id) => Chart.getChart(id))"
+
+
 def charts(console: Watched) -> dict[str, Any]:
     return dict(console.page.evaluate(_CHARTS))
 
@@ -62,6 +65,8 @@ def test_analytics_charts_and_the_organization_switcher(console: Watched, user: 
     expect(page.locator("#analytics-summary")).to_contain_text("3 files")
     expect(page.locator("#org-analytics")).to_be_visible()  # the owner of the personal organization manages it
     expect(page.locator("#caption-success")).to_have_text("Parse success rate: 100.0%")
+    # The organization's charts come after two more requests: wait for them to be drawn.
+    page.wait_for_function(_DRAWN, arg=["chart-members", "chart-slowest"], timeout=30_000)
 
     drawn = charts(console)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
