@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import utcnow
 from ferry_core.infra import Document
+from ferry_core.tasks import stop_task
 from ferry_ingest.analytics import AnalyticsRepository, Doc
 from ferry_ingest.analytics_cache import TtlCache
 from ferry_ingest.analytics_schemas import MyAnalytics, OrgAnalytics, PlatformAnalytics
@@ -19,6 +22,8 @@ from ferry_ingest.deps import ActiveOrg, CurrentUser
 from ferry_ingest.errors import Forbidden, error_responses
 from ferry_ingest.settings import IngestSettings
 
+log = structlog.get_logger(__name__)
+
 
 class Analytics:
     """The pipelines and the cache in front of them, as the app wires them."""
@@ -26,6 +31,24 @@ class Analytics:
     def __init__(self, repo: AnalyticsRepository, cache: TtlCache) -> None:
         self.repo = repo
         self.cache = cache
+        self._warming: asyncio.Task[None] | None = None
+
+    def warm(self) -> None:
+        """Bring the rollups up to date in the background, so the first read after a start does not.
+
+        On a database that has none yet this builds them all, which takes seconds per 100,000 records;
+        a read arriving meanwhile waits for it instead of starting its own.
+        """
+        self._warming = asyncio.create_task(self._refresh(), name="analytics-warm")
+
+    async def stop(self) -> None:
+        await stop_task(self._warming)
+
+    async def _refresh(self) -> None:
+        try:
+            await self.repo.rollups.refresh()
+        except Exception as exc:  # the next read refreshes again
+            log.warning("could not bring the analytics rollups up to date at start", error=str(exc))
 
     async def cached(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
         return await self.cache.get_or_compute(key, compute)

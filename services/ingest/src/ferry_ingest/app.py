@@ -132,9 +132,11 @@ def create_app(
         await relay.start()
         await usage.start()
         await sweeper.start()
+        app.state.analytics.warm()
         try:
             yield
         finally:
+            await app.state.analytics.stop()
             await sweeper.stop()
             await usage.stop()
             await relay.stop()
