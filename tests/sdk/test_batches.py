@@ -49,3 +49,26 @@ async def test_batches_with_the_async_client(aclient: AsyncFerryClient, csv_file
         await asyncio.sleep(0.1)
     assert stats.by_status == {"parsed": 1}
     assert (await aclient.list_batches(limit=1)).items[0].batch_id == batch.batch_id
+
+
+def test_watching_a_batch_to_completion_with_the_sync_client(client: FerryClient, csv_file: Path) -> None:
+    batch = client.create_batch("watched")
+    client.upload(csv_file, batch_id=batch.batch_id)
+    client.upload(csv_file, batch_id=batch.batch_id)
+    # Connects now: the newest figures come first (the batch may be complete already), then newer ones,
+    # and the watch ends at batch_completed.
+    messages = list(client.watch(batch_id=batch.batch_id))
+    assert messages[-1].type == "batch_completed" and messages[-1].data is not None
+    updates = [m.batch for m in messages if m.batch is not None]
+    assert updates and all(u.batch_id == batch.batch_id for u in updates)
+    assert [u.revision for u in updates] == sorted(set(u.revision for u in updates))  # newer only
+    final = client.get_batch(batch.batch_id)
+    assert final.complete and messages[-1].data["counts"] == final.by_status == {"parsed": 2}
+
+
+async def test_watching_a_batch_with_the_async_client(aclient: AsyncFerryClient, csv_file: Path) -> None:
+    batch = await aclient.create_batch()
+    await aclient.upload(csv_file, batch_id=batch.batch_id)
+    seen = [message async for message in aclient.watch(batch_id=batch.batch_id)]
+    assert seen[-1].type == "batch_completed"
+    assert any(m.batch is not None and m.batch.complete for m in seen)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ferry_launcher.cli import app
+from ferry_sdk import FerryClient
 
 from .conftest import PASSWORD
 
@@ -111,3 +112,16 @@ def test_a_real_ferry_process_uploads_and_watches(ferry_url: str, account: tuple
     assert "people.csv" in upload.stderr and "100%" in upload.stderr
     (row,) = [line for line in upload.stdout.splitlines() if "people.csv" in line]
     assert "parsed" in row and "250 rows" in row
+
+
+def test_watch_a_batch_until_it_completes(signed_in: str, runner: CliRunner, client: FerryClient, csv_file: Path):
+    batch = client.create_batch("cli")
+    client.upload(csv_file, batch_id=batch.batch_id)
+    shown = runner.invoke(app, ["watch", "--batch", batch.batch_id])
+    assert shown.exit_code == 0, shown.output
+    assert f"batch {batch.batch_id}" in shown.stdout and "batch_completed" in shown.stdout
+    as_json = runner.invoke(app, ["watch", "--batch", batch.batch_id, "--json"])
+    lines = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert lines[-1]["type"] == "batch_completed" and lines[-1]["data"]["counts"] == {"parsed": 1}
+    both = runner.invoke(app, ["watch", "some-file", "--batch", batch.batch_id])
+    assert both.exit_code == 2

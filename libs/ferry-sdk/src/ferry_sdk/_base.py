@@ -100,10 +100,12 @@ class ClientBase:
             "headers": headers,
         }
 
-    def _ws_target(self, file_id: str | None) -> tuple[str, list[Subprotocol]]:
+    def _ws_target(self, file_id: str | None, batch_id: str | None = None) -> tuple[str, list[Subprotocol]]:
         if self._tokens is None:
             raise Unauthorized("watching needs a signed-in user (an access token); API keys reach the files API only")
-        uri = f"{self.ws_url}/ws" + (f"/{file_id}" if file_id else "")
+        if file_id and batch_id:
+            raise ValueError("watch one file or one batch, not both")
+        uri = f"{self.ws_url}/ws" + (f"/{file_id}" if file_id else f"/batches/{batch_id}" if batch_id else "")
         if self.org is not None:  # the query, as browsers send it (they cannot set WebSocket headers)
             uri += f"?{ORG_QUERY}={quote(self.org, safe='')}"
         return uri, [Subprotocol("bearer"), Subprotocol(self._tokens.access_token)]
@@ -128,9 +130,13 @@ def message_of(text: str | bytes) -> Message | None:
     return Message.model_validate(body) if isinstance(body, dict) and "type" in body else None
 
 
-def finished(message: Message, file_id: str | None, until_done: bool) -> bool:
-    """Whether a watch of ``file_id`` is over: the file reached a final status, or was deleted."""
-    if not until_done or file_id is None:
+def finished(message: Message, file_id: str | None, until_done: bool, batch_id: str | None = None) -> bool:
+    """Whether a watch is over: its file reached a final status or was deleted, or its batch completed."""
+    if not until_done:
+        return False
+    if batch_id is not None:
+        return message.type == "batch_completed"
+    if file_id is None:
         return False
     if message.type == "file_deleted":
         return message.subject == file_id

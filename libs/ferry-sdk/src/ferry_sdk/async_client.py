@@ -409,19 +409,22 @@ class AsyncFerryClient(ClientBase):
             interval = min(interval * 1.5, 2.0)
         return await self.get(file_id)
 
-    async def watch(self, file_id: str | None = None, *, until_done: bool | None = None) -> AsyncIterator[Message]:
-        """The notifier's messages about one file (or all of the caller's), current state first.
+    async def watch(
+        self, file_id: str | None = None, *, batch_id: str | None = None, until_done: bool | None = None
+    ) -> AsyncIterator[Message]:
+        """The notifier's messages about one file, one batch, or all of the active organization's files.
 
-        A watch of one file ends when it is parsed, failed, cancelled or deleted
-        (``until_done=False`` keeps it open); reconnects after a dropped
-        connection or an expired token. Heartbeats are answered, not yielded.
+        The current state comes first. A watch of one file ends when it is parsed, failed,
+        cancelled or deleted; of a batch (``batch_update`` messages, see ``Message.batch``)
+        at its ``batch_completed``; ``until_done=False`` keeps either open. Reconnects
+        after a dropped connection or an expired token. Heartbeats are answered, not yielded.
         """
-        until_done = file_id is not None if until_done is None else until_done
+        until_done = (file_id or batch_id) is not None if until_done is None else until_done
         reconnects, refreshed = Reconnects(), False
         while True:
             if self._refresh_due():
                 await self._refresh(self._access_token)
-            uri, subprotocols = self._ws_target(file_id)
+            uri, subprotocols = self._ws_target(file_id, batch_id)
             try:
                 async with connect(uri, subprotocols=subprotocols, open_timeout=self.timeout) as ws:
                     refreshed = False
@@ -435,7 +438,7 @@ class AsyncFerryClient(ClientBase):
                             await ws.send(PONG)
                             continue
                         yield message
-                        if finished(message, file_id, until_done):
+                        if finished(message, file_id, until_done, batch_id):
                             return
             except InvalidStatus as exc:
                 error = handshake_error(exc)

@@ -346,6 +346,20 @@ class ReplayReport(_Model):
 # -- the notifier ----------------------------------------------------------------
 
 
+class BatchUpdate(_Model):
+    """A batch's aggregate figures as the notifier relays them (``batch_update``); a higher revision is newer."""
+
+    batch_id: str
+    owner_id: str
+    revision: int
+    files: int
+    counts: dict[str, int]
+    bytes: int
+    rows: int
+    progress: int
+    complete: bool
+
+
 class Message(_Model):
     """One message from the notifier: ``status_update`` / ``progress_update`` carry a ``Progress``."""
 
@@ -358,6 +372,13 @@ class Message(_Model):
     def progress(self) -> Progress | None:
         if self.type in ("status_update", "progress_update") and self.data is not None:
             return Progress.model_validate(self.data)
+        return None
+
+    @property
+    def batch(self) -> BatchUpdate | None:
+        """A batch's figures, from a ``batch_update`` message (``watch(batch_id=...)``)."""
+        if self.type == "batch_update" and self.data is not None:
+            return BatchUpdate.model_validate(self.data)
         return None
 
     @property

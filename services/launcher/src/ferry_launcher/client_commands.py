@@ -297,18 +297,21 @@ def rm(
 
 def watch(
     file_id: Annotated[str | None, typer.Argument(help="one file (default: all of yours, until Ctrl-C)")] = None,
+    batch: Annotated[str | None, typer.Option(help="follow this batch's figures until it completes")] = None,
     url: Url = None,
     org: Org = None,
     json: Json = False,
 ) -> None:
-    """Follow live progress: of one file until it is done (exit 4 if it fails), or of all your files."""
+    """Follow live progress: of one file until it is done (exit 4 if it fails), a batch, or all your files."""
+    if file_id is not None and batch is not None:
+        raise typer.BadParameter("give a file id or --batch, not both")
     out = render.stdout()
 
     async def run() -> str | None:
         last: str | None = None
         async with AsyncFerryClient(**_client_args(url, org)) as client:
             names: dict[str, str] = {}
-            async for message in client.watch(file_id):
+            async for message in client.watch(file_id, batch_id=batch):
                 progress = message.progress
                 if progress is not None:
                     last = str(progress.status)

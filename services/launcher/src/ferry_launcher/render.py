@@ -213,6 +213,9 @@ def _limit(value: int | None) -> str:
 
 
 def message_line(message: Message, names: dict[str, str]) -> Text:
+    if (batch := message.batch) is not None:
+        counts = "  ".join(f"{name} {count}" for name, count in sorted(batch.counts.items()))
+        return Text(f"batch {batch.batch_id}  {batch.progress:>3}%  {batch.files} files  {counts}  rows {batch.rows}")
     progress = message.progress
     subject = message.subject or "-"
     label = names.get(subject, subject)
