@@ -12,7 +12,9 @@ A request names its active organization with the ``X-Ferry-Org`` header or the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 ORG_HEADER = "X-Ferry-Org"
 ORG_QUERY = "org"
@@ -50,6 +52,14 @@ _RANK = {OrgRole.VIEWER: 0, OrgRole.MEMBER: 1, OrgRole.ADMIN: 2, OrgRole.OWNER: 
 def personal_org_id(user_id: str) -> str:
     """The id of a user's personal organization: the user's own id."""
     return user_id
+
+
+def record_org(record: Mapping[str, Any]) -> str:
+    """The organization of a stored record (a file, project or batch) with ``org_id`` and ``owner_id``.
+
+    One written before organizations has no ``org_id``: it belongs to its owner's personal organization.
+    """
+    return str(record.get("org_id") or personal_org_id(str(record["owner_id"])))
 
 
 def parse_role(value: object) -> OrgRole | None:

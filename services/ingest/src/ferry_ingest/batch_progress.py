@@ -28,7 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ferry_core.bus import Bus
 from ferry_core.events import BatchProgress, Envelope
 from ferry_core.observability import correlation_id_var
-from ferry_core.orgs import personal_org_id
+from ferry_core.orgs import record_org
 from ferry_core.readmodels import FILES
 from ferry_ingest.batches import SOURCE, TERMINAL, BatchesRepository, Doc
 
@@ -115,7 +115,7 @@ class BatchProgressPublisher:
                 source=SOURCE,
                 subject=batch_id,
                 correlation_id=correlation_id_var.get(),
-                org_id=batch.get("org_id") or personal_org_id(owner_id),
+                org_id=record_org(batch),
             )
         )
 

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
+from ferry_core.orgs import record_org
 from ferry_core.tokens import Principal
-from ferry_ingest.batches import BatchesRepository, BatchNotFound, is_complete, org_of
+from ferry_ingest.batches import BatchesRepository, BatchNotFound, is_complete
 from ferry_ingest.deps import ActiveOrg, Batches, CurrentUser, Files, Limit, Offset, Orgs
 from ferry_ingest.errors import error_responses
 from ferry_ingest.orgs import OrgStore
@@ -72,7 +73,7 @@ def _record(doc: dict[str, Any], by_status: dict[str, int]) -> BatchRecord:
     return BatchRecord(
         batch_id=str(doc["_id"]),
         owner_id=doc["owner_id"],
-        org_id=org_of(doc),
+        org_id=record_org(doc),
         name=doc.get("name"),
         created_at=doc["created_at"],
         files=sum(by_status.values()),
@@ -85,7 +86,7 @@ def _record(doc: dict[str, Any], by_status: dict[str, int]) -> BatchRecord:
 async def _readable(batches: BatchesRepository, orgs: OrgStore, user: Principal, batch_id: str) -> dict[str, Any]:
     """A batch of an organization the caller is a member of; any other is not found."""
     doc = await batches.get(batch_id, None)
-    if doc is None or await role_in(orgs, user, org_of(doc)) is None:
+    if doc is None or await role_in(orgs, user, record_org(doc)) is None:
         raise BatchNotFound()
     return doc
 

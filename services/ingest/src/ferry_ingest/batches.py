@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import BatchCompleted, Envelope, FileStatus, new_id, utcnow
 from ferry_core.observability import correlation_id_var
+from ferry_core.orgs import record_org
 from ferry_core.readmodels import FILES
 from ferry_ingest.errors import NotFound
 
@@ -217,7 +218,7 @@ class BatchesRepository:
             source=SOURCE,
             subject=batch_id,
             correlation_id=correlation_id_var.get(),
-            org_id=org_of(batch),
+            org_id=record_org(batch),
         )
         now = utcnow()
         result = await self.collection.update_one(
@@ -228,11 +229,6 @@ class BatchesRepository:
             },
         )
         return result.modified_count == 1
-
-
-def org_of(doc: Doc) -> str:
-    """A batch's organization (one opened before organizations: its owner's personal one)."""
-    return str(doc.get("org_id") or doc["owner_id"])
 
 
 async def destination(repo: BatchesRepository, batch_id: str, org_id: str) -> Doc:

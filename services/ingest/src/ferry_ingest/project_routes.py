@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, field_validator
 
-from ferry_core.orgs import OrgRole
+from ferry_core.orgs import OrgRole, record_org
 from ferry_core.tokens import Principal
 from ferry_ingest.deps import ActiveOrg, CurrentUser, Files, Limit, Offset, Orgs, Projects
 from ferry_ingest.errors import FileNotFound, Forbidden, error_responses
 from ferry_ingest.orgs import OrgStore
 from ferry_ingest.orgscope import role_in
-from ferry_ingest.projects import ProjectNotFound, ProjectsRepository, changeable, destination, org_of
+from ferry_ingest.projects import ProjectNotFound, ProjectsRepository, changeable, destination
 from ferry_ingest.schemas import FileRecord, record_of, typed_name
 
 router = APIRouter(tags=["projects"])
@@ -85,7 +85,7 @@ def _record(doc: dict[str, Any], usage: tuple[int, int]) -> ProjectRecord:
     return ProjectRecord(
         project_id=str(doc["_id"]),
         owner_id=doc["owner_id"],
-        org_id=org_of(doc),
+        org_id=record_org(doc),
         name=doc["name"],
         description=doc.get("description"),
         archived=bool(doc.get("archived")),
@@ -102,7 +102,7 @@ async def _readable(
 ) -> tuple[dict[str, Any], OrgRole]:
     """A project of an organization the caller is a member of, and their role there; any other is not found."""
     doc = await projects.get(project_id, None)
-    role = await role_in(orgs, user, org_of(doc)) if doc else None
+    role = await role_in(orgs, user, record_org(doc)) if doc else None
     if doc is None or role is None:
         raise ProjectNotFound()
     return doc, role
@@ -182,7 +182,7 @@ async def delete_project(
     # Archived first, so that no upload joins while the files are handled; a retry after a crash finds it archived.
     await projects.update(project_id, {"archived": True})
     for file_id, owner_id in doomed:
-        await files.delete(file_id, owner_id, org_of(doc))
+        await files.delete(file_id, owner_id, record_org(doc))
     await projects.release_files(project_id)  # all of them, or one that joined before the archiving
     await projects.delete(project_id)
     return Response(status_code=204)

@@ -155,11 +155,6 @@ class ProjectsRepository:
         )
 
 
-def org_of(doc: Doc) -> str:
-    """A project's organization (one made before organizations: its creator's personal one)."""
-    return str(doc.get("org_id") or doc["owner_id"])
-
-
 def changeable(doc: Doc, role: OrgRole, user: Principal) -> Doc:
     """A project the caller may change with ``role`` in its organization: members their own, admins any."""
     if not role.can_write:

@@ -13,7 +13,7 @@ from typing import Any
 from ferry_core.blobs import BlobStore
 from ferry_core.events import Envelope, FileCancelled, FileDeleted, FileStatus, Summary
 from ferry_core.observability import correlation_id_var
-from ferry_core.orgs import OrgRole, personal_org_id
+from ferry_core.orgs import OrgRole, personal_org_id, record_org
 from ferry_core.readmodels import ParsedReadModel, progress_of
 from ferry_core.tokens import Principal
 from ferry_ingest.errors import Conflict, FileNotFound, Forbidden, InvalidContent, NotReady
@@ -41,7 +41,7 @@ class FilesService:
         doc = await self.repo.get_visible(file_id, None)
         if doc is None:
             raise FileNotFound()
-        role = await role_in(self.orgs, principal, _org_of(doc))
+        role = await role_in(self.orgs, principal, record_org(doc))
         if role is None:
             raise FileNotFound()
         return doc, role
@@ -122,7 +122,7 @@ class FilesService:
         """
         if org_id is None:
             doc = await self.repo.get_visible(file_id, None)
-            org_id = _org_of(doc) if doc else personal_org_id(owner_id)
+            org_id = record_org(doc) if doc else personal_org_id(owner_id)
         event = Envelope.wrap(
             FileDeleted(file_id=file_id, owner_id=owner_id),
             source=SOURCE,
@@ -142,7 +142,7 @@ class FilesService:
             source=SOURCE,
             subject=file_id,
             correlation_id=correlation_id_var.get(),
-            org_id=_org_of(doc),
+            org_id=record_org(doc),
         )
         cancelled = await self.repo.mark_cancelled(file_id, event)
         if cancelled is None:
@@ -155,8 +155,3 @@ class FilesService:
     async def progress(self, doc: dict[str, Any]) -> FileProgressView:
         progress = progress_of(doc)
         return FileProgressView(**progress.model_dump(), queue_position=await self.repo.queue_position(doc))
-
-
-def _org_of(doc: dict[str, Any]) -> str:
-    """A record's organization; one written before organizations belongs to its owner's personal one."""
-    return str(doc.get("org_id") or personal_org_id(str(doc["owner_id"])))

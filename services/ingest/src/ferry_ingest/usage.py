@@ -31,6 +31,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.bus import Bus
 from ferry_core.events import Envelope, OrgUsage, utcnow
+from ferry_core.orgs import record_org
 from ferry_core.readmodels import FILES
 from ferry_core.tasks import stop_task
 
@@ -49,11 +50,6 @@ COUNTED: Doc = {"uploaded_at": {"$exists": True}}
 class Usage:
     bytes: int = 0
     files: int = 0
-
-
-def org_of(record: Doc) -> str:
-    """The organization a file record belongs to; records from before organizations belong to the owner's own."""
-    return str(record.get("org_id") or record["owner_id"])
 
 
 class UsageCounter:
@@ -80,12 +76,12 @@ class UsageCounter:
 
     async def count(self, record: Doc) -> None:
         """A file's upload completed: add it to its organization's usage."""
-        await self._add(org_of(record), int(record.get("size") or 0), 1)
+        await self._add(record_org(record), int(record.get("size") or 0), 1)
 
     async def uncount(self, record: Doc) -> None:
         """A file's record is gone: take it out again, if it was ever counted."""
         if record.get("uploaded_at") is not None:
-            await self._add(org_of(record), -int(record.get("size") or 0), -1)
+            await self._add(record_org(record), -int(record.get("size") or 0), -1)
 
     async def _add(self, org_id: str, size: int, files: int) -> None:
         await self.collection.update_one(
