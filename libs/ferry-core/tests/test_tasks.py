@@ -1,6 +1,6 @@
 import asyncio
 
-from ferry_core.tasks import stop_task
+from ferry_core.tasks import run_every, stop_task
 
 
 async def test_a_task_that_honours_cancellation_is_stopped() -> None:
@@ -35,3 +35,21 @@ async def test_none_and_finished_tasks_are_nothing_to_stop() -> None:
     done = asyncio.create_task(asyncio.sleep(0))
     await done
     await stop_task(done)
+
+
+async def test_a_periodic_task_outlives_a_failing_round() -> None:
+    rounds: list[int] = []
+
+    async def chore() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise RuntimeError("the database is away")
+
+    task = run_every(0.01, chore, name="chore")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2
+    while len(rounds) < 3:
+        assert loop.time() < deadline, rounds
+        await asyncio.sleep(0.01)
+    await stop_task(task)
+    assert task.cancelled()

@@ -1,8 +1,9 @@
-"""Stopping a background task without letting a lost cancellation hang a shutdown."""
+"""Background tasks: one that repeats, and stopping one without letting a lost cancellation hang a shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -28,3 +29,21 @@ async def stop_task(task: asyncio.Task[Any] | None, timeout: float = STOP_TIMEOU
         return
     if not task.cancelled() and task.exception() is not None:
         log.warning("a background task ended with an error", task=task.get_name(), error=repr(task.exception()))
+
+
+def run_every(interval: float, action: Callable[[], Awaitable[object]], *, name: str) -> asyncio.Task[None]:
+    """A task that awaits ``action`` every ``interval`` seconds, first after one interval.
+
+    A failure is logged and the next round comes as usual: a background chore must outlive a
+    broker or database that is briefly away. Stop it with ``stop_task``.
+    """
+
+    async def repeat() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await action()
+            except Exception:
+                log.exception("a periodic task failed; trying again next time", task=name)
+
+    return asyncio.create_task(repeat(), name=name)

@@ -22,7 +22,7 @@ from ferry_auth.orgs import Organization, OrgRepository
 from ferry_core.bus import Bus
 from ferry_core.events import Envelope, OrgMemberUpdated, OrgUpdated, utcnow
 from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
-from ferry_core.tasks import stop_task
+from ferry_core.tasks import run_every, stop_task
 
 SOURCE = "ferry-auth"
 
@@ -93,18 +93,11 @@ class Reannouncer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="org-reannouncer")
+        self._task = run_every(self._interval, self._once, name="org-reannouncer")
 
     async def stop(self) -> None:
         await stop_task(self._task)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                sent = await self._announcer.owed(self._grace)
-            except Exception as exc:
-                log.warning("cannot announce owed organization changes yet", error=str(exc))
-                continue
-            if sent:
-                log.info("announced organization changes a failed publish had left owed", count=sent)
+    async def _once(self) -> None:
+        if sent := await self._announcer.owed(self._grace):
+            log.info("announced organization changes a failed publish had left owed", count=sent)

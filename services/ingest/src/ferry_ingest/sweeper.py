@@ -34,7 +34,7 @@ from ferry_core.events import (
     utcnow,
 )
 from ferry_core.readmodels import CHUNKS, DOCUMENTS
-from ferry_core.tasks import stop_task
+from ferry_core.tasks import run_every, stop_task
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
 
@@ -76,18 +76,10 @@ class Sweeper:
 
     async def start(self) -> None:
         if self._interval > 0:
-            self._task = asyncio.create_task(self._run(), name="sweeper")
+            self._task = run_every(self._interval, self.sweep, name="sweeper")
 
     async def stop(self) -> None:
         await stop_task(self._task)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("sweep failed; trying again next time")
 
     async def sweep(self) -> SweepReport:
         report = SweepReport(
