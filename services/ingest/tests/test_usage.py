@@ -109,7 +109,7 @@ async def test_an_upload_that_never_completed_is_never_counted(
     await mongo_db["files"].insert_one(
         {"_id": "f1", "owner_id": "alice", "org_id": "alice", "size": 0, "status": "failed", "created_at": utcnow()}
     )
-    await gateway.app.state.files.delete("f1", "alice")
+    await gateway.app.state.files.delete("f1", "alice", "alice")
     await relay.drain()
     assert await mongo_db["files"].count_documents({}) == 0
     assert await usage.get("alice") == Usage()

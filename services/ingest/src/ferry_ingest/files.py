@@ -27,7 +27,7 @@ from ferry_core.events import (
     Stage,
     utcnow,
 )
-from ferry_core.orgs import personal_org_id
+from ferry_core.orgs import personal_org_id, record_org
 from ferry_core.readmodels import FILES
 
 Doc = dict[str, Any]
@@ -391,9 +391,10 @@ class FilesRepository:
         cursor = await self.collection.aggregate([{"$match": match}, {"$group": {"_id": key, "n": {"$sum": 1}}}])
         return {str(row["_id"]): int(row["n"]) async for row in cursor}
 
-    async def ids_of_owner(self, owner_id: str) -> list[str]:
-        cursor = self.collection.find({"owner_id": owner_id, "deleting": {"$ne": True}}, {"_id": 1})
-        return [str(doc["_id"]) async for doc in cursor]
+    async def of_owner(self, owner_id: str) -> list[tuple[str, str]]:
+        """``(file_id, org_id)`` of every file a user uploaded, in any organization (files being deleted left out)."""
+        cursor = self.collection.find({"owner_id": owner_id, "deleting": {"$ne": True}}, {"owner_id": 1, "org_id": 1})
+        return [(str(doc["_id"]), record_org(doc)) async for doc in cursor]
 
     async def owners_in_org(self, org_id: str) -> list[tuple[str, str]]:
         """``(file_id, owner_id)`` of every file of an organization (files being deleted left out)."""

@@ -18,7 +18,7 @@ log = structlog.get_logger(__name__)
 STATUS_QUEUE = "ferry.ingest.file-status"
 USERS_QUEUE = "ferry.ingest.user-deleted"
 
-DeleteFile = Callable[[str, str], Awaitable[None]]
+DeleteFile = Callable[[str, str, str], Awaitable[None]]  # file id, owner id, organization id
 
 
 class StatusProjection:
@@ -74,10 +74,10 @@ class UserCleanup:
         bind_correlation(envelope.correlation_id)
         payload = envelope.payload()
         assert isinstance(payload, UserDeleted)
-        file_ids = await self._repo.ids_of_owner(payload.user_id)
-        for file_id in file_ids:
-            await self._delete_file(file_id, payload.user_id)
-        log.info("deleted files of a deleted user", user_id=payload.user_id, files=len(file_ids))
+        files = await self._repo.of_owner(payload.user_id)
+        for file_id, org_id in files:
+            await self._delete_file(file_id, payload.user_id, org_id)
+        log.info("deleted files of a deleted user", user_id=payload.user_id, files=len(files))
         EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from ferry_core.audit import AuditAction
 from ferry_core.blobs import BlobNotFound
 from ferry_core.events import FileStatus
+from ferry_core.orgs import record_org
 from ferry_ingest.backpressure import admit_upload
 from ferry_ingest.deps import ActiveOrg, Audit, Batches, CurrentUser, Files, Limit, Offset, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
@@ -281,7 +282,7 @@ async def download_file(file_id: str, user: CurrentUser, files: Files, audit: Au
 async def delete_file(file_id: str, user: CurrentUser, files: Files, audit: Audit) -> Response:
     """Remove the record, the original and (through ``file.deleted.v1``) the parsed data."""
     doc = await files.find_changeable(file_id, user, "delete")
-    await files.delete(str(doc["_id"]), str(doc["owner_id"]), doc.get("org_id"))
+    await files.delete(str(doc["_id"]), str(doc["owner_id"]), record_org(doc))
     await audit.record(AuditAction.FILE_DELETED, doc)
     return Response(status_code=204)
 

@@ -13,7 +13,7 @@ from typing import Any
 from ferry_core.blobs import BlobStore
 from ferry_core.events import Envelope, FileCancelled, FileDeleted, FileStatus, Summary
 from ferry_core.observability import correlation_id_var
-from ferry_core.orgs import OrgRole, personal_org_id, record_org
+from ferry_core.orgs import OrgRole, record_org
 from ferry_core.readmodels import ParsedReadModel, progress_of
 from ferry_core.tokens import Principal
 from ferry_ingest.errors import Conflict, FileNotFound, Forbidden, InvalidContent, NotReady
@@ -115,14 +115,8 @@ class FilesService:
             file_id=file_id, kind=summary.kind, offset=offset, limit=limit, total=text.total, pages=text.pages
         )
 
-    async def delete(self, file_id: str, owner_id: str, org_id: str | None = None) -> None:
-        """Hide the record, owe ``file.deleted.v1`` (the parser drops parsed data), remove the blob.
-
-        ``org_id``: the file's organization, when the caller knows it; else it is read from the record.
-        """
-        if org_id is None:
-            doc = await self.repo.get_visible(file_id, None)
-            org_id = record_org(doc) if doc else personal_org_id(owner_id)
+    async def delete(self, file_id: str, owner_id: str, org_id: str) -> None:
+        """Hide the record, owe ``file.deleted.v1`` (the parser drops parsed data), remove the blob."""
         event = Envelope.wrap(
             FileDeleted(file_id=file_id, owner_id=owner_id),
             source=SOURCE,
