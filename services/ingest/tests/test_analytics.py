@@ -12,12 +12,12 @@ import pytest
 import pytest_asyncio
 
 from ferry_core.events import utcnow
-from ferry_ingest.analytics_cache import TtlCache
 from ferry_ingest.analytics_rollups import Rollups
 from ferry_ingest.analytics_routes import start_analytics
 from ferry_ingest.analytics_window import Window
 from ferry_ingest.errors import InvalidContent
 from ferry_ingest.settings import IngestSettings
+from ferry_ingest.ttl_cache import TtlCache
 from ferry_testkit.tokens import TokenFactory
 
 Doc = dict[str, Any]

@@ -15,12 +15,12 @@ from ferry_core.events import utcnow
 from ferry_core.infra import Document
 from ferry_core.tasks import stop_task
 from ferry_ingest.analytics import AnalyticsRepository, Doc
-from ferry_ingest.analytics_cache import TtlCache
 from ferry_ingest.analytics_schemas import MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_ingest.analytics_window import Granularity, Window
 from ferry_ingest.deps import ActiveOrg, CurrentUser
 from ferry_ingest.errors import Forbidden, error_responses
 from ferry_ingest.settings import IngestSettings
+from ferry_ingest.ttl_cache import TtlCache
 
 log = structlog.get_logger(__name__)
 

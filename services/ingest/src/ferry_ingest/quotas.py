@@ -17,7 +17,6 @@ keeps a gateway that dies mid-upload from leaking a reservation.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_core.events import OrgQuotas, utcnow
 from ferry_ingest.errors import QuotaExceeded, RateQuotaExceeded
 from ferry_ingest.orgs import ORG_PROJECTION
+from ferry_ingest.ttl_cache import TtlCache
 from ferry_ingest.usage import UsageCounter
 
 Doc = dict[str, Any]
@@ -73,24 +73,28 @@ class UploadQuotas:
         self._orgs: AsyncCollection[Doc] = db[ORG_PROJECTION]
         self.windows: AsyncCollection[Doc] = db[RATE_WINDOWS]
         self._usage = usage
-        self.cache_seconds = cache_seconds
         self.clock = clock  # the rate windows' time
-        self._cache: dict[str, tuple[float, OrgQuotas]] = {}
+        self._cache = TtlCache(cache_seconds, _CACHE_LIMIT)
+
+    @property
+    def cache_seconds(self) -> float:
+        return self._cache.ttl
+
+    @cache_seconds.setter
+    def cache_seconds(self, seconds: float) -> None:
+        self._cache.ttl = seconds
 
     async def ensure_indexes(self) -> None:
         await self.windows.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
 
     async def limits(self, org_id: str) -> OrgQuotas:
         """The organization's quotas, read at most once per ``cache_seconds``."""
-        cached = self._cache.get(org_id)
-        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
-            return cached[1]
-        doc = await self._orgs.find_one({"_id": org_id}, {"quotas": 1})
-        quotas = OrgQuotas.model_validate((doc or {}).get("quotas") or {})
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[org_id] = (time.monotonic(), quotas)
+        quotas: OrgQuotas = await self._cache.get_or_compute(org_id, lambda: self._read(org_id))
         return quotas
+
+    async def _read(self, org_id: str) -> OrgQuotas:
+        doc = await self._orgs.find_one({"_id": org_id}, {"quotas": 1})
+        return OrgQuotas.model_validate((doc or {}).get("quotas") or {})
 
     async def admit(self, org_id: str, content_length: int | None) -> ByteAllowance | None:
         """Take a slot of this minute's uploads and check files and bytes stored, before the body is read.

@@ -1,4 +1,4 @@
-"""A small, bounded cache of analytics answers, so that dashboards polling every few seconds cost one query."""
+"""A small, bounded time-to-live cache: analytics answers (dashboards poll) and organization quotas (every upload)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 
 class TtlCache:
-    """Answers by key for ``ttl`` seconds, at most ``max_entries`` of them (the least recently used go first).
+    """Values by key for ``ttl`` seconds, at most ``max_entries`` of them (the least recently used go first).
 
-    Concurrent misses of one key share one computation, so a burst of identical polls runs the pipelines once.
+    Concurrent misses of one key share one computation, so a burst of identical requests reads once.
     ``ttl`` 0 disables caching.
     """
 
