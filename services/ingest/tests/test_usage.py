@@ -16,7 +16,8 @@ from ferry_core.bus.memory import MemoryBus
 from ferry_core.events import Envelope, UserDeleted, new_id, utcnow
 from ferry_core.infra import Document
 from ferry_ingest.outbox import OutboxRelay
-from ferry_ingest.usage import USAGE, Debouncer, Usage, UsageCounter
+from ferry_ingest.throttle import Throttle
+from ferry_ingest.usage import USAGE, Usage, UsageCounter
 from ferry_testkit.tokens import TokenFactory
 
 CSV = b"a,b\n1,x\n2,y\n3,z\n"
@@ -185,7 +186,6 @@ async def test_usage_is_announced_over_rabbitmq_debounced(amqp_bus: AmqpBus, mon
     queue = f"test.usage.{new_id()}"
     subscription = await amqp_bus.subscribe(queue, ["org.usage.v1"], hear, exclusive=True)
     usage = UsageCounter(mongo_db, amqp_bus, publish_interval=0.5, recount_interval=0)
-    await usage.announcer.start()
     try:
         for n in range(20):  # a burst of uploads completing
             await usage.count({"_id": f"f{n}", "owner_id": "alice", "org_id": "team", "size": 10})
@@ -201,14 +201,13 @@ async def test_usage_is_announced_over_rabbitmq_debounced(amqp_bus: AmqpBus, mon
         await subscription.cancel()
 
 
-async def test_the_debouncer_calls_at_most_once_per_interval_and_never_drops_the_last() -> None:
+async def test_the_throttle_calls_at_most_once_per_interval_and_never_drops_the_last() -> None:
     calls: list[tuple[str, float]] = []
 
     async def act(key: str) -> None:
         calls.append((key, time.monotonic()))
 
-    debouncer = Debouncer(act, 0.2)
-    await debouncer.start()
+    debouncer = Throttle(act, 0.2, what="test")
     try:
         started = time.monotonic()
         while time.monotonic() - started < 0.5:

@@ -4,7 +4,7 @@ The figures are snapshots from the batch statistics (``BatchesRepository.figures
 never deltas, so throttling only skips intermediate ones: a change within
 ``interval`` of a batch's last publish schedules one trailing publish, which
 computes the figures when it runs, so the latest state (and ``complete=true`` once
-every file is terminal) is always sent. ``revision`` grows per batch by a ``$inc``
+every file is terminal) is always sent (``throttle.py``). ``revision`` grows per batch by a ``$inc``
 on the batch document taken before the figures are read, so the highest revision
 always holds figures read after every change before it, whichever replica sends it.
 
@@ -16,11 +16,6 @@ change, and its completion also travels, never lost, as ``batch.completed.v1``.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Coroutine
-from typing import Any
-
 import structlog
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -31,11 +26,9 @@ from ferry_core.observability import correlation_id_var
 from ferry_core.orgs import record_org
 from ferry_core.readmodels import FILES
 from ferry_ingest.batches import SOURCE, TERMINAL, BatchesRepository, Doc
+from ferry_ingest.throttle import Throttle
 
 log = structlog.get_logger(__name__)
-
-_FORGET_AFTER = 4096
-"""Batches whose last publish time is kept before old entries are dropped."""
 
 
 class BatchProgressPublisher:
@@ -43,10 +36,7 @@ class BatchProgressPublisher:
         self._batches = batches
         self._files: AsyncCollection[Doc] = batches.collection.database[FILES]
         self._bus = bus
-        self._interval = interval
-        self._last: dict[str, float] = {}  # batch id -> when its last publish started (monotonic)
-        self._trailing: dict[str, asyncio.Task[None]] = {}
-        self._running: set[asyncio.Task[None]] = set()
+        self._throttle = Throttle(self.publish, interval, what="batch progress")
 
     async def file_changed(self, file_id: str, *, settled: bool = False) -> None:
         """A file's status may have moved: announce its batch's figures, if it has a batch.
@@ -59,31 +49,17 @@ class BatchProgressPublisher:
         batch_id = str(doc["batch_id"]) if doc is not None and doc.get("batch_id") else None
         if batch_id is None:
             return
-        if not settled or await self._unfinished(batch_id):
+        if settled and not await self._unfinished(batch_id):
+            await self._throttle.now(batch_id)
+        else:
             self.batch_changed(batch_id)
-            return
-        trailing = self._trailing.pop(batch_id, None)
-        if trailing is not None:
-            trailing.cancel()  # what it would send is read now
-        self._remember(batch_id, time.monotonic())
-        await self.publish(batch_id)
 
     def batch_changed(self, batch_id: str) -> None:
-        """Announce the batch's figures now, or once ``interval`` has passed since the last time; never blocks."""
-        if batch_id in self._trailing:
-            return  # the publish already scheduled reads the figures after this change
-        now = time.monotonic()
-        wait = self._last.get(batch_id, -self._interval) + self._interval - now
-        if wait <= 0:
-            self._remember(batch_id, now)
-            self._spawn(self._publish_logged(batch_id))
-        else:
-            self._trailing[batch_id] = self._spawn(self._trail(batch_id, wait))
+        """Announce the batch's figures now, or once the throttle's interval has passed; never blocks."""
+        self._throttle.touch(batch_id)
 
     async def stop(self) -> None:
-        for task in list(self._running):
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        await self._throttle.stop()
 
     async def publish(self, batch_id: str) -> None:
         """Take the next revision, read the figures, and publish them."""
@@ -122,27 +98,3 @@ class BatchProgressPublisher:
     async def _unfinished(self, batch_id: str) -> bool:
         query = {"batch_id": batch_id, "deleting": {"$ne": True}, "status": {"$nin": TERMINAL}}
         return await self._files.find_one(query, {"_id": 1}) is not None
-
-    async def _trail(self, batch_id: str, wait: float) -> None:
-        await asyncio.sleep(wait)
-        del self._trailing[batch_id]  # a change from now on needs a publish of its own
-        self._remember(batch_id, time.monotonic())
-        await self._publish_logged(batch_id)
-
-    async def _publish_logged(self, batch_id: str) -> None:
-        try:
-            await self.publish(batch_id)
-        except Exception:
-            log.warning("batch progress not published; its next change will", batch_id=batch_id, exc_info=True)
-
-    def _remember(self, batch_id: str, started: float) -> None:
-        self._last[batch_id] = started
-        if len(self._last) > _FORGET_AFTER:
-            horizon = started - self._interval
-            self._last = {key: at for key, at in self._last.items() if at > horizon}
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(work)
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-        return task

@@ -19,9 +19,6 @@ at most once per ``publish_interval`` per organization, the latest value last.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +31,7 @@ from ferry_core.events import Envelope, OrgUsage, utcnow
 from ferry_core.orgs import record_org
 from ferry_core.readmodels import FILES
 from ferry_core.tasks import stop_task
+from ferry_ingest.throttle import Throttle
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +65,7 @@ class UsageCounter:
         self._files: AsyncCollection[Doc] = db[FILES]
         self._bus = bus
         self._recount_interval = recount_interval
-        self.announcer = Debouncer(self.publish, publish_interval)
+        self.announcer = Throttle(self.publish, publish_interval, what="usage announcement")
         self._task: asyncio.Task[None] | None = None
 
     async def get(self, org_id: str) -> Usage:
@@ -131,8 +129,7 @@ class UsageCounter:
         await self._bus.publish(Envelope.wrap(payload, source=SOURCE, subject=org_id, org_id=org_id))
 
     async def start(self) -> None:
-        """Recount at once (then every ``recount_interval``; 0: only at startup) and start announcing."""
-        await self.announcer.start()
+        """Recount at once (then every ``recount_interval``; 0: only at startup)."""
         self._task = asyncio.create_task(self._recount_now_and_then(), name="usage-recount")
 
     async def stop(self) -> None:
@@ -150,53 +147,3 @@ class UsageCounter:
             if self._recount_interval <= 0 and not announce_all:
                 return
             await asyncio.sleep(self._recount_interval or 5.0)
-
-
-class Debouncer:
-    """Calls ``action(key)`` after ``touch(key)``, at most once per ``interval`` per key; the last touch is never lost.
-
-    A failed call is retried one ``interval`` later (the bus may be down); on stop, what is pending is flushed.
-    """
-
-    def __init__(self, action: Callable[[str], Awaitable[None]], interval: float) -> None:
-        self._action = action
-        self._interval = interval
-        self._pending: set[str] = set()
-        self._last: dict[str, float] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def touch(self, key: str) -> None:
-        self._pending.add(key)
-        self._wake.set()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="usage-announcer")
-
-    async def stop(self) -> None:
-        await stop_task(self._task)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._call(list(self._pending)), 2.0)
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                now = time.monotonic()
-                self._last = {k: t for k, t in self._last.items() if now - t < self._interval}
-                due = [k for k in self._pending if k not in self._last]
-                await self._call(due)
-                if self._pending:
-                    wait = min(self._last.get(k, now) + self._interval for k in self._pending) - time.monotonic()
-                    await asyncio.sleep(max(wait, 0.01))
-
-    async def _call(self, keys: list[str]) -> None:
-        for key in keys:
-            self._pending.discard(key)
-            self._last[key] = time.monotonic()
-            try:
-                await self._action(key)
-            except Exception:
-                log.warning("usage announcement failed; retrying", key=key, exc_info=True)
-                self._pending.add(key)
