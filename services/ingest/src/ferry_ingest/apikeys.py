@@ -11,18 +11,17 @@ event can bring back. ``user.deleted.v1`` turns a user's keys into tombstones to
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from ferry_core.bus import Bus, Subscription
 from ferry_core.events import ApiKeyCreated, ApiKeyRevoked, Envelope, UserDeleted, utcnow
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
 from ferry_core.secrets import secret_hash
+from ferry_core.snapshots import keep_newest
 from ferry_core.tokens import Principal
 
 API_KEY_PROJECTION = "api_key_projection"
@@ -65,17 +64,10 @@ class ApiKeyStore:
             "role": event.role,
             "name": event.name,
             "prefix": event.prefix,
-            "revision": event.revision,
             "revoked": False,
             "updated_at": utcnow(),
         }
-        # A duplicate key means the document exists but did not match: revoked, or at this revision or later.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._keys.update_one(
-                {"_id": event.key_id, "revoked": {"$ne": True}, "revision": {"$lt": event.revision}},
-                {"$set": fields},
-                upsert=True,
-            )
+        await keep_newest(self._keys, event.key_id, event.revision, fields, unless={"revoked": True})
 
     async def apply_revoked(self, event: ApiKeyRevoked) -> None:
         update = _tombstone()

@@ -16,7 +16,6 @@ revision adds the user again. When an organization is deleted its files go too.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,12 +23,12 @@ import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from ferry_core.bus import Bus, Subscription
 from ferry_core.events import Envelope, OrgMemberUpdated, OrgUpdated, utcnow
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
 from ferry_core.orgs import OrgRole, parse_role
+from ferry_core.snapshots import keep_newest
 
 log = structlog.get_logger(__name__)
 
@@ -81,31 +80,18 @@ class OrgStore:
             "created_by": event.created_by,
             "quotas": event.quotas.model_dump(mode="json"),
             "deleted": event.deleted,
-            "revision": event.revision,
             "updated_at": utcnow(),
         }
-        # A duplicate key means the document exists but did not match: deleted, or at this revision or later.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.orgs.update_one(
-                {"_id": event.org_id, "deleted": {"$ne": True}, "revision": {"$lt": event.revision}},
-                {"$set": fields},
-                upsert=True,
-            )
+        await keep_newest(self.orgs, event.org_id, event.revision, fields, unless={"deleted": True})
 
     async def apply_member(self, event: OrgMemberUpdated) -> None:
         fields = {
             "org_id": event.org_id,
             "user_id": event.user_id,
             "role": event.role.value if event.role else None,
-            "revision": event.revision,
             "updated_at": utcnow(),
         }
-        with contextlib.suppress(DuplicateKeyError):
-            await self.members.update_one(
-                {"_id": member_key(event.org_id, event.user_id), "revision": {"$lt": event.revision}},
-                {"$set": fields},
-                upsert=True,
-            )
+        await keep_newest(self.members, member_key(event.org_id, event.user_id), event.revision, fields)
 
 
 class OrgProjection:
