@@ -352,6 +352,9 @@ EVENT_TYPES: dict[str, type[_Model]] = {
 
 _TYPE_OF = {model: name for name, model in EVENT_TYPES.items()}
 
+EventPayload = _Model
+"""The base of every payload model above (what ``Envelope.wrap`` takes)."""
+
 
 class Envelope(_Model):
     """CloudEvents 1.0 attributes plus ``correlation_id``; ``data`` is the payload."""

@@ -23,10 +23,8 @@ from ferry_auth.refresh import RefreshTokenStore
 from ferry_auth.schemas import check_email, check_password, check_username
 from ferry_auth.users import Role, User, UserRepository
 from ferry_core.bus import Bus
-from ferry_core.events import Envelope, UserDeleted
-from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
-
-SOURCE = "ferry-auth"
+from ferry_core.events import UserDeleted
+from ferry_core.publishing import publish_event
 
 log = structlog.get_logger(__name__)
 
@@ -124,10 +122,6 @@ class Accounts:
         await self._refresh.delete_user(user_id)
         await self._api_keys.revoke_all(user_id)
         await self._organizations.remove_user(user_id)
-        envelope = Envelope.wrap(
-            UserDeleted(user_id=user_id), source=SOURCE, subject=user_id, correlation_id=correlation_id_var.get()
-        )
-        await self._bus.publish(envelope)
-        EVENTS_PUBLISHED.labels("auth", envelope.type).inc()
+        await publish_event(self._bus, UserDeleted(user_id=user_id), service="auth", subject=user_id)
         await self._users.delete(user_id)
         log.info("deleted user", user_id=user_id, by=actor.id)

@@ -27,8 +27,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_auth.errors import AccountDisabled, Conflict, NotFound, Unauthenticated
 from ferry_auth.users import User, UserRepository
 from ferry_core.bus import Bus
-from ferry_core.events import ApiKeyCreated, ApiKeyRevoked, Envelope, new_id, utcnow
-from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
+from ferry_core.events import ApiKeyCreated, ApiKeyRevoked, new_id, utcnow
+from ferry_core.publishing import publish_event
 from ferry_core.secrets import secret_hash
 
 API_KEYS = "api_keys"
@@ -36,7 +36,6 @@ KEY_PREFIX = "fry_"
 MAX_KEYS_PER_USER = 20
 _SHOWN_CHARS = len(KEY_PREFIX) + 8  # how much of a key its listing shows
 _LIVE: dict[str, Any] = {"revoked_at": None}
-SOURCE = "ferry-auth"
 
 log = structlog.get_logger(__name__)
 
@@ -184,6 +183,4 @@ class ApiKeys:
         await self._keys.delete_one({"_id": key_id})
 
     async def _publish(self, payload: ApiKeyCreated | ApiKeyRevoked, *, subject: str) -> None:
-        envelope = Envelope.wrap(payload, source=SOURCE, subject=subject, correlation_id=correlation_id_var.get())
-        await self._bus.publish(envelope)
-        EVENTS_PUBLISHED.labels("auth", envelope.type).inc()
+        await publish_event(self._bus, payload, service="auth", subject=subject)

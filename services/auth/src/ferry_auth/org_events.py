@@ -20,11 +20,9 @@ import structlog
 from ferry_auth.memberships import Membership, MembershipRepository
 from ferry_auth.orgs import Organization, OrgRepository
 from ferry_core.bus import Bus
-from ferry_core.events import Envelope, OrgMemberUpdated, OrgUpdated, utcnow
-from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
+from ferry_core.events import OrgMemberUpdated, OrgUpdated, utcnow
+from ferry_core.publishing import publish_event
 from ferry_core.tasks import run_every, stop_task
-
-SOURCE = "ferry-auth"
 
 log = structlog.get_logger(__name__)
 
@@ -72,11 +70,7 @@ class OrgAnnouncer:
         return len(orgs) + len(members)
 
     async def _publish(self, payload: OrgUpdated | OrgMemberUpdated, *, org_id: str, subject: str) -> None:
-        envelope = Envelope.wrap(
-            payload, source=SOURCE, subject=subject, correlation_id=correlation_id_var.get(), org_id=org_id
-        )
-        await self._bus.publish(envelope)
-        EVENTS_PUBLISHED.labels("auth", envelope.type).inc()
+        await publish_event(self._bus, payload, service="auth", subject=subject, org_id=org_id)
 
 
 class Reannouncer:

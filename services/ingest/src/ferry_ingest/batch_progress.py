@@ -21,11 +21,11 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ferry_core.bus import Bus
-from ferry_core.events import BatchProgress, Envelope
-from ferry_core.observability import correlation_id_var
+from ferry_core.events import BatchProgress
 from ferry_core.orgs import record_org
+from ferry_core.publishing import publish_event
 from ferry_core.readmodels import FILES
-from ferry_ingest.batches import SOURCE, TERMINAL, BatchesRepository, Doc
+from ferry_ingest.batches import TERMINAL, BatchesRepository, Doc
 from ferry_ingest.throttle import Throttle
 
 log = structlog.get_logger(__name__)
@@ -85,15 +85,7 @@ class BatchProgressPublisher:
             progress=100 * terminal // figures.files if figures.files else 0,
             complete=figures.complete,
         )
-        await self._bus.publish(
-            Envelope.wrap(
-                payload,
-                source=SOURCE,
-                subject=batch_id,
-                correlation_id=correlation_id_var.get(),
-                org_id=record_org(batch),
-            )
-        )
+        await publish_event(self._bus, payload, service="ingest", subject=batch_id, org_id=record_org(batch))
 
     async def _unfinished(self, batch_id: str) -> bool:
         query = {"batch_id": batch_id, "deleting": {"$ne": True}, "status": {"$nin": TERMINAL}}

@@ -27,8 +27,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.bus import Bus
-from ferry_core.events import Envelope, OrgUsage, utcnow
+from ferry_core.events import OrgUsage, utcnow
 from ferry_core.orgs import record_org
+from ferry_core.publishing import publish_event
 from ferry_core.readmodels import FILES
 from ferry_core.tasks import stop_task
 from ferry_ingest.throttle import Throttle
@@ -36,7 +37,6 @@ from ferry_ingest.throttle import Throttle
 log = structlog.get_logger(__name__)
 
 USAGE = "org_usage"
-SOURCE = "ferry-ingest"
 
 Doc = dict[str, Any]
 
@@ -126,7 +126,7 @@ class UsageCounter:
         """Announce the organization's usage as it is now (``org.usage.v1``)."""
         usage = await self.get(org_id)
         payload = OrgUsage(org_id=org_id, bytes=usage.bytes, files=usage.files, measured_at=utcnow())
-        await self._bus.publish(Envelope.wrap(payload, source=SOURCE, subject=org_id, org_id=org_id))
+        await publish_event(self._bus, payload, service="ingest", subject=org_id, org_id=org_id)
 
     async def start(self) -> None:
         """Recount at once (then every ``recount_interval``; 0: only at startup)."""

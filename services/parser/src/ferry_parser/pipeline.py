@@ -28,7 +28,6 @@ import structlog
 from ferry_core.blobs import BlobNotFound, BlobStore
 from ferry_core.bus import Bus
 from ferry_core.events import (
-    Envelope,
     ErrorInfo,
     FileFailed,
     FileParsed,
@@ -38,7 +37,8 @@ from ferry_core.events import (
     Summary,
 )
 from ferry_core.infra import Infrastructure
-from ferry_core.observability import EVENTS_PUBLISHED, correlation_id_var
+from ferry_core.observability import correlation_id_var
+from ferry_core.publishing import publish_event
 from ferry_core.readmodels import parse_abandoned
 from ferry_parser.chunks import Chunk, ChunkStore
 from ferry_parser.documents import ParsedDocuments
@@ -53,7 +53,6 @@ from ferry_parser.workers import ParseCancelled, WorkerPool, shared_pool
 
 log = structlog.get_logger(__name__)
 
-SOURCE = "ferry-parser"
 HEARTBEAT_CHECK_SECONDS = 0.25
 
 
@@ -248,15 +247,7 @@ class FileParser:
         await self._publish(event, upload.file_id)
 
     async def _publish(self, payload: FileProgress | FileParsed | FileFailed, file_id: str) -> None:
-        envelope = Envelope.wrap(
-            payload,
-            source=SOURCE,
-            subject=file_id,
-            correlation_id=correlation_id_var.get(),
-            org_id=self._org_of.get(file_id),
-        )
-        await self._bus.publish(envelope)
-        EVENTS_PUBLISHED.labels("parser", envelope.type).inc()
+        await publish_event(self._bus, payload, service="parser", subject=file_id, org_id=self._org_of.get(file_id))
 
 
 async def _keep_alive(progress: ProgressReporter, stop: asyncio.Event) -> None:
