@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import hashlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
@@ -14,6 +13,7 @@ from ferry_core.bus.amqp import AmqpBus
 from ferry_core.events import ApiKeyCreated, ApiKeyRevoked, Envelope, UserDeleted
 from ferry_core.infra import Document
 from ferry_ingest.apikeys import API_KEY_PROJECTION, ApiKeyProjection, ApiKeyStore, subscribe
+from ferry_testkit.waiting import eventually
 
 
 def key_for(key_id: str) -> str:
@@ -131,11 +131,7 @@ async def amqp_bus(amqp_url: str) -> AsyncIterator[AmqpBus]:
     await bus.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+eventually = functools.partial(eventually, timeout=10.0)
 
 
 async def test_the_projection_follows_events_on_rabbitmq(

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any as Gateway  # the conftest fixture object (conftest is not importable)
 
 from ferry_core.events import Envelope, FileParsed, FileProgress, FileStatus, Stage, Summary
 from ferry_ingest.batch_progress import BatchProgressPublisher
 from ferry_ingest.batches import BatchesRepository
 from ferry_testkit.tokens import TokenFactory
+from ferry_testkit.waiting import eventually
 
 CSV = b"a,b\n1,x\n2,y\n"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
 
 
 def progress_of(gw: Gateway, batch_id: str) -> list[Envelope]:

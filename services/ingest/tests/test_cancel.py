@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any as Gateway
 
 from ferry_core.events import ColumnInfo, Envelope, FileParsed, FileProgress, FileStatus, Stage, Summary
 from ferry_testkit.tokens import TokenFactory
+from ferry_testkit.waiting import eventually
 
 CSV = b"a,b\n1,x\n"
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.02)
 
 
 async def test_cancel_a_queued_file_and_statuses_stay_cancelled(gateway: Gateway, tokens: TokenFactory) -> None:

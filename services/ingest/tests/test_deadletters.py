@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import functools
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from ferry_core.infra import Document, Infrastructure
 from ferry_ingest.app import create_app
 from ferry_ingest.settings import IngestSettings
 from ferry_testkit.tokens import TokenFactory
+from ferry_testkit.waiting import eventually
 
 CSV = b"a,b\n1,x\n2,y\n"
 
@@ -62,11 +62,7 @@ async def platform(
         await bus.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+eventually = functools.partial(eventually, timeout=30.0)
 
 
 async def status_of(p: Platform, file_id: str) -> dict[str, object]:

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any as Gateway  # the conftest fixture object (conftest is not importable)
 
 import httpx
 
 from ferry_testkit.tokens import TokenFactory
+from ferry_testkit.waiting import eventually
 
 CSV = b"a,b\n1,x\n2,y\n"
 
 
 def auth(tokens: TokenFactory, user: str, role: str = "user") -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.issue(user, role=role)}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
 
 
 async def create(gw: Gateway, headers: dict[str, str], name: str, **extra: object) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any as Gateway  # the conftest fixture object (conftest is not importable)
 
@@ -20,6 +20,7 @@ from ferry_ingest.orgs import ORG_PROJECTION
 from ferry_ingest.quotas import RATE_WINDOWS, UploadQuotas
 from ferry_ingest.usage import UsageCounter
 from ferry_testkit.tokens import TokenFactory
+from ferry_testkit.waiting import eventually
 
 CSV = b"a,b\n1,x\n2,y\n3,z\n"
 
@@ -61,13 +62,6 @@ async def nothing_left_but(gw: Gateway, files: int) -> None:
     assert await gw.infra.db["files"].count_documents({}) == files
     blobs = [p for p in gw.infra.blobs._root.rglob("*") if p.is_file()]
     assert len(blobs) == files
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_no_quota_no_limit(gateway: Gateway, tokens: TokenFactory) -> None:

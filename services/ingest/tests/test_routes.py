@@ -6,25 +6,18 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from typing import Any as Gateway  # the conftest fixture object (conftest is not importable)
 
 from ferry_core.events import ColumnInfo, Envelope, FileParsed, Summary
 from ferry_core.readmodels import CHUNKS, DOCUMENTS
 from ferry_testkit.tokens import TokenFactory
+from ferry_testkit.waiting import eventually
 
 CSV = b"a,b\n1,x\n2,y\n3,z\n"
 
 
 def auth(tokens: TokenFactory, user: str, role: str = "user") -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.issue(user, role=role)}"}
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.02)
 
 
 async def upload(gw: Gateway, headers: dict[str, str], data: bytes = CSV, name: str = "a.csv") -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any as Gateway  # the conftest fixture object (conftest is not importable)
 
 import pytest_asyncio
@@ -19,19 +19,13 @@ from ferry_ingest.outbox import OutboxRelay
 from ferry_ingest.throttle import Throttle
 from ferry_ingest.usage import USAGE, Usage, UsageCounter
 from ferry_testkit.tokens import TokenFactory
+from ferry_testkit.waiting import eventually
 
 CSV = b"a,b\n1,x\n2,y\n3,z\n"
 
 
 def auth(tokens: TokenFactory, user: str, orgs: dict[str, str] | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.issue(user, orgs=orgs or {})}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def usage_of(gw: Gateway) -> UsageCounter:
