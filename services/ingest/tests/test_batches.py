@@ -225,3 +225,21 @@ async def test_listing_gives_each_batch_its_counts(gateway: Gateway, tokens: Tok
     assert (await gateway.client.get("/batches", headers=gina, params={"limit": 1, "offset": 1})).json()["items"][0][
         "batch_id"
     ] == first
+
+
+async def test_deleting_the_last_unfinished_file_completes_the_batch(gateway: Gateway, tokens: TokenFactory) -> None:
+    erin = auth(tokens, "erin")
+    batch_id = await open_batch(gateway, erin)
+    cancelled = (await upload(gateway, erin, batch_id)).json()["file_id"]
+    queued = (await upload(gateway, erin, batch_id)).json()["file_id"]
+    assert (await gateway.client.post(f"/files/{cancelled}/cancel", headers=erin)).status_code == 200
+    await asyncio.sleep(0.3)
+    assert completions(gateway, batch_id) == []  # one file still queued
+    assert (await gateway.client.delete(f"/files/{queued}", headers=erin)).status_code == 204
+
+    async def announced() -> bool:  # without anyone reading the batch
+        return len(completions(gateway, batch_id)) == 1
+
+    await eventually(announced)
+    counts = completions(gateway, batch_id)[0].data["counts"]
+    assert counts == {"cancelled": 1}

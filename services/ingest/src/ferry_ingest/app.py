@@ -73,7 +73,8 @@ def create_app(
             settings.outbox_poll_seconds,
             others=[batches.collection],
             on_file_removed=app.state.analytics.after_removal(usage.uncount),
-            on_batch_file_changed=batch_progress.batch_changed,
+            # The status projection (made below: it wakes this relay) settles the file's batch.
+            on_file_events_sent=lambda file_id, types: status.gateway_events_sent(file_id, types),
         )
         files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay, org_store)
         dead_letter_store = DeadLetterStore(resources.db)
@@ -102,9 +103,10 @@ def create_app(
             quotas=quotas,
             usage=usage,
         )
+        status = projection.StatusProjection(repo, batches, relay.wake, batch_progress)
         subscriptions = await projection.subscribe(
             resources.bus,
-            projection.StatusProjection(repo, batches, relay.wake, batch_progress),
+            status,
             projection.UserCleanup(repo, files.delete),
         )
         subscriptions.append(await apikeys.subscribe(resources.bus, apikeys.ApiKeyProjection(api_keys)))

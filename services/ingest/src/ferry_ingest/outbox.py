@@ -25,6 +25,7 @@ from ferry_ingest.files import FilesRepository
 log = structlog.get_logger(__name__)
 
 FileRemoved = Callable[[dict[str, Any]], Awaitable[None]]
+FileEventsSent = Callable[[str, set[str]], Awaitable[None]]  # a file id, the types of its events just sent
 # What ``on_file_removed`` is told of a removed file record.
 _REMOVED_FIELDS = {"owner_id": 1, "org_id": 1, "size": 1, "uploaded_at": 1, "created_at": 1}
 
@@ -37,17 +38,17 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         others: Sequence[AsyncCollection[dict[str, Any]]] = (),
         on_file_removed: FileRemoved | None = None,
-        on_batch_file_changed: Callable[[str], None] | None = None,
+        on_file_events_sent: FileEventsSent | None = None,
     ) -> None:
         """``others``: more collections whose documents carry an outbox the same way (batches).
 
         ``on_file_removed`` is called once with each file record the relay removes (its usage is uncounted).
-        ``on_batch_file_changed`` is told the batch of a file whose events went out (its figures moved).
+        ``on_file_events_sent`` is told of a file of a batch whose events went out (the types sent): its batch moved.
         """
         self._files = repo.collection
         self._collections = [repo.collection, *others]
         self._on_file_removed = on_file_removed
-        self._on_batch_file_changed = on_batch_file_changed
+        self._on_file_events_sent = on_file_events_sent
         self._bus = bus
         self._poll = poll_seconds
         self._wake = asyncio.Event()
@@ -86,16 +87,16 @@ class OutboxRelay:
         return sent
 
     async def _flush(self, collection: AsyncCollection[dict[str, Any]], doc: dict[str, Any]) -> int:
-        sent = 0
+        sent, types = 0, set[str]()
         for raw in doc.get("pending_events", []):
             envelope = Envelope.model_validate(raw)
             await self._bus.publish(envelope)
             EVENTS_PUBLISHED.labels("ingest", envelope.type).inc()
             await collection.update_one({"_id": doc["_id"]}, {"$pull": {"pending_events": {"id": envelope.id}}})
+            types.add(envelope.type)
             sent += 1
-        if sent and doc.get("batch_id") and self._on_batch_file_changed is not None:
-            # Uploaded, cancelled, failed or deleted: the record changed before its event was owed.
-            self._on_batch_file_changed(str(doc["batch_id"]))
+        if types and doc.get("batch_id") and collection is self._files:
+            await self._file_events_sent(str(doc["_id"]), types)
         if doc.get("deleting"):
             # file.deleted.v1 is out: the record can go.
             removed = await collection.find_one_and_delete(
@@ -108,6 +109,15 @@ class OutboxRelay:
                 {"_id": doc["_id"], "pending_events": {"$size": 0}}, {"$set": {"has_pending": False}}
             )
         return sent
+
+    async def _file_events_sent(self, file_id: str, types: set[str]) -> None:
+        # The events are out whatever happens here; a batch left unsettled is settled when it is next read.
+        if self._on_file_events_sent is None:
+            return
+        try:
+            await self._on_file_events_sent(file_id, types)
+        except Exception:
+            log.warning("the batch of a file was not updated", file_id=file_id, exc_info=True)
 
     async def _file_removed(self, record: dict[str, Any]) -> None:
         # Only the caller whose delete removed the record gets here, so this runs once per file;

@@ -21,6 +21,10 @@ USERS_QUEUE = "ferry.ingest.user-deleted"
 DeleteFile = Callable[[str, str, str], Awaitable[None]]  # file id, owner id, organization id
 
 
+# What the gateway itself announces that leaves a file terminal, or gone, for its batch.
+_SETTLING = {"file.failed.v1", "file.cancelled.v1", "file.deleted.v1"}
+
+
 class StatusProjection:
     """Applies status events to file records; a file that becomes terminal may complete its batch.
 
@@ -45,21 +49,27 @@ class StatusProjection:
         payload = envelope.payload()
         if isinstance(payload, FileProgress):
             await self._repo.apply_progress(payload)
-            if self._progress is not None:
-                await self._progress.file_changed(payload.file_id)
+            await self.file_moved(payload.file_id, terminal=False)
         elif isinstance(payload, FileParsed | FileFailed):
             if isinstance(payload, FileParsed):
                 await self._repo.apply_parsed(payload)
             else:
                 await self._repo.apply_failed(payload)
-            if self._progress is not None:
-                # Before the completion is owed, so a batch's final figures reach the bus ahead of it.
-                await self._progress.file_changed(payload.file_id, settled=True)
-            await self._settle(payload.file_id)
+            await self.file_moved(payload.file_id, terminal=True)
         EVENTS_CONSUMED.labels("ingest", envelope.type, "ok").inc()
 
-    async def _settle(self, file_id: str) -> None:
-        if await self._batches.settle_file(file_id) and self._announced:
+    async def gateway_events_sent(self, file_id: str, types: set[str]) -> None:
+        """The relay published what the gateway owed for a file (uploaded, cancelled, failed by it, deleted)."""
+        await self.file_moved(file_id, terminal=bool(types & _SETTLING))
+
+    async def file_moved(self, file_id: str, *, terminal: bool) -> None:
+        """A file's status moved: its batch's figures go out, and one that became terminal may complete the batch.
+
+        The figures come first, so a batch's final ones reach the bus ahead of its completion.
+        """
+        if self._progress is not None:
+            await self._progress.file_changed(file_id, settled=terminal)
+        if terminal and await self._batches.settle_file(file_id) and self._announced:
             self._announced()
 
 

@@ -13,7 +13,7 @@ from ferry_core.blobs import BlobNotFound
 from ferry_core.events import FileStatus
 from ferry_core.orgs import record_org
 from ferry_ingest.backpressure import admit_upload
-from ferry_ingest.deps import ActiveOrg, Audit, Batches, CurrentUser, Files, Limit, Offset, Settings, Uploads
+from ferry_ingest.deps import ActiveOrg, Audit, CurrentUser, Files, Limit, Offset, Settings, Uploads
 from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import SORTS, FileQuery
@@ -234,12 +234,9 @@ async def get_progress(file_id: str, user: CurrentUser, files: Files) -> FilePro
     response_model=FileRecord,
     responses=error_responses(401, 403, 404, 409, _403=_CHANGE, _404=_NO_FILE, _409="Not queued or parsing"),
 )
-async def cancel_file(file_id: str, user: CurrentUser, files: Files, batches: Batches) -> FileRecord:
+async def cancel_file(file_id: str, user: CurrentUser, files: Files) -> FileRecord:
     """Stop a queued or running parse: the file ends ``cancelled`` and no parsed data is kept."""
-    cancelled = await files.cancel(await files.find_changeable(file_id, user, "cancel"))
-    if await batches.settle_file(file_id):  # it was its batch's last unfinished file
-        files.relay.wake()
-    return record_of(cancelled)
+    return record_of(await files.cancel(await files.find_changeable(file_id, user, "cancel")))
 
 
 @router.get(
