@@ -75,7 +75,11 @@ async def test_a_batch_is_followed_live_to_completion(
             # A late subscriber gets the newest figures and the completion; another user is told it does not exist.
             async with connect(f"{urls.ws}/ws/batches/{batch_id}?token={ada.access}") as late:
                 first, second = await receive(late), await receive(late)
-            assert (first["type"], first["data"]["revision"]) == ("batch_update", revisions[-1])
+            # Figures are snapshots: a send racing the final one may number the same figures higher.
+            assert first["type"] == "batch_update" and first["data"]["revision"] >= revisions[-1]
+            assert {k: v for k, v in first["data"].items() if k != "revision"} == {
+                k: v for k, v in updates[-1].items() if k != "revision"
+            }
             assert second["type"] == "batch_completed"
             with pytest.raises(InvalidStatus) as refused:
                 async with connect(f"{urls.ws}/ws/batches/{batch_id}?token={eve.access}"):

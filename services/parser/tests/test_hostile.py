@@ -19,6 +19,7 @@ Measured on 2 cores: the whole module 43-63 s; no single test over 10 s (the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import random
@@ -143,8 +144,16 @@ class Service:
         await eventually(lambda: consumed("ok") > acked or consumed("error") > raised, timeout=timeout)
         if consumed("error") > raised:
             raise HandlerRaised(f"the parser raised on {event.format!r} instead of announcing a result")
-        failed = self.recorder.of_type("file.failed.v1", event.file_id)
-        parsed = self.recorder.of_type("file.parsed.v1", event.file_id)
+
+        def results() -> tuple[list[Envelope], list[Envelope]]:
+            return self.recorder.of_type("file.failed.v1", event.file_id), self.recorder.of_type(
+                "file.parsed.v1", event.file_id
+            )
+
+        # The result was published before the ack; the recorder's own consumer may not have run yet.
+        await eventually(lambda: sum(map(len, results())) > 0, timeout=10)
+        await asyncio.sleep(0.05)  # a second result, were there one, would be queued behind the first
+        failed, parsed = results()
         assert len(failed) + len(parsed) == 1, "exactly one result per file"
         return Outcome(
             event, failed[0].data if failed else None, parsed[0].data if parsed else None, time.monotonic() - started

@@ -31,6 +31,7 @@ class Throttle:
         self._what = what  # for the log
         self._last: dict[str, float] = {}  # key -> when its last send started (monotonic)
         self._trailing: dict[str, asyncio.Task[None]] = {}
+        self._sending: dict[str, asyncio.Task[None]] = {}  # key -> its immediate send under way
         self._running: set[asyncio.Task[None]] = set()
 
     def touch(self, key: str) -> None:
@@ -41,15 +42,22 @@ class Throttle:
         wait = self._last.get(key, -self._interval) + self._interval - now
         if wait <= 0:
             self._remember(key, now)
-            self._spawn(self._send_logged(key))
+            self._sending[key] = self._spawn(self._send_then_forget(key))
         else:
             self._trailing[key] = self._spawn(self._trail(key, wait))
 
     async def now(self, key: str) -> None:
-        """Send at once, whatever the interval, and raise if it fails; a trailing send of the key is dropped."""
+        """Send at once, whatever the interval, and raise if it fails; a trailing send of the key is dropped.
+
+        A send of the key already under way is let finish first, so this one is the last
+        (sends that number their snapshots keep the final one the highest).
+        """
         trailing = self._trailing.pop(key, None)
         if trailing is not None:
             trailing.cancel()  # what it would send is read now
+        sending = self._sending.get(key)
+        if sending is not None:
+            await asyncio.wait([sending])
         self._remember(key, time.monotonic())
         await self._send(key)
 
@@ -68,6 +76,13 @@ class Throttle:
         del self._trailing[key]  # a change from now on needs a send of its own
         self._remember(key, time.monotonic())
         await self._send_logged(key)
+
+    async def _send_then_forget(self, key: str) -> None:
+        try:
+            await self._send_logged(key)
+        finally:
+            if self._sending.get(key) is asyncio.current_task():  # not a later send of the key
+                del self._sending[key]
 
     async def _send_logged(self, key: str) -> None:
         try:
