@@ -178,6 +178,104 @@ class FileCancelled(_Model):
     owner_id: str
 
 
+class JobKind(StrEnum):
+    """What a job on a parsed file makes: an analysis of its text, or a copy in another format."""
+
+    ANALYSIS = "analysis"
+    CONVERSION = "conversion"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+JOB_TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class FileJobRequested(_Model):
+    """The gateway asks the parser to analyse a parsed file or convert it to ``target``."""
+
+    job_id: str
+    kind: JobKind
+    file_id: str
+    owner_id: str
+    filename: str
+    format: str
+    """The file's format as parsed (``csv``, ``pdf``, ``docx``...)."""
+    blob_key: str
+    """The original's key in the blob store."""
+    target: str | None = None
+    """A conversion's target format (``csv``, ``xlsx``, ``json``, ``ndjson``, ``parquet``, ``txt``, ``md``, ``pdf``)."""
+
+
+class FileJobProgress(_Model):
+    """A job moved forward: ``done`` of ``total`` units (pages for an analysis, rows or pages for a conversion)."""
+
+    job_id: str
+    kind: JobKind
+    file_id: str
+    owner_id: str
+    progress: int = Field(ge=0, le=100)
+    done: int = 0
+    total: int | None = None
+    unit: Literal["pages", "rows", "bytes"] = "pages"
+
+
+class FileAnalyzed(_Model):
+    """An analysis is stored (read it at ``GET /files/{id}/analysis``); the headline figures ride along."""
+
+    job_id: str
+    file_id: str
+    owner_id: str
+    language: str | None = None
+    """ISO 639-1 code of the detected language; None when the text is too short or mixed to tell."""
+    pages: int = 0
+    words: int = 0
+    sentences: int = 0
+    sentiment: Literal["positive", "neutral", "negative"] | None = None
+    """The document's label; None where the language's sentiment is unsupported."""
+    duration_ms: int = 0
+
+
+class FileConverted(_Model):
+    """A conversion's result is stored in the blob store under ``result_key``."""
+
+    job_id: str
+    file_id: str
+    owner_id: str
+    target: str
+    result_key: str
+    filename: str
+    """The name the result is downloaded as (the original's stem and the target's extension)."""
+    content_type: str
+    size: int
+    sha256: str
+    duration_ms: int = 0
+
+
+class FileJobFailed(_Model):
+    """A job failed: the file's parsed data stays as it was; asking again starts a new job."""
+
+    job_id: str
+    kind: JobKind
+    file_id: str
+    owner_id: str
+    error: ErrorInfo
+
+
+class FileJobCancelled(_Model):
+    """A queued or running job was cancelled; the parser stops it and keeps nothing of it."""
+
+    job_id: str
+    kind: JobKind
+    file_id: str
+    owner_id: str
+
+
 class UserDeleted(_Model):
     user_id: str
 
@@ -339,6 +437,12 @@ EVENT_TYPES: dict[str, type[_Model]] = {
     "file.failed.v1": FileFailed,
     "file.deleted.v1": FileDeleted,
     "file.cancelled.v1": FileCancelled,
+    "file.job.requested.v1": FileJobRequested,
+    "file.job.progress.v1": FileJobProgress,
+    "file.analyzed.v1": FileAnalyzed,
+    "file.converted.v1": FileConverted,
+    "file.job.failed.v1": FileJobFailed,
+    "file.job.cancelled.v1": FileJobCancelled,
     "user.deleted.v1": UserDeleted,
     "apikey.created.v1": ApiKeyCreated,
     "apikey.revoked.v1": ApiKeyRevoked,
