@@ -210,6 +210,8 @@ class FileJobRequested(_Model):
     """The original's key in the blob store."""
     target: str | None = None
     """A conversion's target format (``csv``, ``xlsx``, ``json``, ``ndjson``, ``parquet``, ``txt``, ``md``, ``pdf``)."""
+    sheet: str | None = None
+    """A table conversion's sheet (a workbook's sheet name); None: the first (or only) one."""
 
 
 class FileJobProgress(_Model):
