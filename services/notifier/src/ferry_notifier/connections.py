@@ -6,20 +6,24 @@ updates are coalesced (the latest per file wins) while status updates, deletions
 and replies are always kept; a connection that falls a whole queue behind on
 those is closed with 1013 ("try again later") instead of growing without bound.
 Batch figures are snapshots and coalesce the same way (the newest revision wins);
-a batch's completion is always kept, and sent once.
+a batch's completion is always kept, and sent once. A running job's progress
+coalesces per job; nothing of a job is sent after its end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import OrderedDict
 from collections.abc import Collection
 
-from ferry_core.events import Progress
+from ferry_core.events import JOB_TERMINAL, Progress
 from ferry_core.orgs import personal_org_id
 from ferry_notifier.messages import (
     BatchUpdate,
+    Broadcast,
     Close,
+    JobUpdate,
     Outgoing,
     Reply,
     Update,
@@ -33,6 +37,8 @@ from ferry_notifier.recent import further_along
 CLOSE_FILE_DELETED = Close(1000, "file deleted")
 CLOSE_TOO_SLOW = Close(1013, "consumer too slow")
 CLOSE_BATCH_NOT_FOUND = Close(4404, "batch not found")
+_ENDED_JOBS_KEPT = 1024
+"""Ended jobs a connection remembers, to drop their late progress (older ones are long past it)."""
 
 
 class _BatchView:
@@ -74,6 +80,7 @@ class Outbox:
         self._excluded: set[str] = set()
         self._last: dict[str, Progress] = {}
         self._deleted: set[str] = set()
+        self._ended_jobs: OrderedDict[str, None] = OrderedDict()
         self._closing = False
 
     # -- called by the hub and the connection's handler --------------------------------
@@ -89,7 +96,7 @@ class Outbox:
         """Take the updates of every file of ``org_id`` (the hub routes them here; ``/ws``)."""
         self._scopes.add(org_id)
 
-    def offer(self, update: Update | BatchUpdate) -> None:
+    def offer(self, update: Broadcast) -> None:
         """Queue ``update`` if this connection should see it; never blocks."""
         if isinstance(update, BatchUpdate):
             self._offer_batch(update)
@@ -97,6 +104,9 @@ class Outbox:
         if self._closing or update.file_id in self._excluded:
             return
         if update.file_id not in self._followed and update.scope not in self._scopes:
+            return
+        if isinstance(update, JobUpdate):
+            self._offer_job(update)
             return
         buffer = self._opening.get(update.file_id)
         if buffer is not None:
@@ -218,6 +228,16 @@ class Outbox:
             view.completed = True
             self._put(batch_completed(update.batch_id, update.owner_id, update.org_id, update.counts))
 
+    def _offer_job(self, update: JobUpdate) -> None:
+        if update.job_id in self._ended_jobs or update.file_id in self._deleted:
+            DROPPED.labels("stale").inc()  # progress behind the end, or an end heard twice
+            return
+        if update.status in JOB_TERMINAL:
+            self._ended_jobs[update.job_id] = None
+            if len(self._ended_jobs) > _ENDED_JOBS_KEPT:
+                self._ended_jobs.popitem(last=False)
+        self._put(update)
+
     def _admit(self, update: Update) -> None:
         if not self._advances(update):
             DROPPED.labels("stale").inc()
@@ -300,4 +320,6 @@ def _coalescing_key(item: Outgoing) -> tuple[str, str] | None:
         return ("progress", item.file_id)
     if isinstance(item, BatchUpdate) and item.coalescable:
         return ("batch", item.batch_id)
+    if isinstance(item, JobUpdate) and item.coalescable:
+        return ("job", item.job_id)
     return None

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ferry_core.bus import Reject
 from ferry_core.events import Envelope
 from ferry_core.observability import bind_correlation
-from ferry_notifier.messages import BatchUpdate, Update, update_for
+from ferry_notifier.messages import BatchUpdate, Broadcast, JobUpdate, update_for
 from ferry_notifier.metrics import EVENTS, SUBSCRIPTIONS
 from ferry_notifier.recent import RecentBatches, RecentEvents
 
@@ -28,7 +28,7 @@ _BATCH = "batch"
 
 
 class Subscriber(Protocol):
-    def offer(self, update: Update | BatchUpdate) -> None:
+    def offer(self, update: Broadcast) -> None:
         """Take an update without blocking (the hub never waits for a subscriber)."""
         ...
 
@@ -63,7 +63,7 @@ class Hub:
         for kind, key in list(self._entries.get(subscriber, ())):
             self._discard(kind, key, subscriber)
 
-    def publish(self, update: Update | BatchUpdate) -> None:
+    def publish(self, update: Broadcast) -> None:
         """Offer ``update`` to every local subscriber of its organization and its file (or batch)."""
         if isinstance(update, BatchUpdate):
             for subscriber in list(self._index[_BATCH].get(update.batch_id, ())):
@@ -118,6 +118,8 @@ class Hub:
         if isinstance(update, BatchUpdate):
             self.batches.record(update)
             self.publish(update)
+        elif isinstance(update, JobUpdate):
+            self.publish(update)  # not the file's state: nothing to remember for late subscribers
         elif update is not None:
             self.recent.record(update)
             self.publish(update)

@@ -15,13 +15,20 @@ from ferry_core.events import (
     BatchCompleted,
     BatchProgress,
     Envelope,
+    FileAnalyzed,
     FileCancelled,
+    FileConverted,
     FileDeleted,
     FileFailed,
+    FileJobCancelled,
+    FileJobFailed,
+    FileJobProgress,
+    FileJobRequested,
     FileParsed,
     FileProgress,
     FileStatus,
     FileUploaded,
+    JobStatus,
     Progress,
     Stage,
 )
@@ -84,6 +91,33 @@ class BatchUpdate:
 
 
 @dataclass(frozen=True)
+class JobUpdate:
+    """A message about an analysis or conversion of a file (``job_update``), for that file's subscribers.
+
+    Jobs are not part of the file's own state: they neither move it nor are replayed on subscribe.
+    """
+
+    job_id: str
+    file_id: str
+    owner_id: str
+    org_id: str | None
+    status: JobStatus
+    text: str
+    event_id: str | None = None
+    event_time: float | None = None
+    kind: Literal["job_update"] = "job_update"
+
+    @property
+    def scope(self) -> str:
+        return self.org_id or personal_org_id(self.owner_id)
+
+    @property
+    def coalescable(self) -> bool:
+        """A running job's progress: a newer one of the same job may replace it unsent."""
+        return self.status == JobStatus.RUNNING
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message for one connection only: ``pong``, ``error``, ``unsubscribed``."""
 
@@ -98,7 +132,9 @@ class Close:
     reason: str
 
 
-Outgoing = Update | BatchUpdate | Reply | Close
+Outgoing = Update | BatchUpdate | JobUpdate | Reply | Close
+Broadcast = Update | BatchUpdate | JobUpdate
+"""What the hub fans out: the messages that come from events."""
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -155,7 +191,36 @@ def batch_completed(batch_id: str, owner_id: str, org_id: str | None, counts: di
     )
 
 
-def update_for(envelope: Envelope) -> Update | BatchUpdate | None:
+_JOB_EVENTS = (FileJobRequested, FileJobProgress, FileAnalyzed, FileConverted, FileJobFailed, FileJobCancelled)
+
+
+def job_update(
+    payload: FileJobRequested | FileJobProgress | FileAnalyzed | FileConverted | FileJobFailed | FileJobCancelled,
+    org_id: str | None,
+) -> JobUpdate:
+    """``{type: job_update, data: {job_id, kind, file_id, status, progress, ...}}``: one shape for every job event."""
+    data: dict[str, Any] = {"job_id": payload.job_id, "file_id": payload.file_id}
+    match payload:
+        case FileJobRequested():
+            data |= {"kind": payload.kind, "status": JobStatus.QUEUED, "progress": 0, "target": payload.target}
+        case FileJobProgress():
+            data |= {"kind": payload.kind, "status": JobStatus.RUNNING, "progress": payload.progress}
+            data |= {"done": payload.done, "total": payload.total, "unit": payload.unit}
+        case FileAnalyzed():
+            result = payload.model_dump(mode="json", exclude={"job_id", "file_id", "owner_id"})
+            data |= {"kind": "analysis", "status": JobStatus.DONE, "progress": 100, "result": result}
+        case FileConverted():
+            result = payload.model_dump(mode="json", exclude={"job_id", "file_id", "owner_id", "result_key"})
+            data |= {"kind": "conversion", "status": JobStatus.DONE, "progress": 100, "result": result}
+        case FileJobFailed():
+            data |= {"kind": payload.kind, "status": JobStatus.FAILED, "error": payload.error.model_dump()}
+        case FileJobCancelled():
+            data |= {"kind": payload.kind, "status": JobStatus.CANCELLED}
+    text = _dumps({"type": "job_update", "data": data})
+    return JobUpdate(payload.job_id, payload.file_id, payload.owner_id, org_id, JobStatus(data["status"]), text)
+
+
+def update_for(envelope: Envelope) -> Broadcast | None:
     """The message an event means for subscribers; None for events they do not see.
 
     Raises ``KeyError`` for an unknown event type and ``pydantic.ValidationError``
@@ -168,6 +233,8 @@ def update_for(envelope: Envelope) -> Update | BatchUpdate | None:
     if isinstance(payload, BatchCompleted):
         made = batch_completed(payload.batch_id, payload.owner_id, envelope.org_id, payload.counts)
         return replace(made, event_id=envelope.id, event_time=at)
+    if isinstance(payload, _JOB_EVENTS):
+        return replace(job_update(payload, envelope.org_id), event_id=envelope.id, event_time=at)
     update = _update_of(payload, envelope.time)
     if update is None:
         return None

@@ -6,7 +6,7 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from ferry_notifier.messages import BatchUpdate, Outgoing, Update
+from ferry_notifier.messages import BatchUpdate, JobUpdate, Outgoing, Update
 
 Transport = str  # "ws" or "sse"
 
@@ -45,5 +45,5 @@ EVENTS = Counter("ferry_notifier_events_total", "Bus events received for fan-out
 def sent(item: Outgoing, transport: Transport) -> None:
     """Count one message sent, and how long its event took to get here."""
     MESSAGES_SENT.labels(transport).inc()
-    if isinstance(item, Update | BatchUpdate) and item.event_time is not None:
+    if isinstance(item, Update | BatchUpdate | JobUpdate) and item.event_time is not None:
         DELIVERY_LATENCY.labels(transport).observe(max(0.0, time.time() - item.event_time))

@@ -13,7 +13,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ferry_notifier.connections import Outbox
-from ferry_notifier.messages import BatchUpdate, Close, Outgoing, Update
+from ferry_notifier.messages import BatchUpdate, Broadcast, Close, JobUpdate, Outgoing, Update
 from ferry_notifier.metrics import CONNECTIONS, DISCONNECTS, sent
 
 # Sent first: the reconnection delay for EventSource, and bytes that get the headers through proxies.
@@ -42,7 +42,7 @@ class EventStreamResponse(StreamingResponse):
             self._on_close()
 
 
-def frame(update: Update | BatchUpdate) -> bytes:
+def frame(update: Broadcast) -> bytes:
     """One event; ``id:`` only for updates that came from an event (a state read on subscribe has none)."""
     event_id = f"id: {update.event_id}\n" if update.event_id else ""
     return f"event: {update.kind}\n{event_id}data: {update.text}\n\n".encode()
@@ -67,7 +67,7 @@ async def _frames(outbox: Outbox, keepalive: float, expires_at: float) -> AsyncI
             item, waiting = waiting.result(), None
             if isinstance(item, Close):
                 return
-            if isinstance(item, Update | BatchUpdate):
+            if isinstance(item, Update | BatchUpdate | JobUpdate):
                 yield frame(item)
                 sent(item, "sse")
     finally:
