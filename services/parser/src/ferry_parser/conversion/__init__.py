@@ -11,19 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ferry_core.events import ColumnInfo
+from ferry_parser.conversion.tables import write_table
 from ferry_parser.errors import ParseError
+
+__all__ = ["ConverterUnavailable", "convert_with_libreoffice", "libreoffice_path", "write_pages", "write_table"]
 
 
 class ConverterUnavailable(ParseError):
     """The conversion needs a program this machine lacks (LibreOffice); the gateway answers 501."""
 
     code = "converter_unavailable"
-
-
-def write_table(columns: list[ColumnInfo], batches: Iterator[list[list[Any]]], target: str, out: Path) -> None:
-    """Rows (value lists in ``columns``' order, typed as parsed) → csv, xlsx, json, ndjson or parquet at ``out``."""
-    raise NotImplementedError("being written")
 
 
 def write_pages(pages: Iterator[dict[str, Any]], target: str, out: Path, *, title: str) -> None:
