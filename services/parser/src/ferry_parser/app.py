@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
 from ferry_core.readmodels import ensure_parsed_indexes
-from ferry_parser.consumers import subscribe
+from ferry_parser.consumers import subscribe, subscribe_jobs
+from ferry_parser.jobs.runner import JobRunner
 from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
 from ferry_parser.workers import WorkerPool
@@ -21,7 +22,8 @@ def create_app(settings: ParserSettings, infra: Infrastructure | None = None) ->
     """The parser's app: no API of its own, only ``/health``, ``/ready`` and ``/metrics``.
 
     The lifespan starts the pool of parse worker processes and stops it (after
-    the subscriptions, so no parse is left waiting for a worker).
+    the subscriptions, so no parse is left waiting for a worker), and the runner
+    of analysis and conversion jobs (each job starts a process of its own).
 
     When ``infra`` is None the lifespan connects (and closes) its own clients;
     when given (embedded mode, tests) the caller owns it.
@@ -33,18 +35,25 @@ def create_app(settings: ParserSettings, infra: Infrastructure | None = None) ->
         app.state.infra = current
         subscriptions = []
         pool = WorkerPool.from_settings(settings)
+        jobs: JobRunner | None = None
         try:
             pool.start()  # the workers import the readers while the rest starts
             app.state.workers = pool
             await ensure_parsed_indexes(current.db)
             parser = FileParser(current, settings, pool)
             app.state.parser = parser
+            jobs = JobRunner(current, settings)
+            await jobs.start()
+            app.state.jobs = jobs
             subscriptions = await subscribe(current.bus, parser, concurrency=settings.parse_concurrency)
+            subscriptions += await subscribe_jobs(current.bus, jobs, concurrency=settings.job_concurrency)
             yield
         finally:
-            # Stop taking files; those in hand finish (and are acknowledged) or go back to the queue.
+            # Stop taking files and jobs; those in hand finish (and are acknowledged) or go back to the queue.
             for subscription in reversed(subscriptions):
                 await subscription.cancel(grace=settings.shutdown_grace_seconds)
+            if jobs is not None:
+                await jobs.close()
             await pool.aclose()
             if infra is None:
                 await current.close()

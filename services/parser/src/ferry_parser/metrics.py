@@ -23,3 +23,16 @@ KNOWN_FORMATS = frozenset({"csv", "tsv", "txt", "json", "jsonl", "xlsx", "xls", 
 def format_label(fmt: str) -> str:
     """A bounded label value: clients choose file names, not metric cardinality."""
     return fmt if fmt in KNOWN_FORMATS else "other"
+
+
+JOBS_HANDLED = Counter(
+    "ferry_parser_jobs_total",
+    "Analysis and conversion jobs handled, by kind and outcome: done, failed, cancelled, skipped (ended before).",
+    ["kind", "outcome"],
+)
+JOB_DURATION = Histogram(
+    "ferry_parser_job_duration_seconds",
+    "Time from picking up a job to its stored result.",
+    ["kind"],
+    buckets=(0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)

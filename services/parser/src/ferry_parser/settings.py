@@ -39,6 +39,18 @@ class ParserSettings(CommonSettings):
     max_compression_ratio: float = Field(
         default=100.0, ge=1, description="Highest inflate ratio of a large workbook member; above it: zip_bomb."
     )
+    job_concurrency: int = Field(default=1, ge=1, description="Analyses and conversions run at once by this replica.")
+    job_memory_limit_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Most resident memory one analysis or conversion may use (its process is killed above); 0: none.",
+    )
+    job_timeout_seconds: float = Field(
+        default=900, ge=0, description="Most seconds one analysis or conversion may take in its process; 0: no limit."
+    )
+    analysis_table_rows: int = Field(
+        default=50, ge=1, description="Rows of a table whose text cells are analysed together as one unit (a page)."
+    )
     shutdown_grace_seconds: float = Field(
         default=30,
         ge=0,
