@@ -4,7 +4,9 @@
 # - nginx, so the edge configuration is exercised for real (best effort: its tests skip without it);
 # - promtool (Debian package prometheus), to check and unit-test the alert rules (best effort: without
 #   it tests/deploy still parses the rules and checks their metric names);
-# - Chromium, the browser the web console's tests drive (best effort: they skip without it).
+# - Chromium, the browser the web console's tests drive (best effort: they skip without it);
+# - LibreOffice Writer, headless, for the parser's docx → pdf conversions (best effort: those tests skip
+#   without it).
 set -euo pipefail
 
 SUDO=""
@@ -75,7 +77,18 @@ ensure_chromium() {
   apt_install chromium || echo "chromium could not be installed; the console's browser tests will skip" >&2
 }
 
+ensure_libreoffice() {
+  if command -v soffice >/dev/null 2>&1 || [[ -n "${FERRY_LIBREOFFICE:-}" ]]; then
+    return 0
+  fi
+  echo "installing LibreOffice Writer (headless) for the docx to pdf conversion tests" >&2
+  # A font of its own: without recommends, nothing else may bring one, and a PDF needs glyphs.
+  apt_install --no-install-recommends libreoffice-writer-nogui fonts-dejavu-core \
+    || echo "LibreOffice could not be installed; the docx to pdf tests will skip" >&2
+}
+
 ensure_rabbitmq
 ensure_nginx
 ensure_chromium
 ensure_promtool
+ensure_libreoffice
