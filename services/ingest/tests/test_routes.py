@@ -194,9 +194,9 @@ async def test_export_streams_parsed_rows(gateway: Gateway, tokens: TokenFactory
 
 def test_attachment_names_cannot_break_the_header() -> None:
     # A control character in a header value made the server drop the response (found by tests/api).
-    from ferry_ingest.routes import _attachment
+    from ferry_core.blobs import attachment
 
-    header = _attachment('a\x1fb"c\\d?é\r\n.csv')
+    header = attachment('a\x1fb"c\\d?é\r\n.csv')
     assert header == "attachment; filename=\"a_b_c_d____.csv\"; filename*=UTF-8''a%1Fb%22c%5Cd%3F%C3%A9%0D%0A.csv"
     assert all(" " <= char <= "~" for char in header)
 

@@ -68,6 +68,12 @@ async def connect(settings: CommonSettings, *, with_blobs: bool = True) -> Infra
     mongo = mongo_client(settings.mongo_url)
     blobs: BlobStore | None = None
     if with_blobs:
-        blobs = S3BlobStore(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_bucket)
+        blobs = S3BlobStore(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_bucket,
+            public_endpoint=settings.s3_public_endpoint,
+        )
         await blobs.start()
     return Infrastructure(bus=bus, mongo=mongo, db=mongo[settings.mongo_db], blobs=blobs)

@@ -31,6 +31,8 @@ class CommonSettings(BaseSettings):
     s3_access_key: str = "ferry"
     s3_secret_key: str = DEV_S3_SECRET
     s3_bucket: str = "ferry-originals"
+    s3_public_endpoint: str | None = None
+    """Where clients reach S3 (presigned download URLs), when not at ``s3_endpoint``."""
     auth_url: str = "http://127.0.0.1:8001"
 
     def production_problems(self) -> list[str]:

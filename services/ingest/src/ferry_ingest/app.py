@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -11,7 +12,7 @@ from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
 from ferry_core.readmodels import ParsedReadModel
 from ferry_core.tokens import TokenVerifier, http_jwks_source
-from ferry_ingest import apikeys, orgs, projection
+from ferry_ingest import apikeys, job_projection, orgs, projection
 from ferry_ingest.admin import router as admin_router
 from ferry_ingest.analytics_routes import router as analytics_router
 from ferry_ingest.analytics_routes import start_analytics
@@ -23,7 +24,13 @@ from ferry_ingest.console import mount_console
 from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
 from ferry_ingest.errors import install_error_handlers
 from ferry_ingest.files import FilesRepository
+from ferry_ingest.job_routes import router as job_router
+from ferry_ingest.job_service import JobsService
+from ferry_ingest.job_watch import JobWatch
+from ferry_ingest.jobs import JobsRepository
 from ferry_ingest.outbox import OutboxRelay
+from ferry_ingest.presign import Presigner, UrlSigner
+from ferry_ingest.presign import router as presign_router
 from ferry_ingest.project_routes import router as project_router
 from ferry_ingest.projects import ProjectsRepository
 from ferry_ingest.quotas import UploadQuotas
@@ -71,12 +78,20 @@ def create_app(
             repo,
             resources.bus,
             settings.outbox_poll_seconds,
-            others=[batches.collection],
+            others=[batches.collection, JobsRepository(resources.db).collection],
             on_file_removed=app.state.analytics.after_removal(usage.uncount),
             # The status projection (made below: it wakes this relay) settles the file's batch.
             on_file_events_sent=lambda file_id, types: status.gateway_events_sent(file_id, types),
         )
-        files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay, org_store)
+        job_records = JobsRepository(resources.db)
+        await job_records.ensure_indexes()
+        files = FilesService(repo, blobs, ParsedReadModel(resources.db), relay, org_store, job_records)
+        watch = JobWatch(settings.job_wait_poll_seconds)
+        jobs = JobsService(job_records, files, resources.db, relay, watch)
+        app.state.jobs = jobs
+        app.state.presigner = Presigner(
+            blobs, UrlSigner(settings.presign_secret), timedelta(seconds=settings.presign_ttl_seconds)
+        )
         dead_letter_store = DeadLetterStore(resources.db)
         await dead_letter_store.ensure_indexes()
         dead_letters = DeadLetters(dead_letter_store, repo, resources.bus, relay)
@@ -103,13 +118,18 @@ def create_app(
             quotas=quotas,
             usage=usage,
         )
-        status = projection.StatusProjection(repo, batches, relay.wake, batch_progress)
+        status = projection.StatusProjection(repo, batches, relay.wake, batch_progress, jobs.analyze_when_parsed)
         subscriptions = await projection.subscribe(
             resources.bus,
             status,
             projection.UserCleanup(repo, files.delete),
         )
         subscriptions.append(await apikeys.subscribe(resources.bus, apikeys.ApiKeyProjection(api_keys)))
+        subscriptions.append(
+            await job_projection.subscribe(
+                resources.bus, job_projection.JobProjection(job_records, watch, resources.bus)
+            )
+        )
 
         async def forget_org(org_id: str) -> int:
             """A deleted organization's files go as DELETE /files would; its projects and batches with them."""
@@ -160,6 +180,8 @@ def create_app(
     instrument(app, "ingest")
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(job_router)
+    app.include_router(presign_router)
     app.include_router(project_router)
     app.include_router(batch_router)
     app.include_router(admin_router)

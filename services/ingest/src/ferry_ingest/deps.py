@@ -14,8 +14,10 @@ from ferry_ingest.audit import FileAudit, client_address
 from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.errors import Unauthorized
 from ferry_ingest.files import MAX_OFFSET
+from ferry_ingest.job_service import JobsService
 from ferry_ingest.orgs import OrgStore
 from ferry_ingest.orgscope import OrgHeader, OrgParam, OrgScope, org_store, resolve
+from ferry_ingest.presign import Presigner, presigner
 from ferry_ingest.projects import ProjectsRepository
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
@@ -57,6 +59,11 @@ def _service(request: Request) -> FilesService:
     return service
 
 
+def _jobs(request: Request) -> JobsService:
+    jobs: JobsService = request.app.state.jobs
+    return jobs
+
+
 def _upload_context(request: Request) -> UploadContext:
     context: UploadContext = request.app.state.upload_context
     return context
@@ -96,6 +103,8 @@ ActiveOrg = Annotated[OrgScope, Depends(_active_org)]
 Orgs = Annotated[OrgStore, Depends(org_store)]
 Audit = Annotated[FileAudit, Depends(_file_audit)]
 Files = Annotated[FilesService, Depends(_service)]
+Jobs = Annotated[JobsService, Depends(_jobs)]
+Presign = Annotated[Presigner, Depends(presigner)]
 Uploads = Annotated[UploadContext, Depends(_upload_context)]
 Settings = Annotated[IngestSettings, Depends(_settings)]
 Projects = Annotated[ProjectsRepository, Depends(_projects)]

@@ -83,6 +83,12 @@ class InvalidContent(IngestError):
     status_code = 422
 
 
+class NotImplementedHere(IngestError):
+    """The platform cannot do this at all right now (no parser replica has the converter it takes)."""
+
+    status_code = 501
+
+
 class Unauthorized(IngestError):
     status_code = 401
 
@@ -101,6 +107,7 @@ _DESCRIPTIONS = {
     415: "Not multipart, or a format Ferry cannot parse",
     422: "Invalid parameters (a list of field errors), or content that cannot be used (a sentence)",
     429: "The organization's upload rate quota is used up; retry after `Retry-After` seconds",
+    501: "The conversion needs a converter no parser replica has (LibreOffice); the reason is in `detail`",
     503: "Too many files wait to be parsed; retry after `Retry-After` seconds",
 }
 

@@ -154,8 +154,12 @@ class FilesRepository:
         event: Envelope,
         project_id: str | None = None,
         batch_id: str | None = None,
+        analyze: bool = False,
     ) -> Doc | None:
-        """The upload finished: record its size, digest, project and batch and owe ``file.uploaded.v1``, atomically."""
+        """The upload finished: record its size, digest, project and batch and owe ``file.uploaded.v1``, atomically.
+
+        ``analyze``: the upload asked for an analysis, which starts once the file is parsed.
+        """
         return await self.collection.find_one_and_update(
             {"_id": file_id, "status": FileStatus.UPLOADING.value},
             {
@@ -164,6 +168,7 @@ class FilesRepository:
                     "sha256": sha256,
                     "project_id": project_id,
                     "batch_id": batch_id,
+                    "analyze": analyze,
                     "bytes_done": size,
                     "bytes_total": size,
                     "status": FileStatus.QUEUED.value,
@@ -263,6 +268,10 @@ class FilesRepository:
             },
         )
         return result.modified_count == 1
+
+    async def mark_analysis_started(self, file_id: str) -> None:
+        """The analysis an upload asked for (``analyze``) is started: a redelivered ``file.parsed.v1`` starts none."""
+        await self.collection.update_one({"_id": file_id}, {"$set": {"analysis_started": True}})
 
     async def mark_deleting(self, file_id: str, event: Envelope) -> bool:
         """Hide the record from readers and owe ``file.deleted.v1``; the relay removes it once sent."""

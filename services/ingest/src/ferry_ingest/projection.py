@@ -29,7 +29,8 @@ class StatusProjection:
     """Applies status events to file records; a file that becomes terminal may complete its batch.
 
     The batch is checked after every terminal event, applied or not, so a redelivery after a
-    crash between the two still completes it (the completion itself happens once).
+    crash between the two still completes it (the completion itself happens once); the same
+    goes for the analysis an upload asked for, started when its file is parsed.
     """
 
     def __init__(
@@ -38,8 +39,10 @@ class StatusProjection:
         batches: BatchesRepository,
         announced: Callable[[], None] | None = None,
         progress: BatchProgressPublisher | None = None,
+        parsed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._repo = repo
+        self._parsed = parsed  # starts the analysis an upload asked for (analyze=true)
         self._batches = batches
         self._announced = announced  # wakes the outbox relay when a batch completes
         self._progress = progress  # announces the figures of the file's batch (batch.progress.v1)
@@ -53,6 +56,8 @@ class StatusProjection:
         elif isinstance(payload, FileParsed | FileFailed):
             if isinstance(payload, FileParsed):
                 await self._repo.apply_parsed(payload)
+                if self._parsed is not None:  # applied or redelivered: a crash before this is repaired
+                    await self._parsed(payload.file_id)
             else:
                 await self._repo.apply_failed(payload)
             await self.file_moved(payload.file_id, terminal=True)

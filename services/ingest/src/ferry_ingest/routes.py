@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ferry_core.audit import AuditAction
-from ferry_core.blobs import BlobNotFound
+from ferry_core.blobs import attachment
 from ferry_core.events import FileStatus
 from ferry_core.orgs import record_org
 from ferry_ingest.backpressure import admit_upload
-from ferry_ingest.deps import ActiveOrg, Audit, CurrentUser, Files, Limit, Offset, Settings, Uploads
-from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
+from ferry_ingest.blob_stream import open_blob
+from ferry_ingest.deps import ActiveOrg, Audit, CurrentUser, Files, Limit, Offset, Presign, Settings, Uploads
+from ferry_ingest.errors import BadUpload, UnsupportedFormat, error_responses
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import SORTS, FileQuery
 from ferry_ingest.multipart import MultipartReader, boundary_of
+from ferry_ingest.presign import AsUrl, Redirect, bytes_or_url
 from ferry_ingest.schemas import (
     FileDetail,
     FileList,
@@ -79,6 +80,11 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
                                 "type": "string",
                                 "description": "A batch of the caller's the file joins (before or after `file`)",
                             },
+                            "analyze": {
+                                "type": "string",
+                                "enum": ["true", "false"],
+                                "description": "`true`: analyse the file once it is parsed (as the query parameter)",
+                            },
                         },
                         "required": ["file"],
                     }
@@ -89,10 +95,16 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
     },
 )
 async def upload_file(
-    request: Request, user: CurrentUser, scope: ActiveOrg, uploads: Uploads, files: Files, audit: Audit
+    request: Request,
+    user: CurrentUser,
+    scope: ActiveOrg,
+    uploads: Uploads,
+    files: Files,
+    audit: Audit,
+    analyze: Annotated[bool, Query(description="Analyse the file once it is parsed (or form field `analyze`)")] = False,
 ) -> FileRecord:
     """Upload one file into the active organization as multipart field ``file`` (optionally ``project_id``,
-    ``batch_id``); streamed, then parsed."""
+    ``batch_id``, ``analyze``); streamed, then parsed (and analysed, with ``analyze=true``)."""
     scope.require_write("upload")
     boundary = boundary_of(request.headers.get("content-type"))
     if boundary is None:
@@ -101,7 +113,9 @@ async def upload_file(
     if length is not None and not length.isdigit():
         raise BadUpload("invalid Content-Length")
     reader = MultipartReader(request.stream().__aiter__(), boundary)
-    doc = await receive_upload(uploads, reader, user, int(length) if length else None, org_id=scope.org_id)
+    doc = await receive_upload(
+        uploads, reader, user, int(length) if length else None, org_id=scope.org_id, analyze=analyze
+    )
     files.relay.wake()
     await audit.record(AuditAction.FILE_UPLOADED, doc, size=doc.get("size"))
     return record_of(doc)
@@ -220,7 +234,7 @@ async def export_file(
     stem = doc["filename"].rsplit(".", 1)[0] or "export"
     suffix = f"-{sheet}" if sheet else ""
     name = f"{stem}{suffix}.{format}"
-    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": _attachment(name)})
+    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": attachment(name)})
 
 
 @router.get("/{file_id}/progress", response_model=FileProgressView, responses=error_responses(401, 404))
@@ -242,37 +256,39 @@ async def cancel_file(file_id: str, user: CurrentUser, files: Files) -> FileReco
 @router.get(
     "/{file_id}/download",
     response_class=StreamingResponse,
+    response_model=None,
     responses={
-        200: {
-            "description": "The original bytes, with the content type detected at upload",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-        },
-        **error_responses(401, 404),
+        **bytes_or_url("The original bytes, with the content type detected at upload"),
+        **error_responses(401, 404, 422),
     },
 )
-async def download_file(file_id: str, user: CurrentUser, files: Files, audit: Audit) -> StreamingResponse:
-    """The original bytes, streamed."""
+async def download_file(
+    request: Request,
+    file_id: str,
+    user: CurrentUser,
+    files: Files,
+    audit: Audit,
+    presign: Presign,
+    redirect: Redirect = False,
+    url: AsUrl = False,
+) -> Response:
+    """The original bytes, streamed (or a short-lived URL of them: ``redirect``, ``url``)."""
     doc = await files.find(file_id, user)
-    chunks = files.blobs.get(str(doc["_id"]))
-    try:
-        first = await anext(chunks)
-    except BlobNotFound:
-        raise FileNotFound("the file's content is not available") from None
-    except StopAsyncIteration:
-        first = b""
+    key = str(doc.get("blob_key") or doc["_id"])
+    if redirect or url:
+        answer = await presign.answer(
+            request, key, filename=doc["filename"], content_type=doc["content_type"], redirect=redirect
+        )
+        await audit.record(AuditAction.FILE_DOWNLOADED, doc, presigned=True)
+        return answer
+    body = await open_blob(files.blobs, key)
     await audit.record(AuditAction.FILE_DOWNLOADED, doc)
-
-    async def body() -> object:
-        yield first
-        async for chunk in chunks:
-            yield chunk
-
     headers = {
-        "Content-Disposition": _attachment(doc["filename"]),
+        "Content-Disposition": attachment(doc["filename"]),
         "Content-Length": str(doc["size"]),
         "X-Content-SHA256": doc.get("sha256") or "",
     }
-    return StreamingResponse(body(), media_type=doc["content_type"], headers=headers)  # type: ignore[arg-type]
+    return StreamingResponse(body, media_type=doc["content_type"], headers=headers)
 
 
 @router.delete("/{file_id}", status_code=204, responses=error_responses(401, 403, 404, _403=_CHANGE, _404=_NO_FILE))
@@ -282,11 +298,3 @@ async def delete_file(file_id: str, user: CurrentUser, files: Files, audit: Audi
     await files.delete(str(doc["_id"]), str(doc["owner_id"]), record_org(doc))
     await audit.record(AuditAction.FILE_DELETED, doc)
     return Response(status_code=204)
-
-
-def _attachment(name: str) -> str:
-    """A Content-Disposition that keeps non-ASCII names (RFC 6266) and cannot break the header."""
-    ascii_name = "".join(
-        "_" if char in '"\\?' or not " " <= char <= "~" else char for char in name.encode("ascii", "replace").decode()
-    )
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

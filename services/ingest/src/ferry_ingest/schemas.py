@@ -56,6 +56,7 @@ class FileRecord(BaseModel):
     summary: Summary | None = None
     error: ErrorInfo | None = None
     duration_ms: int | None = None
+    analyze: bool = Field(default=False, description="The upload asked for an analysis once the file is parsed")
 
 
 class TableContent(BaseModel):
@@ -117,6 +118,7 @@ def record_of(doc: dict[str, Any]) -> FileRecord:
         summary=Summary.model_validate(doc["summary"]) if doc.get("summary") else None,
         error=ErrorInfo.model_validate(doc["error"]) if doc.get("error") else None,
         duration_ms=doc.get("duration_ms"),
+        analyze=bool(doc.get("analyze")),
     )
 
 

@@ -19,6 +19,7 @@ from ferry_core.tokens import Principal
 from ferry_ingest.errors import Conflict, FileNotFound, Forbidden, InvalidContent, NotReady
 from ferry_ingest.export import ExportFormat, export_pages, export_table
 from ferry_ingest.files import FilesRepository
+from ferry_ingest.jobs import JobsRepository
 from ferry_ingest.orgs import OrgStore
 from ferry_ingest.orgscope import role_in
 from ferry_ingest.outbox import OutboxRelay
@@ -28,9 +29,16 @@ from ferry_ingest.uploads import SOURCE
 
 class FilesService:
     def __init__(
-        self, repo: FilesRepository, blobs: BlobStore, parsed: ParsedReadModel, relay: OutboxRelay, orgs: OrgStore
+        self,
+        repo: FilesRepository,
+        blobs: BlobStore,
+        parsed: ParsedReadModel,
+        relay: OutboxRelay,
+        orgs: OrgStore,
+        jobs: JobsRepository | None = None,
     ) -> None:
         self.repo = repo
+        self.jobs = jobs
         self.blobs = blobs
         self.parsed = parsed
         self.relay = relay
@@ -49,6 +57,14 @@ class FilesService:
     async def find(self, file_id: str, principal: Principal) -> dict[str, Any]:
         """A file the caller may read: one of an organization they are a member of."""
         doc, _ = await self.find_with_role(file_id, principal)
+        return doc
+
+    async def find_for_work(self, file_id: str, principal: Principal, action: str) -> dict[str, Any]:
+        """A file the caller may start or stop work on (an analysis, a conversion): members and above, any file
+        of the organization, since the file itself does not change; viewers get 403."""
+        doc, role = await self.find_with_role(file_id, principal)
+        if not role.can_write:
+            raise Forbidden(f"viewers cannot {action}")
         return doc
 
     async def find_changeable(self, file_id: str, principal: Principal, action: str) -> dict[str, Any]:
@@ -116,7 +132,8 @@ class FilesService:
         )
 
     async def delete(self, file_id: str, owner_id: str, org_id: str) -> None:
-        """Hide the record, owe ``file.deleted.v1`` (the parser drops parsed data), remove the blob."""
+        """Hide the record, owe ``file.deleted.v1`` (the parser drops parsed data and job results), remove the blob
+        and the file's job records."""
         event = Envelope.wrap(
             FileDeleted(file_id=file_id, owner_id=owner_id),
             source=SOURCE,
@@ -126,6 +143,8 @@ class FilesService:
         )
         if await self.repo.mark_deleting(file_id, event):
             await self.blobs.delete(file_id)
+            if self.jobs is not None:  # what the jobs made goes with the file, in the parser
+                await self.jobs.delete_of_file(file_id)
             self.relay.wake()
 
     async def cancel(self, doc: dict[str, Any]) -> dict[str, Any]:

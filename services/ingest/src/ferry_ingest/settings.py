@@ -43,3 +43,13 @@ class IngestSettings(CommonSettings):
         default=5.0, ge=0, le=300, description="How long an analytics answer is reused; 0: computed on every request."
     )
     analytics_cache_entries: int = Field(default=1000, ge=1, description="Analytics answers cached at most.")
+    presign_ttl_seconds: int = Field(
+        default=300, ge=1, le=7 * 24 * 3600, description="How long a presigned download URL works (S3 allows 7 days)."
+    )
+    presign_secret: str = Field(
+        default="",
+        description="Signs the gateway's own download URLs (a folder blob store); empty: a random one per process.",
+    )
+    job_wait_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often ?wait re-reads a job another gateway replica may have updated."
+    )

@@ -37,6 +37,7 @@ from ferry_ingest.usage import UsageCounter
 
 log = structlog.get_logger(__name__)
 SOURCE = "ferry-ingest"
+_TRUE = {"true", "1", "yes", "on"}  # what a form field may say for yes (as FastAPI reads a boolean)
 
 UPLOADS = Counter("ferry_uploads_total", "Uploads by outcome.", ["outcome"])
 UPLOAD_BYTES = Counter("ferry_upload_bytes_total", "Bytes of completed uploads.")
@@ -174,8 +175,12 @@ async def receive_upload(
     principal: Principal,
     content_length: int | None,
     org_id: str | None = None,
+    analyze: bool = False,
 ) -> dict[str, Any]:
-    """Store one upload into ``org_id`` (None: the caller's personal organization), within its quotas."""
+    """Store one upload into ``org_id`` (None: the caller's personal organization), within its quotas.
+
+    ``analyze`` (or a form field ``analyze=true``, before or after the file): analyse the file once parsed.
+    """
     org_id = org_id or principal.personal_org_id
     # Quotas are checked before the body is read: nothing is taken from a client who is refused.
     allowance = await ctx.quotas.admit(org_id, content_length) if ctx.quotas else None
@@ -227,7 +232,8 @@ async def receive_upload(
         correlation_id=correlation_id_var.get(),
         org_id=org_id,
     )
-    doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event, project_id, batch_id)
+    analyze = analyze or reader.fields.get("analyze", "").strip().lower() in _TRUE
+    doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event, project_id, batch_id, analyze)
     if doc is None:  # deleted while uploading
         await ctx.blobs.delete(file_id)
         raise InvalidContent("the file was deleted during its upload")

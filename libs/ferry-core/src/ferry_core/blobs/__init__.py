@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
@@ -23,6 +24,14 @@ def check_key(key: str) -> str:
     if not _KEY.match(key) or ".." in key:
         raise ValueError(f"invalid blob key: {key!r}")
     return key
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition that keeps non-ASCII names (RFC 6266) and cannot break the header."""
+    ascii_name = "".join(
+        "_" if char in '"\\?' or not " " <= char <= "~" else char for char in name.encode("ascii", "replace").decode()
+    )
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
 class BlobStore(Protocol):
@@ -52,9 +61,17 @@ class BlobStore(Protocol):
         """Keys of complete blobs last written before ``before`` (at most ``limit``), for the sweeper."""
         ...
 
+    async def presign_get(self, key: str, expires: timedelta, *, filename: str, content_type: str) -> str | None:
+        """A URL anyone may GET the object at for ``expires``, served as an attachment named ``filename``.
+
+        None when the store cannot sign URLs itself (a local folder): the caller then
+        serves the object behind a URL of its own signing.
+        """
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
 
 
-__all__ = ["BlobNotFound", "BlobStore", "check_key"]
+__all__ = ["BlobNotFound", "BlobStore", "attachment", "check_key"]

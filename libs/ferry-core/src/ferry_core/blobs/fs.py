@@ -7,7 +7,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterable, AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ferry_core.blobs import BlobNotFound, check_key
@@ -81,6 +81,10 @@ class FsBlobStore:
             return found
 
         return await asyncio.to_thread(scan)
+
+    async def presign_get(self, key: str, expires: timedelta, *, filename: str, content_type: str) -> str | None:
+        check_key(key)
+        return None  # a folder has no URLs: the gateway signs its own (ferry_ingest.presign)
 
     async def ping(self) -> bool:
         return self._root.is_dir()

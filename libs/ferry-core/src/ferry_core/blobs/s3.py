@@ -22,7 +22,7 @@ import os
 import queue
 from collections.abc import AsyncIterable, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -31,7 +31,7 @@ import urllib3
 from minio import Minio
 from minio.error import S3Error
 
-from ferry_core.blobs import BlobNotFound, check_key
+from ferry_core.blobs import BlobNotFound, attachment, check_key
 
 PART_SIZE = 8 * 1024 * 1024
 MAX_CONCURRENT_PUTS = 64
@@ -97,17 +97,33 @@ def _http_pool() -> urllib3.PoolManager:
     )
 
 
+def _client(endpoint: str, access_key: str, secret_key: str, region: str, **options: object) -> Minio:
+    url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
+    return Minio(
+        url.netloc,
+        access_key=access_key,
+        secret_key=secret_key,
+        secure=url.scheme == "https",
+        region=region,
+        **options,  # type: ignore[arg-type]
+    )
+
+
 class S3BlobStore:
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, region: str = "us-east-1") -> None:
-        url = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
-        self._client = Minio(
-            url.netloc,
-            access_key=access_key,
-            secret_key=secret_key,
-            secure=url.scheme == "https",
-            region=region,
-            http_client=_http_pool(),
-        )
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        region: str = "us-east-1",
+        public_endpoint: str | None = None,
+    ) -> None:
+        """``public_endpoint``: where clients reach the store, when that differs from ``endpoint`` (presigned URLs)."""
+        self._client = _client(endpoint, access_key, secret_key, region, http_client=_http_pool())
+        # A presigned URL's signature covers its host, so it is signed for the address clients use. With the
+        # region given, signing is local arithmetic: this client never opens a connection.
+        self._signer = _client(public_endpoint, access_key, secret_key, region) if public_endpoint else self._client
         self._bucket = bucket
         self._puts = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PUTS, thread_name_prefix="s3-put")
 
@@ -204,6 +220,15 @@ class S3BlobStore:
             return found
 
         return await asyncio.to_thread(scan)
+
+    async def presign_get(self, key: str, expires: timedelta, *, filename: str, content_type: str) -> str | None:
+        check_key(key)
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "response-content-disposition": attachment(filename),
+            "response-content-type": content_type,
+        }
+        url: str = self._signer.presigned_get_object(self._bucket, key, expires=expires, response_headers=headers)
+        return url
 
     async def ping(self) -> bool:
         try:
