@@ -232,6 +232,74 @@ async def _sse(scene: Scene, who: str, _: str) -> str:
     return "no event"
 
 
+_STARTED = {200, 202}  # a job started, or the live one returned
+
+
+def _start_job(path: str, body: object = None) -> Probe:
+    """Start an analysis or conversion of the scene's file as ``who``: "started" (202 new, 200 the live one)."""
+
+    async def probe(scene: Scene, who: str, credential: str) -> str:
+        url = f"{scene.urls.files}/files/{scene.file_id}{path}"
+        response = await scene.http.post(url, headers=scene.callers[who].headers(credential), json=body)
+        return "started" if response.status_code in _STARTED else str(response.status_code)
+
+    return probe
+
+
+async def _owners_conversion(scene: Scene, wait: int = 0) -> str:
+    """The owner's live conversion of the scene's file to CSV (started if none is), waiting up to ``wait`` s."""
+    response = await scene.http.post(
+        f"{scene.urls.files}/files/{scene.file_id}/conversions",
+        params={"wait": wait},
+        headers=scene.callers[OWNER].headers("bearer"),
+        json={"to": "csv"},
+    )
+    assert response.status_code in _STARTED, response.text
+    conversion_id: str = response.json()["conversion_id"]
+    return conversion_id
+
+
+def _on_conversion(method: str, suffix: str = "", *, finished: bool = False) -> Probe:
+    """``method`` on the owner's conversion as ``who`` (a finished one for downloads: the parser converts it)."""
+
+    async def probe(scene: Scene, who: str, credential: str) -> str:
+        conversion_id = await _owners_conversion(scene, wait=30 if finished else 0)
+        url = f"{scene.urls.files}/files/{scene.file_id}/conversions/{conversion_id}{suffix}"
+        response = await scene.http.request(method, url, headers=scene.callers[who].headers(credential))
+        if response.status_code == 200 and suffix == "/download":
+            assert response.content.startswith(b"id,name,score"), response.content[:100]
+        return str(response.status_code)
+
+    return probe
+
+
+async def _cancel_analysis(scene: Scene, who: str, credential: str) -> str:
+    """The owner makes sure an analysis is live; ``who`` cancels (or removes) it."""
+    url = f"{scene.urls.files}/files/{scene.file_id}/analysis"
+    started = await scene.http.post(url, headers=scene.callers[OWNER].headers("bearer"))
+    assert started.status_code in _STARTED, started.text
+    return str((await scene.http.delete(url, headers=scene.callers[who].headers(credential))).status_code)
+
+
+async def _presigned_download(scene: Scene, who: str, credential: str) -> str:
+    """``?url=true`` as ``who``, then the URL fetched with no credentials at all."""
+    url = f"{scene.urls.files}/files/{scene.file_id}/download"
+    response = await scene.http.get(url, params={"url": "true"}, headers=scene.callers[who].headers(credential))
+    if response.status_code != 200:
+        return str(response.status_code)
+    async with httpx.AsyncClient(timeout=WAIT) as anonymous:
+        fetched = await anonymous.get(response.json()["url"])
+    assert fetched.status_code != 200 or fetched.content.startswith(b"id,name,score"), fetched.content[:100]
+    return f"url, then {fetched.status_code}"
+
+
+async def _forged_signed_url(scene: Scene, who: str, credential: str) -> str:
+    """The gateway's own signed URLs (a folder blob store) refuse a signature it did not make, whoever asks."""
+    params = {"expires": str(int(time.time()) + 60), "filename": "a.csv", "type": "text/csv", "signature": "forged"}
+    url = f"{scene.urls.files}/downloads/{scene.file_id}"
+    return str((await scene.http.get(url, params=params, headers=scene.callers[who].headers(credential))).status_code)
+
+
 @dataclass(frozen=True)
 class Row:
     endpoint: str  # the route, as the app declares it ("METHOD /path/{param}", "WS /path"), and what is asked
@@ -251,9 +319,25 @@ TABLE_OF_ENDPOINTS = [
     Row("GET /files/{file_id}/content", _get("/content"), "200", "404", "200"),
     Row("GET /files/{file_id}/progress", _get("/progress"), "200", "404", "200"),
     Row("GET /files/{file_id}/download", _download, "200", "404", "200"),
+    Row("GET /files/{file_id}/download ?url=true", _presigned_download, "url, then 200", "404", "url, then 200"),
+    Row("GET /downloads/{key}", _forged_signed_url, "403", "403", "403"),
     Row("GET /files/{file_id}/export", _get("/export"), "200", "404", "200"),
     Row("POST /files/{file_id}/cancel", _cancel, "409", "404", "409"),  # parsed: too late, but the caller may ask
     Row("DELETE /files/{file_id}", _delete, "204, then 404", "404, then 200", "204, then 404"),
+    Row("POST /files/{file_id}/analysis", _start_job("/analysis"), "started", "404", "started"),
+    Row("GET /files/{file_id}/analysis", _get("/analysis"), "200", "404", "200"),
+    Row("DELETE /files/{file_id}/analysis", _cancel_analysis, "204", "404", "204"),
+    Row("POST /files/{file_id}/conversions", _start_job("/conversions", {"to": "csv"}), "started", "404", "started"),
+    Row("GET /files/{file_id}/conversions", _get("/conversions"), "200", "404", "200"),
+    Row("GET /files/{file_id}/conversions/{conversion_id}", _on_conversion("GET"), "200", "404", "200"),
+    Row("DELETE /files/{file_id}/conversions/{conversion_id}", _on_conversion("DELETE"), "204", "404", "204"),
+    Row(
+        "GET /files/{file_id}/conversions/{conversion_id}/download",
+        _on_conversion("GET", "/download", finished=True),
+        "200",
+        "404",
+        "200",
+    ),
     Row("GET /files", _listed("/files"), "listed", "absent", "listed"),
     Row("GET /files/search", _listed("/files/search"), "listed", "absent", "listed"),
     Row("GET /files/stats", _stats, "counted", "absent", "counted"),
@@ -290,6 +374,21 @@ ORG_TABLE = [
     OrgRow("POST /files/{file_id}/cancel", _cancel, "403", "404"),
     OrgRow("DELETE /files/{file_id}", _delete, "403, then 200", "404, then 200"),
     OrgRow("PATCH /files/{file_id}", _call("PATCH", "/files/{file_id}", body=_NO_PROJECT), "403", "404"),
+    # Jobs leave the file as it is: any member may start and stop them (viewers may not), outsiders see nothing.
+    OrgRow("POST /files/{file_id}/analysis", _start_job("/analysis"), "started", "404"),
+    OrgRow("GET /files/{file_id}/analysis", _get("/analysis"), "200", "404"),
+    OrgRow("DELETE /files/{file_id}/analysis", _cancel_analysis, "204", "404"),
+    OrgRow("POST /files/{file_id}/conversions", _start_job("/conversions", {"to": "json"}), "started", "404"),
+    OrgRow("GET /files/{file_id}/conversions", _get("/conversions"), "200", "404"),
+    OrgRow("GET /files/{file_id}/conversions/{conversion_id}", _on_conversion("GET"), "200", "404"),
+    OrgRow("DELETE /files/{file_id}/conversions/{conversion_id}", _on_conversion("DELETE"), "204", "404"),
+    OrgRow(
+        "GET /files/{file_id}/conversions/{conversion_id}/download",
+        _on_conversion("GET", "/download", finished=True),
+        "200",
+        "404",
+    ),
+    OrgRow("GET /files/{file_id}/download ?url=true", _presigned_download, "url, then 200", "404"),
     # Lists and statistics: the organization's, for its members; naming it as an outsider is a 404.
     OrgRow("POST /files (in the org)", _upload_into_org, "201", "404"),
     OrgRow("GET /files (in the org)", _listed("/files", in_org=True), "listed", "404"),
