@@ -18,12 +18,15 @@ from pydantic import BaseModel, TypeAdapter
 from ferry_sdk._multipart import FileBody, ProgressCallback
 from ferry_sdk.analytics import Granularity, MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.models import (
+    Analysis,
     ApiKey,
     ApiKeyWithSecret,
     Batch,
     BatchList,
     BatchStatistics,
     Content,
+    Conversion,
+    ConversionList,
     DeadLetter,
     DeadLetterList,
     FileDetail,
@@ -39,6 +42,7 @@ from ferry_sdk.models import (
     Org,
     OrgList,
     OrgQuotas,
+    PresignedUrl,
     Project,
     ProjectList,
     RecoveryCodes,
@@ -237,9 +241,11 @@ def upload(
     content_type: str | None,
     project_id: str | None = None,
     batch_id: str | None = None,
+    analyze: bool = False,
 ) -> Call[FileRecord]:
     body = FileBody.of(path, filename, content_type, project_id, batch_id)
-    return Call("POST", "/files", _model(FileRecord), upload=body, on_progress=on_progress)
+    params = {"analyze": "true"} if analyze else None
+    return Call("POST", "/files", _model(FileRecord), params=params, upload=body, on_progress=on_progress)
 
 
 def list_files(
@@ -296,6 +302,10 @@ def delete(file_id: str) -> Call[None]:
 
 def download(file_id: str) -> Call[None]:
     return Call("GET", f"/files/{file_id}/download", _nothing)
+
+
+def download_url(file_id: str) -> Call[PresignedUrl]:
+    return Call("GET", f"/files/{file_id}/download", _model(PresignedUrl), params={"url": "true"})
 
 
 def export(file_id: str, format: ExportFormat, sheet: str | None) -> Call[None]:
@@ -406,3 +416,47 @@ def list_batches(limit: int | None, offset: int | None) -> Call[BatchList]:
 
 def get_batch(batch_id: str) -> Call[BatchStatistics]:
     return Call("GET", f"/batches/{batch_id}", _model(BatchStatistics))
+
+
+# -- analyses and conversions --------------------------------------------------------
+
+
+def start_analysis(file_id: str) -> Call[Analysis]:
+    return Call("POST", f"/files/{file_id}/analysis", _model(Analysis))
+
+
+def get_analysis(file_id: str, page_offset: int | None, page_limit: int | None) -> Call[Analysis]:
+    params = _params(page_offset=page_offset, page_limit=page_limit)
+    return Call("GET", f"/files/{file_id}/analysis", _model(Analysis), params=params)
+
+
+def cancel_analysis(file_id: str) -> Call[None]:
+    return Call("DELETE", f"/files/{file_id}/analysis", _nothing)
+
+
+def convert(file_id: str, to: str, sheet: str | None, wait: float | None) -> Call[Conversion]:
+    params = _params(wait=wait)
+    body = _params(to=to, sheet=sheet)
+    return Call("POST", f"/files/{file_id}/conversions", _model(Conversion), params=params, json=body)
+
+
+def list_conversions(file_id: str, limit: int | None, offset: int | None) -> Call[ConversionList]:
+    params = _params(limit=limit, offset=offset)
+    return Call("GET", f"/files/{file_id}/conversions", _model(ConversionList), params=params)
+
+
+def get_conversion(file_id: str, conversion_id: str) -> Call[Conversion]:
+    return Call("GET", f"/files/{file_id}/conversions/{conversion_id}", _model(Conversion))
+
+
+def delete_conversion(file_id: str, conversion_id: str) -> Call[None]:
+    return Call("DELETE", f"/files/{file_id}/conversions/{conversion_id}", _nothing)
+
+
+def download_conversion(file_id: str, conversion_id: str) -> Call[None]:
+    return Call("GET", f"/files/{file_id}/conversions/{conversion_id}/download", _nothing)
+
+
+def conversion_url(file_id: str, conversion_id: str) -> Call[PresignedUrl]:
+    path = f"/files/{file_id}/conversions/{conversion_id}/download"
+    return Call("GET", path, _model(PresignedUrl), params={"url": "true"})

@@ -32,12 +32,15 @@ from ferry_sdk._multipart import ProgressCallback
 from ferry_sdk.analytics import Granularity, MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.errors import FerryError, TransportError, Unauthorized
 from ferry_sdk.models import (
+    Analysis,
     ApiKey,
     ApiKeyWithSecret,
     Batch,
     BatchList,
     BatchStatistics,
     Content,
+    Conversion,
+    ConversionList,
     DeadLetter,
     DeadLetterList,
     FileDetail,
@@ -54,6 +57,7 @@ from ferry_sdk.models import (
     OrgList,
     OrgQuotas,
     OrgRole,
+    PresignedUrl,
     Project,
     ProjectList,
     RecoveryCodes,
@@ -301,9 +305,13 @@ class FerryClient(ClientBase):
         content_type: str | None = None,
         project_id: str | None = None,
         batch_id: str | None = None,
+        analyze: bool = False,
     ) -> FileRecord:
-        """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes."""
-        return self._run(calls.upload(path, on_progress, filename, content_type, project_id, batch_id))
+        """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes.
+
+        ``analyze``: start its analysis once it is parsed.
+        """
+        return self._run(calls.upload(path, on_progress, filename, content_type, project_id, batch_id, analyze))
 
     def list_files(
         self,
@@ -397,6 +405,56 @@ class FerryClient(ClientBase):
     def export(self, file_id: str, dest: Destination, *, format: ExportFormat = "csv", sheet: str | None = None) -> int:
         """Stream the parsed content as csv, ndjson or json to a path or a binary file; returns the bytes written."""
         return self._stream_to(calls.export(file_id, format, sheet), dest)
+
+    # -- analyses and conversions -----------------------------------------------------
+
+    def analyze(self, file_id: str) -> Analysis:
+        """Start the parsed file's analysis, or get the one already running or done (``Conflict``: not parsed)."""
+        return self._run(calls.start_analysis(file_id))
+
+    def analysis(self, file_id: str, *, page_offset: int | None = None, page_limit: int | None = None) -> Analysis:
+        """Where the file's analysis stands; once done, its result and a page of per-page results."""
+        return self._run(calls.get_analysis(file_id, page_offset, page_limit))
+
+    def cancel_analysis(self, file_id: str) -> None:
+        self._run(calls.cancel_analysis(file_id))
+
+    def wait_analysis(self, file_id: str, *, timeout: float = 300.0, interval: float = 0.2) -> Analysis:
+        """Poll until the analysis is done, failed or cancelled. ``TimeoutError`` past the deadline."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.analysis(file_id)).finished:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"analysis of {file_id} not done after {timeout} s")
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+        return found
+
+    def convert(self, file_id: str, to: str, *, sheet: str | None = None, wait: float | None = None) -> Conversion:
+        """Convert the parsed file to ``to`` (a conversion to the same target is reused).
+
+        ``wait``: seconds (at most 60) the server waits for the result before answering.
+        ``NotImplementedByServer`` when this deployment cannot make it (no LibreOffice).
+        """
+        return self._run(calls.convert(file_id, to, sheet, wait))
+
+    def conversions(self, file_id: str, *, limit: int | None = None, offset: int | None = None) -> ConversionList:
+        return self._run(calls.list_conversions(file_id, limit, offset))
+
+    def conversion(self, file_id: str, conversion_id: str) -> Conversion:
+        return self._run(calls.get_conversion(file_id, conversion_id))
+
+    def delete_conversion(self, file_id: str, conversion_id: str) -> None:
+        """Cancel a running conversion, or remove a finished one and its result."""
+        self._run(calls.delete_conversion(file_id, conversion_id))
+
+    def download_conversion(self, file_id: str, conversion_id: str, dest: Destination) -> int:
+        """Stream a finished conversion to a path or a binary file; returns the bytes written."""
+        return self._stream_to(calls.download_conversion(file_id, conversion_id), dest)
+
+    def download_url(self, file_id: str, conversion_id: str | None = None) -> PresignedUrl:
+        """A short-lived URL of the original (or of a conversion) that needs no credentials."""
+        call = calls.download_url(file_id) if conversion_id is None else calls.conversion_url(file_id, conversion_id)
+        return self._run(call)
 
     def wait(self, file_id: str, *, timeout: float = 120.0, interval: float = 0.2) -> FileDetail:
         """Poll until the file is parsed, failed or cancelled; its record then. ``TimeoutError`` past the deadline."""

@@ -84,6 +84,12 @@ class ServiceUnavailable(_RetryLater):
     status_code = 503
 
 
+class NotImplementedByServer(FerryError):
+    """The server cannot do this here (a conversion needing LibreOffice where none is installed)."""
+
+    status_code = 501
+
+
 class ServerError(FerryError):
     """Any other 5xx."""
 
@@ -100,6 +106,7 @@ _BY_STATUS: dict[int, type[FerryError]] = {
     415: UnsupportedMediaType,
     422: Unprocessable,
     429: TooManyRequests,
+    501: NotImplementedByServer,
     503: ServiceUnavailable,
 }
 

@@ -13,10 +13,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ferry_core.events import ColumnInfo, ErrorInfo, FileStatus, OrgQuotas, Progress, SheetInfo, Stage, Summary
+from ferry_core.events import (
+    ColumnInfo,
+    ErrorInfo,
+    FileStatus,
+    JobStatus,
+    OrgQuotas,
+    Progress,
+    SheetInfo,
+    Stage,
+    Summary,
+)
 from ferry_core.orgs import OrgRole
 
 __all__ = [
+    "Analysis",
+    "AnalysisPages",
+    "AnalysisResult",
     "ApiKey",
     "ApiKeyWithSecret",
     "Batch",
@@ -24,6 +37,8 @@ __all__ = [
     "BatchList",
     "BatchStatistics",
     "ColumnInfo",
+    "Conversion",
+    "ConversionList",
     "DeadLetter",
     "DeadLetterList",
     "ErrorInfo",
@@ -36,6 +51,7 @@ __all__ = [
     "Invitation",
     "InvitationList",
     "InvitationWithToken",
+    "JobStatus",
     "Member",
     "Membership",
     "Message",
@@ -46,6 +62,7 @@ __all__ = [
     "OrgSummary",
     "OrgUsage",
     "PagesContent",
+    "PresignedUrl",
     "Progress",
     "Project",
     "ProjectList",
@@ -198,6 +215,8 @@ class FileRecord(_Model):
     sha256: str | None = None
     project_id: str | None = None
     batch_id: str | None = None
+    analyze: bool = False
+    """Whether its analysis starts once it is parsed."""
     status: FileStatus
     progress: int
     stage: Stage
@@ -385,3 +404,72 @@ class Message(_Model):
     def subject(self) -> str | None:
         """The file this message is about."""
         return self.file_id or (str(self.data["file_id"]) if self.data and "file_id" in self.data else None)
+
+
+# -- analyses and conversions ------------------------------------------------------
+
+
+class _JobView(_Model):
+    status: JobStatus
+    progress: int
+    done: int = 0
+    total: int | None = None
+    unit: str | None = None
+    error: ErrorInfo | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Conversion(_JobView):
+    conversion_id: str
+    file_id: str
+    to: str
+    sheet: str | None = None
+    filename: str | None = None
+    content_type: str
+    size: int | None = None
+    sha256: str | None = None
+    download_url: str | None = None
+
+
+class ConversionList(_Model):
+    items: list[Conversion]
+    total: int
+    limit: int
+    offset: int
+
+
+class AnalysisResult(_Model):
+    """The whole document's figures (docs/DECISIONS.md, "Analysis result")."""
+
+    language: dict[str, Any] | None = None
+    sentences: dict[str, Any] = {}
+    keywords: list[dict[str, Any]] = []
+    sentiment: dict[str, Any] = {}
+    reading: dict[str, Any] = {}
+    pages: int = 0
+
+
+class AnalysisPages(_Model):
+    total: int
+    offset: int
+    limit: int
+    items: list[dict[str, Any]]
+
+
+class Analysis(_JobView):
+    analysis_id: str
+    file_id: str
+    result: AnalysisResult | None = None
+    pages: AnalysisPages
+
+
+class PresignedUrl(_Model):
+    """A URL serving the bytes without credentials until ``expires_at``."""
+
+    url: str
+    expires_at: datetime

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from ferry_launcher import client_commands, org_commands, stats_command
+from ferry_launcher import client_commands, job_commands, org_commands, stats_command
 from ferry_sdk import DEFAULT_URL
 
 SERVICES = ("auth", "ingest", "parser", "notifier")
@@ -141,6 +141,7 @@ def dead_letters(
 
 
 client_commands.register(app)
+job_commands.register(app)
 stats_command.register(app)
 org_commands.register(app)
 

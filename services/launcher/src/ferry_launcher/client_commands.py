@@ -178,6 +178,7 @@ def whoami(url: Url = None, json: Json = False) -> None:
 def upload(
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="files to upload")],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow each file until it is parsed or fails")] = False,
+    analyze: Annotated[bool, typer.Option("--analyze", help="analyse each file once it is parsed")] = False,
     url: Url = None,
     org: Org = None,
     json: Json = False,
@@ -187,7 +188,8 @@ def upload(
 
     async def run() -> list[Any]:
         async with AsyncFerryClient(**_client_args(url, org)) as client:
-            return await upload_all(client, paths, watch=watch, console=None if json else render.stderr())
+            console = None if json else render.stderr()
+            return await upload_all(client, paths, watch=watch, console=console, analyze=analyze)
 
     outcomes = asyncio.run(run())
     if json:

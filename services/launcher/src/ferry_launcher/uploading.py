@@ -76,9 +76,12 @@ class _Bars:
 
 
 async def upload_all(
-    client: AsyncFerryClient, paths: list[Path], *, watch: bool, console: Console | None
+    client: AsyncFerryClient, paths: list[Path], *, watch: bool, console: Console | None, analyze: bool = False
 ) -> list[Outcome]:
-    """Upload (and with ``watch``, follow to the end) every path; bars on ``console`` unless None."""
+    """Upload (and with ``watch``, follow to the end) every path; bars on ``console`` unless None.
+
+    ``analyze``: each file's analysis starts once it is parsed.
+    """
     bars = _Bars(console)
     outcomes = [Outcome(str(path)) for path in paths]
     gate = asyncio.Semaphore(CONCURRENT_UPLOADS)
@@ -87,7 +90,7 @@ async def upload_all(
     async def one(path: Path, outcome: Outcome, total: int) -> None:
         task = bars.add(path.name, total)
         async with gate:
-            await _upload(client, path, outcome, bars, task, total)
+            await _upload(client, path, outcome, bars, task, total, analyze)
         if watch and outcome.record is not None:
             await _follow(client, outcome, bars, task)
 
@@ -102,13 +105,19 @@ async def upload_all(
 
 
 async def _upload(
-    client: AsyncFerryClient, path: Path, outcome: Outcome, bars: _Bars, task: TaskID | None, total: int
+    client: AsyncFerryClient,
+    path: Path,
+    outcome: Outcome,
+    bars: _Bars,
+    task: TaskID | None,
+    total: int,
+    analyze: bool = False,
 ) -> None:
     def sent(done: int, size: int) -> None:
         bars.update(task, completed=done, detail=f"{render.size(done)}/{render.size(size)}")
 
     try:
-        record = await client.upload(path, on_progress=sent)
+        record = await client.upload(path, on_progress=sent, analyze=analyze)
     except (Unauthorized, Forbidden):
         raise
     except FerryError as exc:
