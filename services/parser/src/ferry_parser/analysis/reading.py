@@ -41,6 +41,9 @@ FORMULAS = {
 }
 """Languages with a reading-ease formula, and its coefficients (textstat's ``LANG_CONFIGS``)."""
 
+HYPHENATION_CACHE = 20_000
+"""pyphen remembers every word it has hyphenated, for the life of the process; emptied past this many."""
+
 
 class ReadingTally:
     """Running totals of one document (or one page) in ``language`` (ISO 639-1, or None)."""
@@ -61,6 +64,8 @@ class ReadingTally:
             self.unique.add(folded)
             if self._hyphenator is not None:
                 self.syllables += len(self._hyphenator.positions(folded)) + 1
+        if self._hyphenator is not None:
+            _bound_cache(self._hyphenator)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,3 +87,10 @@ class ReadingTally:
             - formula.per_syllables_per_word * self.syllables / self.words
         )
         return {"name": formula.name, "score": round(score, 2)}
+
+
+def _bound_cache(hyphenator: pyphen.Pyphen) -> None:
+    """Empty pyphen's per-word cache when it outgrows ``HYPHENATION_CACHE`` (it is shared and unbounded)."""
+    cache = getattr(hyphenator.hd, "cache", None)
+    if isinstance(cache, dict) and len(cache) > HYPHENATION_CACHE:
+        cache.clear()
