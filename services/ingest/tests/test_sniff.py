@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import docx
 import pytest
 
 from ferry_ingest.sniff import SNIFF_BYTES, detect
@@ -60,6 +62,42 @@ def test_fixture_files_are_recognised() -> None:
             assert detected.parseable
 
 
-def test_office_documents_that_are_not_workbooks_are_refused() -> None:
-    assert not detect(b"PK\x03\x04" + b"\x00" * 26 + b"word/document.xml").parseable
+def test_word_documents_are_parseable_and_other_office_documents_refused() -> None:
+    word = detect(b"PK\x03\x04" + b"\x00" * 26 + b"word/document.xml")
+    assert (word.format, word.parseable) == ("docx", True)
+    assert word.content_type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert not detect(b"PK\x03\x04" + b"\x00" * 26 + b"ppt/presentation.xml").parseable
     assert not detect(b"\x89PNG\r\n\x1a\n").parseable
+
+
+def test_a_word_document_written_by_python_docx_is_recognised() -> None:
+    buffer = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("Hello")
+    document.save(buffer)
+    assert detect(buffer.getvalue()[:SNIFF_BYTES], "letter.bin").format == "docx"
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "expected"),
+    [
+        (b"<!DOCTYPE html>\n<html><body><p>Hi</p></body></html>", "page.bin", "html"),
+        (b"\xef\xbb\xbf  <!doctype html><title>x</title>", "", "html"),
+        (b"<html lang='en'><p>a,b,c</p></html>", "data.csv", "html"),
+        (b'<?xml version="1.0"?>\n<!-- saved -->\n<html xmlns="http://www.w3.org/1999/xhtml"></html>', "", "html"),
+        (b"<p>a fragment</p>\n", "fragment.htm", "html"),
+        (b"<p>a fragment</p>\n", "fragment.txt", "txt"),
+        ("<!doctype html><p>Zoë</p>".encode("utf-16"), "", "html"),
+        (b"# Title\n\nSome *Markdown*.\n", "README.md", "md"),
+        (b"name,city\nZoe,Zurich\n", "table.markdown", "md"),
+        (b"# Title\n\nSome *Markdown*.\n", "notes.txt", "txt"),
+        (b"\x00\x01\x02binary\x00", "README.md", "binary"),
+        (b"<html>" + b"\x00" * 50, "page.html", "binary"),
+    ],
+)
+def test_markdown_by_extension_and_html_by_content_or_extension(data: bytes, name: str, expected: str) -> None:
+    detected = detect(data, name)
+    assert detected.format == expected
+    assert detected.parseable == (expected != "binary")
+    if expected in ("md", "html"):
+        assert detected.content_type == {"md": "text/markdown", "html": "text/html"}[expected]

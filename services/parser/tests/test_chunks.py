@@ -5,8 +5,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.infra import Document
 from ferry_core.readmodels import CHUNKS, ensure_parsed_indexes
-from ferry_parser.chunks import Chunk, ChunkCutter, ChunkStore, cuts, row_sizes
-from ferry_parser.formats import Page
+from ferry_parser.chunks import Chunk, ChunkCutter, ChunkStore, cuts, page_size, row_sizes
+from ferry_parser.formats import Block, Page
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,23 @@ def test_pages_are_cut_into_the_pages_part() -> None:
     chunks = list(cutter.pages([Page(1, "a"), Page(2, "b"), Page(3, "c")]))
     assert [(c.part, c.field, c.start, c.count) for c in chunks] == [("pages", "pages", 0, 2), ("pages", "pages", 2, 1)]
     assert chunks[1].items == [{"number": 3, "text": "c"}]
+
+
+def test_a_page_with_blocks_stores_only_the_fields_each_block_has() -> None:
+    table: list[list[str | None]] = [["a", None]]
+    blocks = [Block("heading", text="Title", level=2), Block("table", rows=table)]
+    [chunk] = ChunkCutter(file_id="f", max_items=10, max_bytes=1_000_000).pages(
+        [Page(1, "Title\n\na\t", tables=[table], blocks=blocks)]
+    )
+    assert chunk.items == [
+        {
+            "number": 1,
+            "text": "Title\n\na\t",
+            "tables": [[["a", None]]],
+            "blocks": [{"type": "heading", "level": 2, "text": "Title"}, {"type": "table", "rows": [["a", None]]}],
+        }
+    ]
+    assert page_size(Page(1, "x", blocks=blocks)) > page_size(Page(1, "x"))
 
 
 async def test_store_begins_afresh_and_replaces_a_chunk_written_twice(mongo_db: AsyncDatabase[Document]) -> None:

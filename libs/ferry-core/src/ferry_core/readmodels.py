@@ -9,7 +9,13 @@ the contract; writers keep to them.
 - ``parsed_documents``: ``{_id: file_id, owner_id, summary, duration_ms, parsed_at}``
 - ``parsed_chunks``: ``{file_id, part, seq, start, count, rows | pages}``; ``part`` is the
   sheet name for tables (``""`` for a single table) or ``"pages"``; ``rows`` are value
-  arrays in the sheet's column order; ``pages`` are ``{number, text}``. Unique on
+  arrays in the sheet's column order; ``pages`` are ``{number, text}``, plus what the format has:
+  ``tables`` and ``has_text`` (PDF; Word, Markdown and HTML have ``tables`` too) and ``blocks``
+  (Word, Markdown, HTML only; other formats write none): the page's structure in reading order,
+  each ``{type, level?, text?, rows?}`` with ``type`` one of ``heading`` (``level`` 1-9),
+  ``paragraph``, ``list_item`` (``level`` = nesting depth, 1 = top), ``code``, ``quote`` (all
+  with ``text``) and ``table`` (``rows``: lists of cell texts, ``null`` for a merged cell's
+  continuation). ``text`` is then the blocks' plain text separated by blank lines. Unique on
   ``(file_id, part, seq)``, so rewriting a chunk is idempotent.
 - ``files``: ``{_id: file_id, owner_id, filename, status, progress, stage, bytes_done, ...}``
   with the fields of ``Progress``; a record with ``deleting: true`` is gone for readers.

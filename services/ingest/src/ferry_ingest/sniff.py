@@ -1,9 +1,10 @@
 """Decide a file's format from its first bytes, never from its name or Content-Type alone.
 
 Magic numbers identify binary formats; text is recognised by decoding, then
-classified by structure (JSON, JSON Lines, delimited rows, plain text). The
+classified by structure (HTML, JSON, JSON Lines, delimited rows, plain text). The
 extension only breaks ties between formats the bytes cannot tell apart
-(an .xlsm without macros looks like an .xlsx inside).
+(an .xlsm without macros looks like an .xlsx inside; Markdown, or an HTML
+fragment, is plain text to the bytes).
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from dataclasses import dataclass
 SNIFF_BYTES = 64 * 1024
 
 # Formats the parser handles; others are recognised but refused with 415.
-PARSEABLE = frozenset({"csv", "tsv", "txt", "json", "jsonl", "xlsx", "xlsm", "xlsb", "xls", "ods", "pdf"})
+PARSEABLE = frozenset(
+    {"csv", "tsv", "txt", "json", "jsonl", "xlsx", "xlsm", "xlsb", "xls", "ods", "pdf", "docx", "md", "html"}
+)
 
 CONTENT_TYPES = {
     "csv": "text/csv",
     "tsv": "text/tab-separated-values",
     "txt": "text/plain",
+    "md": "text/markdown",
+    "html": "text/html",
     "json": "application/json",
     "jsonl": "application/x-ndjson",
     "pdf": "application/pdf",
@@ -48,7 +53,8 @@ class Detected:
 
 def detect(head: bytes, filename: str = "") -> Detected:
     """Classify a file by its first ``SNIFF_BYTES`` bytes."""
-    fmt = _binary_format(head, filename.lower()) or _text_format(head)
+    name = filename.lower()
+    fmt = _binary_format(head, name) or _text_format(head, name)
     return Detected(fmt, CONTENT_TYPES[fmt])
 
 
@@ -74,11 +80,22 @@ def _binary_format(head: bytes, name: str) -> str | None:
     return None
 
 
-def _text_format(head: bytes) -> str:
+MARKDOWN_EXTENSIONS = (".md", ".markdown")
+HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
+_HTML_WINDOW = 1024
+"""An HTML document says so (``<!doctype html>`` or ``<html``) within its first KiB (after comments, an XML
+declaration)."""
+
+
+def _text_format(head: bytes, name: str) -> str:
     text = _decode(head)
     if text is None:
         return "binary"
     stripped = text.lstrip("\ufeff \t\r\n")
+    if _is_html(stripped) or name.endswith(HTML_EXTENSIONS):
+        return "html"
+    if name.endswith(MARKDOWN_EXTENSIONS):
+        return "md"
     if not stripped:
         return "txt"
     if stripped[0] in "[{":
@@ -87,6 +104,11 @@ def _text_format(head: bytes) -> str:
         if _looks_like_json(stripped):
             return "json"
     return _delimited_format(stripped)
+
+
+def _is_html(text: str) -> bool:
+    start = text[:_HTML_WINDOW].lower()
+    return start.startswith("<") and ("<!doctype html" in start or "<html" in start)
 
 
 def _decode(head: bytes) -> str | None:

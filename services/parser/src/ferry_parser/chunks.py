@@ -21,7 +21,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ferry_core.readmodels import CHUNKS, PAGES_PART, Db
-from ferry_parser.formats import Page
+from ferry_parser.formats import Block, Page
 
 _VALUE_OVERHEAD = 16  # BSON type byte, array index key, length prefix: a generous estimate per value
 _ROW_OVERHEAD = 16
@@ -132,22 +132,47 @@ def row_sizes(frame: pl.DataFrame) -> pl.Series:
 
 
 def page_item(page: Page) -> dict[str, Any]:
-    """The stored form of a page: ``{number, text}``, plus ``tables`` and ``has_text`` when the format has them."""
+    """The stored form of a page: ``{number, text}``, plus ``tables``, ``has_text`` and ``blocks`` when the
+    format has them."""
     item: dict[str, Any] = {"number": page.number, "text": page.text}
     if page.tables is not None:
         item["tables"] = page.tables
     if page.has_text is not None:
         item["has_text"] = page.has_text
+    if page.blocks is not None:
+        item["blocks"] = [block_item(block) for block in page.blocks]
+    return item
+
+
+def block_item(block: Block) -> dict[str, Any]:
+    """``{type, level?, text?, rows?}``: only the fields the block has."""
+    item: dict[str, Any] = {"type": block.type}
+    if block.level is not None:
+        item["level"] = block.level
+    if block.text is not None:
+        item["text"] = block.text
+    if block.rows is not None:
+        item["rows"] = block.rows
     return item
 
 
 def page_size(page: Page) -> int:
-    """A rough BSON size of a stored page, tables included."""
+    """A rough BSON size of a stored page, tables and blocks included."""
     size = len(page.text.encode()) + _ROW_OVERHEAD * 2
     for table in page.tables or ():
-        for row in table:
-            size += _ROW_OVERHEAD
-            size += sum(_VALUE_OVERHEAD + (len(cell.encode()) if isinstance(cell, str) else 0) for cell in row)
+        size += _table_size(table)
+    for block in page.blocks or ():
+        size += _ROW_OVERHEAD * 2 + len((block.text or "").encode())
+        if block.rows is not None:
+            size += _table_size(block.rows)
+    return size
+
+
+def _table_size(rows: list[list[Any]]) -> int:
+    size = 0
+    for row in rows:
+        size += _ROW_OVERHEAD
+        size += sum(_VALUE_OVERHEAD + (len(cell.encode()) if isinstance(cell, str) else 0) for cell in row)
     return size
 
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from ferry_parser.errors import Retype
-from ferry_parser.formats import DocumentHeader, Header, Pages, ReadOptions, TableHeader, reader_for
+from ferry_parser.formats import DocumentHeader, Header, Page, Pages, ReadOptions, TableHeader, reader_for
 
 
 @dataclass
@@ -20,6 +20,8 @@ class Result:
     headers: list[Header] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)
     pages: list[tuple[int, str]] = field(default_factory=list)
+    full_pages: list[Page] = field(default_factory=list)
+    """The pages as yielded, with their tables and blocks."""
     batches: int = 0
     retyped: bool = False
     """Whether the first rows' types did not fit a later row, so that the file was read again (``Retype``)."""
@@ -46,18 +48,17 @@ Read = Callable[..., Result]
 
 @pytest.fixture
 def read(tmp_path: Path) -> Read:
-    def run(data: bytes, fmt: str, *, batch_rows: int = 20_000, max_text_bytes: int = 1_000_000) -> Result:
+    def run(data: bytes, fmt: str, *, batch_rows: int = 20_000, max_text_bytes: int = 1_000_000, **more: Any) -> Result:
+        """``more``: other ``ReadOptions`` fields (``max_pages``...)."""
         path = tmp_path / f"input.{fmt}"
         path.write_bytes(data)
         workdir = tmp_path / "work"
         workdir.mkdir(exist_ok=True)
-        options = ReadOptions(format=fmt, workdir=workdir, batch_rows=batch_rows, max_text_bytes=max_text_bytes)
+        options = ReadOptions(format=fmt, workdir=workdir, batch_rows=batch_rows, max_text_bytes=max_text_bytes, **more)
         try:
             return collect(path, options, Result())
         except Retype:  # as the worker does: everything so far is void, read again typed from every row
             return collect(path, dataclasses.replace(options, types_from_all_rows=True), Result(retyped=True))
-
-    return run
 
     return run
 
@@ -69,6 +70,7 @@ def collect(path: Path, options: ReadOptions, result: Result) -> Result:
             result.batches += 1
         elif isinstance(item, Pages):
             result.pages.extend((p.number, p.text) for p in item.pages)
+            result.full_pages.extend(item.pages)
         else:
             result.headers.append(item)
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ferry_parser.errors import UnsupportedFormat
 from ferry_parser.formats.base import (
+    Block,
     DocumentHeader,
     Header,
     Item,
@@ -14,8 +15,11 @@ from ferry_parser.formats.base import (
     TableHeader,
 )
 from ferry_parser.formats.delimited import read_delimited
+from ferry_parser.formats.docx import read_docx
 from ferry_parser.formats.excel import read_excel
+from ferry_parser.formats.html import read_html
 from ferry_parser.formats.jsonfmt import read_json, read_jsonl
+from ferry_parser.formats.markdown import read_markdown
 from ferry_parser.formats.pdf import read_pdf
 
 READERS: dict[str, Reader] = {
@@ -30,8 +34,19 @@ READERS: dict[str, Reader] = {
     "xls": read_excel,
     "ods": read_excel,
     "pdf": read_pdf,
+    "docx": read_docx,
+    "md": read_markdown,
+    "html": read_html,
 }
-ALIASES = {"ndjson": "jsonl", "jsonlines": "jsonl", "tab": "tsv", "text": "txt"}
+ALIASES = {
+    "ndjson": "jsonl",
+    "jsonlines": "jsonl",
+    "tab": "tsv",
+    "text": "txt",
+    "markdown": "md",
+    "htm": "html",
+    "xhtml": "html",
+}
 
 
 def canonical_format(fmt: str) -> str:
@@ -51,6 +66,7 @@ def reader_for(fmt: str) -> Reader:
 
 __all__ = [
     "READERS",
+    "Block",
     "DocumentHeader",
     "Header",
     "Item",

@@ -6,6 +6,7 @@ each part of the file, then that part's content:
 - ``TableHeader`` followed by ``polars.DataFrame`` batches whose columns are
   already storable (see ``inference.storable``) and in the header's order;
 - ``DocumentHeader`` followed by ``Pages`` batches (kind ``text``, ``document`` or ``pages``).
+  Formats with structure (Word, Markdown, HTML) also give each page its ``blocks``.
 
 Bad content raises a ``ferry_parser.errors.ParseError``. Warnings found while
 reading may be appended to the current header's ``warnings``: they are read
@@ -45,9 +46,25 @@ class DocumentHeader:
     warnings: list[str] = field(default_factory=list)
 
 
+BlockType = Literal["heading", "paragraph", "list_item", "table", "code", "quote"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One structural element of a page, in reading order: ``text`` for all but tables, ``rows`` for tables.
+
+    ``level`` is a heading's level (1-6) or a list item's nesting depth (1 = top level).
+    """
+
+    type: BlockType
+    text: str | None = None
+    level: int | None = None
+    rows: list[list[str | None]] | None = None
+
+
 @dataclass(frozen=True)
 class Page:
-    """One numbered page; ``tables`` and ``has_text`` are ``None`` for formats that have no such notion."""
+    """One numbered page; ``tables``, ``has_text`` and ``blocks`` are ``None`` for formats without such a notion."""
 
     number: int
     text: str
@@ -55,6 +72,8 @@ class Page:
     """Tables found on the page, each a list of rows of cell values (``None`` for a merged cell)."""
     has_text: bool | None = None
     """``False`` for a page without a text layer (a scanned image, or blank)."""
+    blocks: list[Block] | None = None
+    """The page's headings, paragraphs, list items, tables, code and quotes; ``text`` is their plain text."""
 
 
 @dataclass(frozen=True)

@@ -73,13 +73,13 @@ def _check_declared(members: list[zipfile.ZipInfo], limits: ZipLimits, what: str
     declared = sum(member.file_size for member in members)
     if declared > limits.max_uncompressed_bytes:
         raise ZipBomb(
-            f"{refused}: it would unpack to {_size(declared)} (at most {_size(limits.max_uncompressed_bytes)})."
+            f"{refused}: it would unpack to {size_text(declared)} (at most {size_text(limits.max_uncompressed_bytes)})."
         )
     for member in members:
         if _too_compressed(member.file_size, member.compress_size, limits):
             raise ZipBomb(
-                f"{refused}: {member.filename!r} would unpack from {_size(member.compress_size)} "
-                f"to {_size(member.file_size)}."
+                f"{refused}: {member.filename!r} would unpack from {size_text(member.compress_size)} "
+                f"to {size_text(member.file_size)}."
             )
 
 
@@ -155,15 +155,15 @@ class _Inflation:
         limits = self._limits
         refused = f"The {self._what} was refused as a zip bomb"
         if self._total > limits.max_uncompressed_bytes:
-            raise ZipBomb(f"{refused}: it unpacks to more than {_size(limits.max_uncompressed_bytes)}.")
+            raise ZipBomb(f"{refused}: it unpacks to more than {size_text(limits.max_uncompressed_bytes)}.")
         if _too_compressed(inflated, member.compress_size, limits):
             raise ZipBomb(
-                f"{refused}: {member.filename!r} unpacks from {_size(member.compress_size)} "
-                f"to more than {_size(inflated)}."
+                f"{refused}: {member.filename!r} unpacks from {size_text(member.compress_size)} "
+                f"to more than {size_text(inflated)}."
             )
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
     """``1536`` → ``"1.5 KiB"``."""
     if count < 1024:
         return f"{count:,} bytes"
