@@ -7,9 +7,11 @@ Playwright's auto-retrying assertions, which poll with a deadline.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -319,3 +321,38 @@ def test_a_stale_access_token_is_refreshed(console: Watched, user: User) -> None
     console.shot("refreshed")
     # Chromium logs the one refused handshake (made with the stale token) as an error: expected here.
     assert [e for e in console.errors if "WebSocket connection" not in e] == []
+
+
+def test_a_parsed_file_is_analysed_and_converted(console: Watched, user: User, console_url: str) -> None:
+    """The viewer's jobs panel: analyse the text, convert to another format, download through a presigned link."""
+    reviews = (
+        b"id,review\n"
+        b'1,"This kettle is excellent. It boils quickly and looks wonderful in our kitchen."\n'
+        b'2,"A great kettle, quiet and beautiful. We love it."\n'
+    )
+    upload_via_api(console_url, user, "reviews.csv", reviews)
+    page = console.page
+    sign_in(console, user)
+    page.get_by_role("button", name="View reviews.csv").click()
+    panel = page.get_by_role("region", name="Analysis and conversion")
+    expect(panel).to_be_visible()
+
+    panel.get_by_role("button", name="Analyse text").click()
+    expect(page.locator("#analysis-facts")).to_contain_text("English (en)", timeout=PARSE_TIMEOUT_MS)
+    expect(page.locator("#analysis-facts")).to_contain_text("positive")
+    expect(page.locator("#analysis-keywords")).to_contain_text("kettle")
+    console.shot("analysis")
+
+    panel.get_by_label("Convert to").select_option("ndjson")
+    panel.get_by_role("button", name="Convert").click()
+    link = page.locator("#conversion-link")
+    expect(link).to_have_text("Download reviews.ndjson", timeout=PARSE_TIMEOUT_MS)
+    fetched = httpx.get(urljoin(console_url, str(link.get_attribute("href"))))  # no token: the URL is signed
+    assert fetched.status_code == 200
+    assert [json.loads(line)["id"] for line in fetched.text.splitlines()] == [1, 2]
+
+    panel.get_by_label("Convert to").select_option("pdf")
+    panel.get_by_role("button", name="Convert").click()
+    expect(page.locator("#jobs-status")).to_contain_text("allowed: csv", timeout=PARSE_TIMEOUT_MS)
+    console.shot("conversion")
+    assert console.errors == [], console.errors

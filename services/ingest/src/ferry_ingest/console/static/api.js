@@ -201,6 +201,19 @@ export const getContent = (id, params) => request(`/files/${encodeURIComponent(i
 export const deleteFile = (id) => request(`/files/${encodeURIComponent(id)}`, { method: "DELETE" });
 export const cancelFile = (id) => request(`/files/${encodeURIComponent(id)}/cancel`, { method: "POST" });
 
+const fileUrl = (id, rest) => `/files/${encodeURIComponent(id)}/${rest}`;
+export const startAnalysis = (id) => request(fileUrl(id, "analysis"), { method: "POST" });
+export const getAnalysis = (id) => request(fileUrl(id, "analysis"));
+export const convert = (id, to, wait) =>
+  request(fileUrl(id, `conversions${query({ wait })}`), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ to }),
+  });
+/** A short-lived URL of a finished conversion that needs no token: {url, expires_at}. */
+export const conversionUrl = (id, conversionId) =>
+  request(fileUrl(id, `conversions/${encodeURIComponent(conversionId)}/download?url=true`));
+
 export const listOrgs = () => request("/orgs");
 export const listMembers = (orgId) => request(`/orgs/${encodeURIComponent(orgId)}/members`);
 /** scope: "me" (the caller's own files) or "org" (the whole active organization, for its admins). */

@@ -2,6 +2,7 @@
 
 import * as api from "./api.js";
 import { fill, formatCell, h } from "./dom.js";
+import { JobsPanel } from "./jobs.js";
 
 const ROWS_PER_PAGE = 50;
 const PAGES_PER_PAGE = 5;
@@ -17,6 +18,7 @@ export class Viewer {
     this.position = root.querySelector("#viewer-position");
     this.prev = root.querySelector("#viewer-prev");
     this.next = root.querySelector("#viewer-next");
+    this.jobs = new JobsPanel(root.querySelector("#jobs"));
     this.record = null;
     this.opener = null;
     this.offset = 0;
@@ -57,6 +59,7 @@ export class Viewer {
     const sheets = summary.sheets || [];
     fill(this.sheet, ...sheets.map((sheet) => h("option", { value: sheet.name }, sheet.name || "(unnamed)")));
     this.sheetField.hidden = sheets.length < 2;
+    this.jobs.open(this.record);
     await this.load();
   }
 
