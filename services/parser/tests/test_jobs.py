@@ -33,7 +33,7 @@ from ferry_core.events import (
 )
 from ferry_core.infra import Document, Infrastructure
 from ferry_core.jobs import CONTENT_TYPES, JOBS, conversion_key
-from ferry_core.readmodels import FILES
+from ferry_core.readmodels import FILES, ParsedReadModel
 from ferry_parser.consumers import subscribe_jobs
 from ferry_parser.jobs.results import CONVERSION_BLOBS
 from ferry_parser.jobs.runner import JobRunner
@@ -43,6 +43,7 @@ from ferry_parser.settings import ParserSettings
 from .conftest import Recorder, Upload
 
 Wait = Callable[..., Awaitable[None]]
+Parse = Callable[..., Awaitable[FileUploaded]]
 WORKBOOK = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "formats" / "workbook.xlsx"
 
 
@@ -58,7 +59,11 @@ async def runner(infra: Infrastructure, settings: ParserSettings) -> AsyncIterat
 
 
 @pytest.fixture
-def parse(infra: Infrastructure, settings: ParserSettings, upload: Upload) -> Callable[..., Awaitable[FileUploaded]]:
+def parse(infra: Infrastructure, settings: ParserSettings, upload: Upload) -> Parse:
+    return parser_of(infra, settings, upload)
+
+
+def parser_of(infra: Infrastructure, settings: ParserSettings, upload: Upload) -> Parse:
     """Upload and parse a file as the pipeline does; its ``files`` record says parsed."""
 
     async def parsed(content: bytes, fmt: str, filename: str | None = None) -> FileUploaded:
@@ -328,3 +333,34 @@ async def test_capabilities_are_announced_and_withdrawn(infra: Infrastructure, s
     assert entry["converters"] == jobs.capabilities.converters
     await jobs.close()
     assert await infra.db["parser_capabilities"].find_one({"_id": jobs.capabilities.replica}) is None
+
+
+PDF = WORKBOOK.parent / "document.pdf"
+
+
+async def test_a_pdf_converts_to_markdown_and_text_keeping_every_page(
+    infra: Infrastructure,
+    bus: MemoryBus,
+    runner: JobRunner,
+    parse: Parse,
+    recorder: Recorder,
+    wait: Wait,
+) -> None:
+    file = await parse(PDF.read_bytes(), "pdf", "document.pdf")
+    md = await ask(bus, infra.db, file, JobKind.CONVERSION, "md")
+    txt = await ask(bus, infra.db, file, JobKind.CONVERSION, "txt")
+    for job in (md, txt):
+        await wait(ended(recorder, job), timeout=60)
+    summary = await ParsedReadModel(infra.db).summary(file.file_id)
+    assert summary is not None
+    pages = (await ParsedReadModel(infra.db).text_page(file.file_id, summary, 0, 10)).pages
+    assert len(pages) == 3
+    blobs = infra.require_blobs()
+    for job in (md, txt):
+        event = outcome(recorder, job)
+        assert event.type == "file.converted.v1", event.data
+        text = (await blob_bytes(blobs, event.data["result_key"])).decode()
+        for page in pages:
+            for line in page["text"].split("\n"):
+                assert " ".join(line.split()) in " ".join(text.split()), line
+    assert outcome(recorder, md).data["filename"] == "document.md"

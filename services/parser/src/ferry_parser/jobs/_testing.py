@@ -56,10 +56,12 @@ def broken(_: Any, __: Iterator[Any], ___: Callable[[FromChild], None]) -> None:
 
 
 def spawner(_: Any, __: Iterator[Any], send: Callable[[FromChild], None]) -> None:
-    """Start a grandchild (as a converter would) and hang: killing the job must take both."""
+    """Start two grandchildren, one in a session of its own (as LibreOffice runs), and hang: a kill takes all."""
     import subprocess
     import sys
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    send(PageResults([{"number": 1, "grandchild": child.pid}]))
+    command = [sys.executable, "-c", "import time; time.sleep(60)"]
+    grouped = subprocess.Popen(command)
+    alone = subprocess.Popen(command, start_new_session=True)
+    send(PageResults([{"number": 1, "grandchildren": [grouped.pid, alone.pid]}]))
     time.sleep(60)

@@ -7,8 +7,9 @@ while a thread reads what it sends back. A watch samples its resident private me
 ``memory_limit_mb`` it is killed → ``memory_limit`` (so is a ``MemoryError`` under its
 ``RLIMIT_DATA``, or a crash while the last sample was near a limit); past
 ``timeout_seconds`` → ``timeout``; a death of its own → ``worker_crashed``. A
-cancel kills it → ``JobCancelled``. The whole process group goes, so a converter it
-started (LibreOffice) does not outlive it.
+cancel kills it → ``JobCancelled``. Everything it started goes with it (its process
+group, and the processes below it in a session of their own, as LibreOffice runs), so
+a converter does not outlive its job.
 """
 
 from __future__ import annotations
@@ -191,6 +192,19 @@ def _near_memory_limit(sample: MemorySample | None, limits: Limits) -> bool:
     return sample.resident >= _NEAR_LIMIT * limit or sample.data >= _NEAR_LIMIT * limit * DATA_LIMIT_FACTOR
 
 
+def descendants(root: int) -> list[int]:
+    """``root`` and the processes it started, recursively (``/proc/<pid>/task/<tid>/children``; Linux)."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        with contextlib.suppress(OSError):
+            for task in os.scandir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError, ValueError), open(os.path.join(task.path, "children")) as children:
+                    pending.extend(int(child) for child in children.read().split())
+    return found
+
+
 @dataclass(frozen=True)
 class _Exited:
     returncode: int
@@ -261,11 +275,15 @@ class JobProcess:
         self.kill("input failed")
 
     def kill(self, reason: str) -> None:
-        """Kill the process and its group (whatever it started), once; the first reason stays."""
+        """Kill the process and all it started (its group, and any session of their own); the first reason stays."""
         if self._exited.is_set():
             return
         if self.kill_reason is None:
             self.kill_reason = reason
+        # The tree first: once the job's process is dead, what it started is re-parented and can no longer be found.
+        for pid in descendants(self.pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
 

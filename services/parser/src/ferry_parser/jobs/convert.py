@@ -107,10 +107,11 @@ class ConversionJobs:
             except BlobNotFound as exc:
                 raise NotParsed("The file's original is gone (the file was deleted).") from exc
             timeout = self._limits.timeout_seconds * OFFICE_TIMEOUT_SHARE or OFFICE_DEFAULT_TIMEOUT
-            task = OfficeTask(source, out, timeout=timeout, memory_mb=self._limits.memory_limit_mb)
-            return task, None, None, "pages"
+            office = OfficeTask(source, out, timeout=timeout, memory_mb=self._limits.memory_limit_mb, workdir=workdir)
+            return office, None, None, "pages"
         title = Path(job.filename).stem or job.filename
-        return PagesTask(target, out, title=title), pages(self._model, job.file_id), summary.pages, "pages"
+        task = PagesTask(target, out, title=title, kind=summary.kind)
+        return task, pages(self._model, job.file_id), summary.pages, "pages"
 
     def _new_workdir(self) -> Path:
         """A private folder (mode 0700) for this job's files."""

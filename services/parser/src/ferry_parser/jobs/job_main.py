@@ -99,12 +99,14 @@ def _dispatch(task: Task, channel: _Channel) -> Finished:
     if isinstance(task, PagesTask):
         from ferry_parser.conversion import write_pages
 
-        write_pages(_items(channel), task.target, task.out, title=task.title)
+        write_pages(_items(channel), task.target, task.out, title=task.title, kind=task.kind)
         return Finished()
     if isinstance(task, OfficeTask):
         from ferry_parser.conversion import convert_with_libreoffice
 
-        convert_with_libreoffice(task.source, task.out, timeout=task.timeout, memory_mb=task.memory_mb)
+        convert_with_libreoffice(
+            task.source, task.out, timeout=task.timeout, memory_mb=task.memory_mb, workdir=task.workdir
+        )
         return Finished()
     module, _, name = task.function.partition(":")
     function: Callable[[Any, Iterator[Any], Callable[[FromChild], None]], dict[str, Any] | None]

@@ -40,6 +40,8 @@ class PagesTask:
     target: str
     out: Path
     title: str
+    kind: str
+    """The parsed summary's kind: ``pages`` (a PDF) keeps page boundaries; ``text`` and ``document`` flow."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class OfficeTask:
     out: Path
     timeout: float
     memory_mb: int
+    workdir: Path
+    """Where LibreOffice's private folder (profile, output) is made: the job's own folder."""
 
 
 @dataclass(frozen=True)
