@@ -20,6 +20,9 @@ from polars.io.plugins import register_io_source
 from ferry_core.events import ColumnInfo
 from ferry_parser.conversion.values import DATE, DATETIME, ValueMismatch, aware_columns, to_date, to_datetime
 
+ROW_GROUP_ROWS = 65_536
+"""Rows per row group: what the sink holds before it writes (its default, 512², would be most of a table)."""
+
 _DTYPES: dict[str, pl.DataType] = {
     "integer": pl.Int64(),
     "float": pl.Float64(),
@@ -39,7 +42,7 @@ def write_parquet(columns: list[ColumnInfo], batches: Iterator[list[list[Any]]],
                 yield _frame(columns, schema, batch, aware)
 
     # Hints (projection, predicate, row count) do not apply: the sink reads every column of every row.
-    register_io_source(frames, schema=schema).sink_parquet(out, compression="zstd")
+    register_io_source(frames, schema=schema).sink_parquet(out, compression="zstd", row_group_size=ROW_GROUP_ROWS)
 
 
 def _dtype(column: ColumnInfo, aware: bool) -> pl.DataType:
