@@ -28,6 +28,8 @@ PASSWORD = "a-long-enough-passphrase"
 CSV = b"id,name,score\n1,ada,9.5\n2,bob,7.25\n3,cy,8\n"
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 TEXT = b"Ferry carries files across.\nA second line.\n"
+CONVERSION_TARGETS = {"table": "json", "text": "md"}  # a target each parsed file allows
+FRESH_TARGETS = {"table": "ndjson", "text": "txt"}  # another, for conversions made to be deleted
 
 # What every generated response is checked for. Left out: negative_data_rejection (FastAPI accepts extra
 # fields and query parameters by design, so "invalid" data is often rightly accepted), positive_data_acceptance
@@ -79,6 +81,7 @@ class World:
     signer: str = ""  # an account only the aimed sign-in cases use (their failures may lock it out)
     keyholder: Caller = field(default_factory=lambda: Caller("", "", ""))  # holds the keys the aimed revocations revoke
     parsed_files: dict[str, str] = field(default_factory=dict)  # "table" / "text" -> a parsed file of the user
+    conversions: dict[str, str] = field(default_factory=dict)  # "table" / "text" -> a finished conversion of it
     seen: dict[str, set[int]] = field(default_factory=dict)  # "METHOD /path" -> the statuses it answered
 
     def register(self, username: str) -> str:
@@ -117,6 +120,29 @@ class World:
         assert response.status_code == 201, response.text
         batch_id: str = response.json()["batch_id"]
         return batch_id
+
+    def convert(self, aim: str, *, fresh: bool = False) -> str:
+        """A conversion of the parsed ``aim`` file: a finished one (made once), or a live one to consume (``fresh``)."""
+        if aim in self.conversions and not fresh:
+            return self.conversions[aim]
+        file_id, target = self.parsed_files[aim], (FRESH_TARGETS if fresh else CONVERSION_TARGETS)[aim]
+        response = httpx.post(
+            f"{self.urls.files}/files/{file_id}/conversions",
+            params={"wait": 0 if fresh else 30},
+            headers=self.user.bearer,
+            json={"to": target},
+            timeout=60,
+        )
+        assert response.status_code in (200, 202), response.text
+        conversion_id: str = response.json()["conversion_id"]
+        if not fresh:
+            assert response.json()["status"] == "done", response.text
+            self.conversions[aim] = conversion_id
+        return conversion_id
+
+    def analyse(self, file_id: str) -> None:
+        response = httpx.post(f"{self.urls.files}/files/{file_id}/analysis", headers=self.user.bearer, timeout=30)
+        assert response.status_code in (200, 202), response.text
 
     def upload(self, caller: Caller, name: str, data: bytes) -> str:
         response = httpx.post(

@@ -2,7 +2,8 @@
 
 About half of the cases that name a file are aimed at one that exists: a parsed
 table or text file of the caller's, or a fresh upload for the cases that delete
-or cancel it; cases that name a project or a batch get a fresh one of the caller's.
+or cancel it; cases that name a project or a batch get a fresh one of the caller's, and cases that
+name a conversion one of the aimed file's (finished, or a fresh one for a delete).
 Callers alternate between a bearer token and an API key; the admin routes and
 the platform's analytics are called as the platform admin.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from schemathesis import Case
 
-from tests.api.conftest import CHECKS, CSV, SETTINGS, World, contract_schema, record
+from tests.api.conftest import CHECKS, CONVERSION_TARGETS, CSV, SETTINGS, World, contract_schema, record
 
 schema = contract_schema("ingest")
 
@@ -30,6 +31,15 @@ def test_files_api(case: Case, aim: str, by_key: bool, world: World) -> None:
             case.path_parameters["file_id"] = world.upload(world.user, "doomed.csv", CSV)
         else:
             case.path_parameters["file_id"] = world.parsed_files[aim]
+    if case.operation.path == "/files/{file_id}/analysis" and case.method.upper() != "POST" and aim != "none":
+        world.analyse(case.path_parameters["file_id"])  # one to read or cancel (a cancel removes a finished one)
+    if operation == "POST /files/{file_id}/conversions" and isinstance(case.body, dict) and aim != "none":
+        # A generated target is mostly none the file allows (422): aim at one it does, of its only sheet.
+        case.body["to"] = CONVERSION_TARGETS[aim]
+        case.body.pop("sheet", None)
+    if "conversion_id" in case.path_parameters and aim != "none":
+        # A conversion of the aimed file: a finished one to read and download, a live one of its own to delete.
+        case.path_parameters["conversion_id"] = world.convert(aim, fresh=case.method.upper() == "DELETE")
     if "project_id" in case.path_parameters and aim != "none":
         # A project of the caller's: a fresh one for a delete, else one made for this case (a PATCH may archive it).
         case.path_parameters["project_id"] = world.create_project(world.user)

@@ -53,7 +53,8 @@ class UrlSigner:
         """The signature is ours and the URL has not expired."""
         if expires < time.time():
             return False
-        return hmac.compare_digest(self.sign(key, expires, filename, content_type), signature)
+        # As bytes: compare_digest refuses str that is not ASCII, and a forged signature may be anything.
+        return hmac.compare_digest(self.sign(key, expires, filename, content_type).encode(), signature.encode())
 
 
 @dataclass(frozen=True)
