@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import pytest_asyncio
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.blobs import BlobStore
@@ -33,14 +34,14 @@ from ferry_core.events import (
 )
 from ferry_core.infra import Document, Infrastructure
 from ferry_core.jobs import CONTENT_TYPES, JOBS, conversion_key
-from ferry_core.readmodels import FILES, ParsedReadModel
+from ferry_core.readmodels import FILES, ParsedReadModel, ensure_parsed_indexes
 from ferry_parser.consumers import subscribe_jobs
 from ferry_parser.jobs.results import CONVERSION_BLOBS
 from ferry_parser.jobs.runner import JobRunner
 from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
 
-from .conftest import Recorder, Upload
+from .conftest import Recorder, Upload, uploader
 
 Wait = Callable[..., Awaitable[None]]
 Parse = Callable[..., Awaitable[FileUploaded]]
@@ -85,7 +86,16 @@ async def ask(
     sheet: str | None = None,
 ) -> FileJobRequested:
     """Record the job and request it, as the gateway does."""
-    job = FileJobRequested(
+    job = request(file, target, sheet, kind=kind)
+    await db[JOBS].insert_one({"_id": job.job_id, "file_id": file.file_id, "kind": kind.value, "status": "queued"})
+    await bus.publish(Envelope.wrap(job, source="test", subject=file.file_id, org_id="org-1"))
+    return job
+
+
+def request(
+    file: FileUploaded, target: str | None, sheet: str | None = None, *, kind: JobKind = JobKind.CONVERSION
+) -> FileJobRequested:
+    return FileJobRequested(
         job_id=new_id(),
         kind=kind,
         file_id=file.file_id,
@@ -96,9 +106,6 @@ async def ask(
         target=target,
         sheet=sheet,
     )
-    await db[JOBS].insert_one({"_id": job.job_id, "file_id": file.file_id, "kind": kind.value, "status": "queued"})
-    await bus.publish(Envelope.wrap(job, source="test", subject=file.file_id, org_id="org-1"))
-    return job
 
 
 def ended(recorder: Recorder, job: FileJobRequested) -> Callable[[], bool]:
@@ -364,3 +371,29 @@ async def test_a_pdf_converts_to_markdown_and_text_keeping_every_page(
             for line in page["text"].split("\n"):
                 assert " ".join(line.split()) in " ".join(text.split()), line
     assert outcome(recorder, md).data["filename"] == "document.md"
+
+
+async def test_conversions_are_stored_in_each_blob_store_and_deleted_with_the_file(
+    bus: MemoryBus,
+    mongo: AsyncMongoClient[Document],
+    mongo_db: AsyncDatabase[Document],
+    blobs: BlobStore,
+    settings: ParserSettings,
+    recorder: Recorder,
+    csv_rows: Callable[[int], bytes],
+    wait: Wait,
+) -> None:
+    await ensure_parsed_indexes(mongo_db)
+    infra = Infrastructure(bus=bus, mongo=mongo, db=mongo_db, blobs=blobs)
+    file = await parser_of(infra, settings, uploader(blobs))(csv_rows(100), "csv")
+    jobs = JobRunner(infra, settings)
+    job = request(file, "parquet")
+    await jobs.run(job)
+    await wait(ended(recorder, job))
+    converted = FileConverted.model_validate(outcome(recorder, job).data)
+    content = await blob_bytes(blobs, converted.result_key)
+    assert hashlib.sha256(content).hexdigest() == converted.sha256
+    assert pl.read_parquet(io.BytesIO(content))["id"].to_list() == list(range(100))
+    await jobs.forget(file.file_id)
+    assert not await blobs.exists(converted.result_key)
+    assert await blobs.exists(file.blob_key)  # the original is the gateway's to delete
