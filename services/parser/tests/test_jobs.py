@@ -12,7 +12,9 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import docx
 import polars as pl
+import pymupdf
 import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
@@ -33,7 +35,7 @@ from ferry_core.events import (
     new_id,
 )
 from ferry_core.infra import Document, Infrastructure
-from ferry_core.jobs import CONTENT_TYPES, JOBS, conversion_key
+from ferry_core.jobs import CONTENT_TYPES, JOBS, LIBREOFFICE, conversion_key
 from ferry_core.readmodels import FILES, ParsedReadModel, ensure_parsed_indexes
 from ferry_parser.consumers import subscribe_jobs
 from ferry_parser.jobs.results import CONVERSION_BLOBS
@@ -397,3 +399,39 @@ async def test_conversions_are_stored_in_each_blob_store_and_deleted_with_the_fi
     await jobs.forget(file.file_id)
     assert not await blobs.exists(converted.result_key)
     assert await blobs.exists(file.blob_key)  # the original is the gateway's to delete
+
+
+def docx_bytes() -> bytes:
+    document = docx.Document()
+    document.add_heading("Quarterly report", level=1)
+    document.add_paragraph("Sales grew in every region this quarter.")
+    document.add_heading("Outlook", level=2)
+    document.add_paragraph("We expect the next quarter to be even better.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+async def test_a_word_document_converts_to_pdf_with_libreoffice(
+    infra: Infrastructure,
+    bus: MemoryBus,
+    runner: JobRunner,
+    parse: Parse,
+    recorder: Recorder,
+    wait: Wait,
+) -> None:
+    file = await parse(docx_bytes(), "docx", "report.docx")
+    job = await ask(bus, infra.db, file, JobKind.CONVERSION, "pdf")
+    await wait(ended(recorder, job), timeout=120)
+    event = outcome(recorder, job)
+    if not runner.capabilities.can_run(LIBREOFFICE):
+        assert event.data["error"]["code"] == "converter_unavailable"
+        return
+    assert event.type == "file.converted.v1", event.data
+    assert event.data["filename"] == "report.pdf"
+    assert event.data["content_type"] == "application/pdf"
+    content = await blob_bytes(infra.require_blobs(), event.data["result_key"])
+    with pymupdf.open(stream=content, filetype="pdf") as pdf:
+        text = " ".join(page.get_text() for page in pdf)
+    assert "Quarterly report" in text
+    assert "even better" in text
