@@ -95,7 +95,7 @@ def test_a_long_table_continues_between_rows_and_an_overlong_row_is_shortened() 
 def read_all(blocks: list[Content], tmp_path: Path, **options: int) -> tuple[DocumentHeader, list[str]]:
     items = list(
         read_blocks(
-            lambda: iter(blocks),
+            blocks,
             ReadOptions(format="md", workdir=tmp_path, **options),
             kind="text",
             metadata={"encoding": "utf-8"},

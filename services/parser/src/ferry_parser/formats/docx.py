@@ -48,7 +48,7 @@ def read_docx(path: Path, options: ReadOptions) -> Iterator[Item]:
     body = document.element.body
     styles = Styles(document.styles.element)
     yield from read_blocks(
-        lambda: BodyReader(styles).content(body),
+        BodyReader(styles).content(body),
         options,
         kind="document",
         metadata=_metadata(document),

@@ -88,9 +88,7 @@ _SPACE = re.compile(r"\s+")
 def read_html(path: Path, options: ReadOptions) -> Iterator[Item]:
     encoding = text.detect_encoding(path)
     found: dict[str, Any] = {"encoding": encoding}
-    return read_blocks(
-        lambda: html_blocks(path, encoding, found), options, kind="text", metadata=found, what="HTML page"
-    )
+    return read_blocks(html_blocks(path, encoding, found), options, kind="text", metadata=found, what="HTML page")
 
 
 def html_blocks(path: Path, encoding: str, metadata: dict[str, Any] | None = None) -> Iterator[Block]:
@@ -143,6 +141,8 @@ class HtmlBlocks(HTMLParser):
         yield from done
 
     def close(self) -> None:
+        if self.rawdata.startswith("<"):
+            self.rawdata = ""  # a comment or tag the file never finishes: a browser shows none of it
         super().close()
         self._flush()
         self._end_table()
@@ -241,7 +241,7 @@ class HtmlBlocks(HTMLParser):
     def _add(self, data: str) -> None:
         if self._table.depth:
             self._table.add(data)
-            if self._table.chars > FLUSH_CHARS:
+            if self._table.chars > FLUSH_CHARS and self._table.rows_done:
                 self._end_table(reopen=True)
             return
         self._text.append(data)
@@ -296,7 +296,12 @@ class _Table:
         self.chars = 0
         self._rows: list[list[str | None]] = []
         self._row: list[str | None] | None = None
+        self._row_chars = 0
         self._cell: list[str] | None = None
+
+    @property
+    def rows_done(self) -> int:
+        return len(self._rows)
 
     def start(self, tag: str) -> None:
         if tag == "table":
@@ -329,17 +334,18 @@ class _Table:
             if not data.strip():
                 return
             self._cell = []  # text straight inside a row or table: a cell of its own
+        if self._row_chars + len(data) > FLUSH_CHARS:
+            return  # one row holds at most a block's worth: the page would shorten it anyway
         self._cell.append(data)
+        self._row_chars += len(data)
         self.chars += len(data)
 
     def finish(self, *, reopen: bool) -> list[list[str | None]]:
-        """The rows so far; the table stays open when ``reopen`` (a long table is handed on in parts)."""
-        self._end_row()
-        rows, self._rows, self.chars = self._rows, [], 0
+        """The rows so far; when ``reopen`` (a long table handed on in parts) the open row stays open."""
         if not reopen:
+            self._end_row()
             self.depth = 0
-        else:
-            self._row = []
+        rows, self._rows, self.chars = self._rows, [], self._row_chars
         return rows
 
     def _end_cell(self) -> None:
@@ -356,3 +362,4 @@ class _Table:
         if self._row:
             self._rows.append(self._row)
         self._row = None
+        self._row_chars = 0

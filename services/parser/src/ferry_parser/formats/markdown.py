@@ -5,9 +5,10 @@ markdown-it parses a whole string, so the file is parsed in segments of about
 where no Markdown block but a loose list or a long indented code block
 continues (a list cut there reads as two lists, which does not change its
 items). A segment without such a line is cut at ``MAX_SEGMENT_CHARS`` all
-the same. Memory stays bounded whatever the file's size; what is lost is a
-link reference defined in another segment than its use (its text is kept
-as written).
+the same (between words). Memory stays bounded whatever the file's size;
+what is lost is a link reference defined in another segment than its use
+(its text is kept as written). markdown-it leaves out what is nested deeper
+than 20 levels (lists in quotes in lists...).
 
 Inline markup is dropped (a link is its text, an image its alt text); HTML
 blocks are read by ``formats.html`` and inline HTML tags are left out. A YAML
@@ -53,7 +54,7 @@ def read_markdown(path: Path, options: ReadOptions) -> Iterator[Item]:
     with path.open(encoding=encoding, errors="replace", newline=None) as source:
         front = front_matter(source)
     return read_blocks(
-        lambda: markdown_blocks(path, encoding),
+        markdown_blocks(path, encoding),
         options,
         kind="text",
         metadata={"encoding": encoding, **front},
@@ -113,10 +114,23 @@ def segments(source: TextIO) -> Iterator[str]:
         lines.append(line)
         size += len(line)
         if (size >= SEGMENT_CHARS and fence is None and not line.strip()) or size >= MAX_SEGMENT_CHARS:
+            carried = _unfinished_word(lines)
             yield "".join(lines)
-            lines, size, fence = [], 0, None
-    if lines:
+            lines, size, fence = [carried], len(carried), None
+    if "".join(lines):
         yield "".join(lines)
+
+
+def _unfinished_word(lines: list[str]) -> str:
+    """The last word of a line cut short (by the segment's size), taken off it to start the next segment."""
+    last = lines[-1]
+    if last.endswith("\n"):
+        return ""
+    space = max(last.rfind(" "), last.rfind("\t"))
+    if space <= 0:
+        return ""
+    lines[-1] = last[: space + 1]
+    return last[space + 1 :]
 
 
 def _closes(marker: str, fence: str) -> bool:

@@ -12,17 +12,20 @@ such format:
   fits, a table between rows (a row longer than a page has its cells shortened).
 - A page's ``text`` is its blocks' plain text, separated by blank lines (a
   table as tab-separated lines); its ``tables`` are the rows of its table blocks.
-- The blocks are read twice: once to count the pages (stopping past
+- The pages are counted before the first is yielded (stopping past
   ``max_pages``, so a document that is far too long fails fast and nothing
-  is stored), once to yield them.
+  is stored): the reader's blocks are written to a spool file in the parse's
+  work folder on the way, and read back from it, so the file is parsed once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Final, Literal
+from pathlib import Path
+from typing import Any, Final, Literal, TextIO
 
 from ferry_parser.errors import EmptyFile, TooManyPages
 from ferry_parser.formats.base import Block, DocumentHeader, Item, Page, Pages, ReadOptions
@@ -96,21 +99,25 @@ class BlockStats:
 
 
 def read_blocks(
-    blocks: Callable[[], Iterable[Content]],
+    blocks: Iterable[Content],
     options: ReadOptions,
     *,
     kind: Literal["text", "document"],
     metadata: dict[str, Any],
     what: str,
 ) -> Iterator[Item]:
-    """A document header, then the pages of ``blocks()`` (called twice) in batches.
+    """A document header, then the pages of ``blocks`` in batches.
 
     ``what`` names the file in messages ("document"); ``EmptyFile`` when it has no text,
-    ``TooManyPages`` when it makes more than ``options.max_pages`` pages.
+    ``TooManyPages`` when it makes more than ``options.max_pages`` pages. ``metadata`` is
+    read once every block has been read (a reader may add to it until its last block).
     """
     cap = max(options.max_text_bytes, _MIN_PAGE_BYTES)
     stats = BlockStats()
-    total = sum(1 for _ in islice(paginate(blocks(), cap, stats), options.max_pages + 1))
+    spool = options.workdir / "blocks.jsonl"
+    with spool.open("w", encoding="utf-8", errors="surrogatepass") as out:
+        spooled = _spooled(blocks, out)
+        total = sum(1 for _ in islice(paginate(spooled, cap, stats), options.max_pages + 1))
     if total > options.max_pages:
         raise TooManyPages(
             f"The {what} makes more than {options.max_pages} pages of about {PAGE_CHARS:,} characters; "
@@ -128,13 +135,30 @@ def read_blocks(
         warnings=stats.warnings(cap),
     )
     batch: list[Page] = []
-    for page in paginate(blocks(), cap):
+    for page in paginate(_unspooled(spool), cap):
         batch.append(page)
         if len(batch) == PAGES_PER_BATCH:
             yield Pages(batch)
             batch = []
     if batch:
         yield Pages(batch)
+    spool.unlink()
+
+
+def _spooled(content: Iterable[Content], out: TextIO) -> Iterator[Content]:
+    """``content``, each item also written to ``out`` as a JSON line (``null`` for a page break)."""
+    for item in content:
+        value = None if isinstance(item, PageBreak) else [item.type, item.text, item.level, item.rows]
+        out.write(json.dumps(value, ensure_ascii=False))
+        out.write("\n")
+        yield item
+
+
+def _unspooled(spool: Path) -> Iterator[Content]:
+    with spool.open(encoding="utf-8", errors="surrogatepass") as source:
+        for line in source:
+            value = json.loads(line)
+            yield PAGE_BREAK if value is None else Block(value[0], text=value[1], level=value[2], rows=value[3])
 
 
 def paginate(content: Iterable[Content], cap: int, stats: BlockStats | None = None) -> Iterator[Page]:
