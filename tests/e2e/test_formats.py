@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docx
 import httpx
 import pytest
 
@@ -16,6 +18,7 @@ from tests.e2e import platform
 from tests.e2e.journey import Account, poll, register_and_login, upload
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PEOPLE = [[1, "Zoë", 9.5, "2024-01-02"], [2, "Łukasz", 7.25, "2023-12-31"], [3, "Ana", 8, "2022-06-15"]]
 
 
@@ -142,3 +145,86 @@ async def test_prose_text_and_json_document(urls: platform.Urls) -> None:
         result = await parsed(client, urls, account, "config.json", json.dumps(document).encode())
         assert result["summary"]["kind"] == "document"
         assert result["summary"]["metadata"]["json_type"] == "object"
+
+
+def word_document() -> bytes:
+    document = docx.Document()
+    document.core_properties.title = "Ferry handbook"
+    document.core_properties.author = "Ada"
+    document.add_heading("Getting on board", level=1)
+    document.add_paragraph("Zoë crosses the river at dawn.")
+    document.add_paragraph("Tickets", style="List Bullet")
+    table = document.add_table(rows=2, cols=2)
+    for r, values in enumerate([["Port", "Departs"], ["Ålesund", "08:00"]]):
+        for c, value in enumerate(values):
+            table.cell(r, c).text = value
+    document.add_page_break()
+    document.add_heading("Small print", level=2)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+STRUCTURED_CASES: dict[str, tuple[bytes, str, list[list[dict[str, Any]]]]] = {
+    "handbook.docx": (
+        word_document(),
+        "document",
+        [
+            [
+                {"type": "heading", "level": 1, "text": "Getting on board"},
+                {"type": "paragraph", "text": "Zoë crosses the river at dawn."},
+                {"type": "list_item", "level": 1, "text": "Tickets"},
+                {"type": "table", "rows": [["Port", "Departs"], ["Ålesund", "08:00"]]},
+            ],
+            [{"type": "heading", "level": 2, "text": "Small print"}],
+        ],
+    ),
+    "notes.md": (
+        (
+            "# Ferry notes\n\nZoë crosses *the river*.\n\n- Tickets\n\n"
+            "| Port | Departs |\n|---|---|\n| Ålesund | 08:00 |\n"
+        ).encode(),
+        "text",
+        [
+            [
+                {"type": "heading", "level": 1, "text": "Ferry notes"},
+                {"type": "paragraph", "text": "Zoë crosses the river."},
+                {"type": "list_item", "level": 1, "text": "Tickets"},
+                {"type": "table", "rows": [["Port", "Departs"], ["Ålesund", "08:00"]]},
+            ]
+        ],
+    ),
+    "page.html": (
+        b"<!doctype html><html><head><title>Ferry notes</title><script>alert(1)</script></head><body>"
+        b"<h1>Ferry notes</h1><p>Zo&euml; crosses <b>the river</b>.</p><ul><li>Tickets</ul>"
+        b"<table><tr><th>Port<th>Departs<tr><td>\xc3\x85lesund<td>08:00</table></body></html>",
+        "text",
+        [
+            [
+                {"type": "heading", "level": 1, "text": "Ferry notes"},
+                {"type": "paragraph", "text": "Zoë crosses the river."},
+                {"type": "list_item", "level": 1, "text": "Tickets"},
+                {"type": "table", "rows": [["Port", "Departs"], ["Ålesund", "08:00"]]},
+            ]
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURED_CASES))
+async def test_word_markdown_and_html_pages_keep_their_structure(urls: platform.Urls, name: str) -> None:
+    data, kind, expected = STRUCTURED_CASES[name]
+    async with httpx.AsyncClient(timeout=30) as client:
+        account = await register_and_login(client, urls, f"doc{new_id()[:6]}")
+        result = await parsed(client, urls, account, name, data)
+        content_types = {"docx": DOCX, "md": "text/markdown", "html": "text/html"}
+        assert result["content_type"] == content_types[name.rsplit(".", 1)[1]]
+        summary = result["summary"]
+        assert (summary["kind"], summary["pages"]) == (kind, len(expected))
+        title = "Ferry handbook" if name.endswith(".docx") else "Ferry notes"
+        assert summary["metadata"]["title"] == title
+        pages = (await rows(client, urls, account, result["file_id"]))["pages"]
+        assert [page["blocks"] for page in pages] == expected
+        assert "Zoë crosses" in pages[0]["text"]
+        assert pages[0]["tables"] == [[["Port", "Departs"], ["Ålesund", "08:00"]]]
+        assert "alert" not in pages[0]["text"]

@@ -10,8 +10,8 @@ dead-lettered); no ``parsed_chunks`` (a stale one seeded before is gone too) and
 no ``parsed_documents`` for it; its staging folder removed; then an ordinary CSV
 parses through the same parser.
 
-Workbooks, zips and PDFs come from the builders of ``formats/test_excel.py``,
-``formats/test_zipguard.py`` and ``formats/test_pdf.py``, or are built here.
+Workbooks, zips, PDFs and Word documents come from the builders of ``formats/test_excel.py``,
+``formats/test_zipguard.py``, ``formats/test_pdf.py`` and ``formats/test_docx.py``, or are built here.
 
 Measured on 2 cores: the whole module 43-63 s; no single test over 10 s (the
 500 MB CSV 4.5-6 s, the 10,000- and 5000-page PDFs 3-5 s, the memory ceiling 3.5-7 s).
@@ -50,6 +50,8 @@ from ferry_parser.settings import ParserSettings
 from ferry_parser.workers import WorkerPool
 
 from .conftest import Recorder, eventually, make_csv
+from .formats.test_docx import build as build_docx
+from .formats.test_docx import entities, sample, with_body
 from .formats.test_excel import PEOPLE, ods, xls, xlsb, xlsx, zipped
 from .formats.test_pdf import text_pdf
 from .formats.test_zipguard import declare
@@ -267,12 +269,14 @@ def raw_zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
 
 
 WORKBOOK_MEMBER = {
+    "docx": "word/document.xml",
     "xlsx": "xl/workbook.xml",
     "xlsm": "xl/workbook.xml",
     "xlsb": "xl/workbook.bin",
     "ods": "content.xml",
 }
 SHEET_MEMBER = {
+    "docx": "word/document.xml",
     "xlsx": "xl/worksheets/sheet1.xml",
     "xlsm": "xl/worksheets/sheet1.xml",
     "xlsb": "xl/worksheets/sheet1.bin",
@@ -338,6 +342,10 @@ def workbook(fmt: str) -> bytes:
     return builders[fmt]([("People", rows), ("Other", [["a"], [1]])])
 
 
+def word_document() -> bytes:
+    return build_docx(sample)
+
+
 def text_pdf_bytes(tmp_path: Path) -> bytes:
     return text_pdf(tmp_path / "source.pdf", [f"Page {n} " * 40 for n in range(30)]).read_bytes()
 
@@ -380,7 +388,7 @@ def cut_inside_last_object(data: bytes) -> bytes:
     return data[: data.rindex(b"{") + 9]
 
 
-# -- zip bombs (xlsx and ods, and the other zipped workbooks) -----------------------------------------
+# -- zip bombs (xlsx and ods, the other zipped workbooks, and Word documents) ----------------------------
 
 
 @pytest.mark.parametrize(
@@ -395,11 +403,12 @@ def cut_inside_last_object(data: bytes) -> bytes:
     ],
     ids=["ratio", "total", "declared", "lying-size", "inflating", "many-parts"],
 )
-@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xlsm", "xlsb"])
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xlsm", "xlsb", "docx"])
 async def test_zip_bombs_are_refused(service: Service, fmt: str, build: Callable[[str], bytes], detail: str) -> None:
     data = build(fmt)
     assert len(data) < 21 * MiB
-    outcome = await service.expect_failure(data, fmt, "zip_bomb", "The workbook was refused as a zip bomb: ")
+    what = "document" if fmt == "docx" else "workbook"
+    outcome = await service.expect_failure(data, fmt, "zip_bomb", f"The {what} was refused as a zip bomb: ")
     assert outcome.failed is not None
     assert re.search(detail, outcome.failed["error"]["message"])
 
@@ -531,11 +540,12 @@ async def test_a_pdf_of_10000_pages_is_refused_and_one_of_5000_parses(service: S
 
 # -- corrupt, truncated and empty files of every format ---------------------------------------------------
 
-FORMATS = ["csv", "tsv", "txt", "json", "jsonl", "xlsx", "xlsm", "xlsb", "xls", "ods", "pdf"]
+FORMATS = ["csv", "tsv", "txt", "json", "jsonl", "xlsx", "xlsm", "xlsb", "xls", "ods", "pdf", "docx", "md", "html"]
 WORKBOOKS = ["xlsx", "xlsm", "xlsb", "xls", "ods"]
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 DAMAGED_WORKBOOK = "The workbook is damaged or truncated: "
+DAMAGED_DOCUMENT = "The document is damaged"
 NOT_TEXT = "The file is not text: it contains binary data. Upload it in its own format."
 UNCLOSED = "The file is not valid delimited text: a quoted value is never closed."
 Build = Callable[[Path], bytes]
@@ -600,6 +610,20 @@ DAMAGED: list[Any] = [
     pytest.param("pdf", first_half(text_pdf_bytes), "corrupt_file", "The PDF is incomplete", id="pdf-cut"),
     pytest.param("pdf", garbage(), "corrupt_file", "not a readable PDF", id="pdf-garbage"),
     pytest.param("pdf", garbage(b"%PDF-1.7\n"), "corrupt_file", "not a readable PDF", id="pdf-magic"),
+    # Word documents cut in half; noise; noise behind a zip's magic; an entity bomb in its XML.
+    pytest.param("docx", first_half(lambda _: word_document()), "corrupt_file", DAMAGED_DOCUMENT, id="docx-cut"),
+    pytest.param("docx", garbage(), "corrupt_file", DAMAGED_DOCUMENT, id="docx-garbage"),
+    pytest.param("docx", garbage(ZIP_MAGIC), "corrupt_file", DAMAGED_DOCUMENT, id="docx-magic"),
+    pytest.param(
+        "docx",
+        lambda _: with_body("<w:p><w:r><w:t>&z;</w:t></w:r></w:p>", prolog=entities(8)),
+        "corrupt_file",
+        "its XML defines entities that would expand without bound.",
+        id="docx-entity-bomb",
+    ),
+    # Markdown and HTML are text: binary noise is not.
+    pytest.param("md", garbage(), "undecodable", NOT_TEXT, id="md-garbage"),
+    pytest.param("html", garbage(), "undecodable", NOT_TEXT, id="html-garbage"),
 ]
 
 
@@ -664,6 +688,7 @@ async def test_a_backlog_of_hostile_files_is_consumed_in_turn(
     hostile = [
         (ratio_bomb("xlsx"), "xlsx", "zip_bomb"),
         (total_bomb("ods"), "ods", "zip_bomb"),
+        (inflating_bomb("docx"), "docx", "zip_bomb"),
         (b"[" * DEPTH + b"]" * DEPTH, "json", "malformed_json"),
         (long_pdf(10_000), "pdf", "too_many_pages"),
         (first_half(text_pdf_bytes)(tmp_path), "pdf", "corrupt_file"),

@@ -17,7 +17,9 @@ FILES_PARSED = Counter(
 )
 ROWS_PARSED = Counter("ferry_rows_parsed_total", "Table rows stored.", ["format"])
 
-KNOWN_FORMATS = frozenset({"csv", "tsv", "txt", "json", "jsonl", "xlsx", "xls", "xlsb", "ods", "pdf"})
+KNOWN_FORMATS = frozenset(
+    {"csv", "tsv", "txt", "json", "jsonl", "xlsx", "xls", "xlsb", "ods", "pdf", "docx", "md", "html"}
+)
 
 
 def format_label(fmt: str) -> str:
