@@ -1,8 +1,9 @@
 """Memory is bounded by one page and fixed-size tallies: ten times the pages peak where a tenth do.
 
 Pages are short here, to keep the test quick (the analysis costs ~15 ms a page even
-so), so this catches a leak per page or per sentence, not one of the text itself; the benchmark (tests/bench/test_analysis.py) does the same with 200 and 2,000
-pages of ~400 words, measuring the process's resident memory.
+so), so this catches a leak per page or per sentence rather than one of the text
+itself; the benchmark (tests/bench/test_analysis.py) does the same with 200 and
+2,000 pages of ~400 words, measuring the process's resident memory.
 """
 
 import random
