@@ -105,6 +105,7 @@ def distributed(
     db: str,
     work: Path,
     services: tuple[str, ...] = ("auth", "parser", "ingest", "notifier"),
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[Urls, dict[str, Process]]]:
     """The four services (or those named) as separate processes against RabbitMQ, MongoDB and S3."""
     ports = {name: free_port() for name in ("auth", "ingest", "parser", "notifier")}
@@ -123,6 +124,7 @@ def distributed(
             "FERRY_CHUNK_ROWS": "100",
         }
     )
+    env.update(extra_env or {})
     processes: dict[str, Process] = {}
     try:
         for name in services:
