@@ -20,13 +20,20 @@ from ferry_core.events import (
     BatchProgress,
     Envelope,
     ErrorInfo,
+    FileAnalyzed,
     FileCancelled,
+    FileConverted,
     FileDeleted,
     FileFailed,
+    FileJobCancelled,
+    FileJobFailed,
+    FileJobProgress,
+    FileJobRequested,
     FileParsed,
     FileProgress,
     FileStatus,
     FileUploaded,
+    JobKind,
     OrgMemberUpdated,
     OrgQuotas,
     OrgUpdated,
@@ -58,6 +65,39 @@ SAMPLES = {
         file_id="f1", owner_id="u1", stage=Stage.PARSE, error=ErrorInfo(code="bad_csv", message="no")
     ),
     "file.deleted.v1": FileDeleted(file_id="f1", owner_id="u1"),
+    "file.job.requested.v1": FileJobRequested(
+        job_id="j1",
+        kind=JobKind.CONVERSION,
+        file_id="f1",
+        owner_id="u1",
+        filename="a.xlsx",
+        format="xlsx",
+        blob_key="f1",
+        target="csv",
+        sheet="Stock",
+    ),
+    "file.job.progress.v1": FileJobProgress(
+        job_id="j1", kind=JobKind.ANALYSIS, file_id="f1", owner_id="u1", progress=50, done=2, total=4
+    ),
+    "file.analyzed.v1": FileAnalyzed(
+        job_id="j1", file_id="f1", owner_id="u1", language="en", pages=4, words=900, sentences=40, sentiment="neutral"
+    ),
+    "file.converted.v1": FileConverted(
+        job_id="j1",
+        file_id="f1",
+        owner_id="u1",
+        target="csv",
+        result_key="f1.conversions.j1.csv",
+        filename="a.csv",
+        content_type="text/csv; charset=utf-8",
+        size=10,
+        sha256="0" * 64,
+        duration_ms=12,
+    ),
+    "file.job.failed.v1": FileJobFailed(
+        job_id="j1", kind=JobKind.CONVERSION, file_id="f1", owner_id="u1", error=ErrorInfo(code="timeout", message="no")
+    ),
+    "file.job.cancelled.v1": FileJobCancelled(job_id="j1", kind=JobKind.ANALYSIS, file_id="f1", owner_id="u1"),
     "file.cancelled.v1": FileCancelled(file_id="f1", owner_id="u1"),
     "user.deleted.v1": UserDeleted(user_id="u1"),
     "apikey.created.v1": ApiKeyCreated(
