@@ -164,3 +164,10 @@ def test_api_key_reaches_the_files_api(ferry_url: str, client: FerryClient, csv_
             next(scripted.watch(record.file_id))
     client.revoke_api_key(key.id)
     assert client.list_api_keys() == []
+
+
+def test_an_upload_sent_twice_with_one_idempotency_key_is_stored_once(client: FerryClient, csv_file: Path) -> None:
+    first = client.upload(csv_file, idempotency_key="nightly-2026-11-27")
+    again = client.upload(csv_file, idempotency_key="nightly-2026-11-27")
+    assert again.file_id == first.file_id
+    assert client.upload(csv_file, idempotency_key="nightly-2026-11-28").file_id != first.file_id

@@ -92,6 +92,7 @@ class ClientBase:
             headers[ORG_HEADER] = self.org
         if call.upload is not None:
             headers.update(call.upload.headers)
+        headers.update(call.headers or {})
         return {
             "method": call.method,
             "url": base + call.path,

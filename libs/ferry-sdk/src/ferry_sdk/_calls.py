@@ -72,6 +72,7 @@ class Call(Generic[T]):
     authenticated: bool = True
     upload: FileBody | None = None
     on_progress: ProgressCallback | None = None
+    headers: dict[str, str] | None = None
 
 
 def _model(model: type[M]) -> Callable[[httpx.Response], M]:
@@ -242,10 +243,14 @@ def upload(
     project_id: str | None = None,
     batch_id: str | None = None,
     analyze: bool = False,
+    idempotency_key: str | None = None,
 ) -> Call[FileRecord]:
     body = FileBody.of(path, filename, content_type, project_id, batch_id)
     params = {"analyze": "true"} if analyze else None
-    return Call("POST", "/files", _model(FileRecord), params=params, upload=body, on_progress=on_progress)
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    return Call(
+        "POST", "/files", _model(FileRecord), params=params, upload=body, on_progress=on_progress, headers=headers
+    )
 
 
 def list_files(

@@ -305,12 +305,15 @@ class AsyncFerryClient(ClientBase):
         project_id: str | None = None,
         batch_id: str | None = None,
         analyze: bool = False,
+        idempotency_key: str | None = None,
     ) -> FileRecord:
         """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes.
 
-        ``analyze``: start its analysis once it is parsed.
+        ``analyze``: start its analysis once it is parsed. ``idempotency_key``: sending the
+        same upload again with the same key returns the first one's file, not a second file.
         """
-        return await self._run(calls.upload(path, on_progress, filename, content_type, project_id, batch_id, analyze))
+        call = calls.upload(path, on_progress, filename, content_type, project_id, batch_id, analyze, idempotency_key)
+        return await self._run(call)
 
     async def list_files(
         self,

@@ -24,6 +24,7 @@ from ferry_ingest.console import mount_console
 from ferry_ingest.deadletters import DeadLetters, DeadLetterStore
 from ferry_ingest.errors import install_error_handlers
 from ferry_ingest.files import FilesRepository
+from ferry_ingest.idempotency import IdempotencyKeys
 from ferry_ingest.job_routes import router as job_router
 from ferry_ingest.job_service import JobsService
 from ferry_ingest.job_watch import JobWatch
@@ -55,6 +56,9 @@ def create_app(
         org_store = orgs.OrgStore(resources.db)
         await org_store.ensure_indexes()
         app.state.org_store = org_store
+        idempotency = IdempotencyKeys(resources.db)
+        await idempotency.ensure_indexes()
+        app.state.idempotency = idempotency
         projects = ProjectsRepository(resources.db)
         await projects.ensure_indexes()
         app.state.projects = projects

@@ -14,6 +14,7 @@ from ferry_ingest.audit import FileAudit, client_address
 from ferry_ingest.batches import BatchesRepository
 from ferry_ingest.errors import Unauthorized
 from ferry_ingest.files import MAX_OFFSET
+from ferry_ingest.idempotency import IdempotencyKeys
 from ferry_ingest.job_service import JobsService
 from ferry_ingest.orgs import OrgStore
 from ferry_ingest.orgscope import OrgHeader, OrgParam, OrgScope, org_store, resolve
@@ -74,6 +75,11 @@ def _settings(request: Request) -> IngestSettings:
     return settings
 
 
+def _idempotency(request: Request) -> IdempotencyKeys:
+    keys: IdempotencyKeys = request.app.state.idempotency
+    return keys
+
+
 def _projects(request: Request) -> ProjectsRepository:
     projects: ProjectsRepository = request.app.state.projects
     return projects
@@ -108,6 +114,7 @@ Presign = Annotated[Presigner, Depends(presigner)]
 Uploads = Annotated[UploadContext, Depends(_upload_context)]
 Settings = Annotated[IngestSettings, Depends(_settings)]
 Projects = Annotated[ProjectsRepository, Depends(_projects)]
+Idempotency = Annotated[IdempotencyKeys, Depends(_idempotency)]
 Batches = Annotated[BatchesRepository, Depends(_batches)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ferry_core.audit import AuditAction
@@ -13,10 +13,23 @@ from ferry_core.events import FileStatus
 from ferry_core.orgs import record_org
 from ferry_ingest.backpressure import admit_upload
 from ferry_ingest.blob_stream import open_blob
-from ferry_ingest.deps import ActiveOrg, Audit, CurrentUser, Files, Limit, Offset, Presign, Settings, Uploads
-from ferry_ingest.errors import BadUpload, UnsupportedFormat, error_responses
+from ferry_ingest.deps import (
+    ActiveOrg,
+    Audit,
+    CurrentUser,
+    Files,
+    Idempotency,
+    Limit,
+    Offset,
+    Presign,
+    Settings,
+    Uploads,
+)
+from ferry_ingest.errors import BadUpload, FileNotFound, UnsupportedFormat, error_responses
 from ferry_ingest.export import MEDIA_TYPES, ExportFormat
 from ferry_ingest.files import SORTS, FileQuery
+from ferry_ingest.idempotency import HEADER as IDEMPOTENCY_HEADER
+from ferry_ingest.idempotency import REPLAYED_HEADER, Claim, valid_key
 from ferry_ingest.multipart import MultipartReader, boundary_of
 from ferry_ingest.presign import AsUrl, Redirect, bytes_or_url
 from ferry_ingest.schemas import (
@@ -61,8 +74,9 @@ assert set(SORTS) == set(SortKey.__args__)  # type: ignore[attr-defined]
         _403="Viewers cannot upload",
         _413="The file exceeds the upload limit, or the organization's file or storage quota",
         _404="No such organization, or no such project (`project_id`) or batch (`batch_id`) in it",
-        _409="The project (`project_id`) is archived",
-        _422="A missing `file` field, an empty file, or a file deleted during its upload",
+        _409="The project (`project_id`) is archived, or a request with the same `Idempotency-Key` is still running",
+        _422="A missing `file` field, an empty file, a file deleted during its upload, or an `Idempotency-Key` "
+        "reused with a different `Content-Length`",
     ),
     openapi_extra={
         "requestBody": {
@@ -101,7 +115,17 @@ async def upload_file(
     uploads: Uploads,
     files: Files,
     audit: Audit,
+    keys: Idempotency,
+    response: Response,
     analyze: Annotated[bool, Query(description="Analyse the file once it is parsed (or form field `analyze`)")] = False,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            description="A retry with the same key (yours, in this organization, for 24 h) answers with the file "
+            "the first request made (header `Idempotent-Replayed: true`) instead of storing it twice",
+        ),
+    ] = None,
 ) -> FileRecord:
     """Upload one file into the active organization as multipart field ``file`` (optionally ``project_id``,
     ``batch_id``, ``analyze``); streamed, then parsed (and analysed, with ``analyze=true``)."""
@@ -112,10 +136,29 @@ async def upload_file(
     length = request.headers.get("content-length")
     if length is not None and not length.isdigit():
         raise BadUpload("invalid Content-Length")
+    size = int(length) if length else None
+    claim: Claim | None = None
+    if idempotency_key is not None:
+        key = valid_key(idempotency_key)
+        claim = await keys.claim(user.user_id, scope.org_id, key, size)
+        if claim.replay is not None:
+            try:
+                earlier = await files.find(claim.replay, user)
+            except FileNotFound:  # deleted since: the key names nothing any more, so this request runs
+                await keys.release(claim)
+                claim = await keys.claim(user.user_id, scope.org_id, key, size)
+            else:
+                response.headers[REPLAYED_HEADER] = "true"
+                return record_of(earlier)
     reader = MultipartReader(request.stream().__aiter__(), boundary)
-    doc = await receive_upload(
-        uploads, reader, user, int(length) if length else None, org_id=scope.org_id, analyze=analyze
-    )
+    try:
+        doc = await receive_upload(uploads, reader, user, size, org_id=scope.org_id, analyze=analyze)
+    except BaseException:
+        if claim is not None:
+            await keys.release(claim)
+        raise
+    if claim is not None:
+        await keys.complete(claim, str(doc["_id"]))
     files.relay.wake()
     await audit.record(AuditAction.FILE_UPLOADED, doc, size=doc.get("size"))
     return record_of(doc)
