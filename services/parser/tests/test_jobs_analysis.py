@@ -195,7 +195,7 @@ async def test_cancel_stops_a_running_analysis_and_keeps_nothing(
 
 @pytest.mark.parametrize(
     ("limits", "pages", "code"),
-    [({"job_timeout_seconds": 3}, 100, "timeout"), ({"job_memory_limit_mb": 100}, 2, "memory_limit")],
+    [({"job_timeout_seconds": 1}, 200, "timeout"), ({"job_memory_limit_mb": 100}, 2, "memory_limit")],
 )
 async def test_limits_fail_the_job_and_keep_nothing(
     infra: Infrastructure,
@@ -209,7 +209,8 @@ async def test_limits_fail_the_job_and_keep_nothing(
     pages: int,
     code: str,
 ) -> None:
-    """Real limits on the real engine: 100 pages take longer than 3 s; its language models need more than 100 MB."""
+    """Real limits on the real engine: 200 pages take longer than 1 s (starting the process alone takes about
+    that); its language models need more than 100 MB."""
     await start_runner(settings.model_copy(update=limits))
     file = await parse(long_pdf(pages), "pdf", "long.pdf")
     job = await ask(bus, infra.db, file, JobKind.ANALYSIS)
