@@ -95,7 +95,8 @@ class IdempotencyKeys:
             ):
                 await self._keys.delete_one({"_id": record_id, "token": existing["token"]})
                 continue
-            if existing.get("content_length") not in (None, content_length) and content_length is not None:
+            stored_length = existing.get("content_length")
+            if None not in (stored_length, content_length) and stored_length != content_length:
                 raise InvalidContent(f"this {HEADER} was used for another request (a different Content-Length)")
             if existing["state"] == "running":
                 raise Conflict(f"a request with this {HEADER} is still being handled; retry once it has finished")
