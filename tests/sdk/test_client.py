@@ -52,7 +52,8 @@ def test_upload_watch_read_export_delete(client: FerryClient, csv_file: Path, tm
     final = messages[-1].progress
     assert final is not None and final.status == FileStatus.PARSED
 
-    detail = client.get(record.file_id)
+    # The notifier and the gateway each take file.parsed.v1 from their own queue: either may be first.
+    detail = client.wait(record.file_id)
     assert detail.summary is not None and detail.summary.rows == 250
     page = client.content(record.file_id, offset=10, limit=5)
     assert isinstance(page, TableContent)
