@@ -41,6 +41,8 @@ from ferry_core.events import (
     Stage,
     Summary,
     UserDeleted,
+    WebhookDeliveryRequested,
+    WebhookDisabled,
 )
 from ferry_core.orgs import OrgRole
 
@@ -121,6 +123,14 @@ SAMPLES = {
     ),
     "org.member.updated.v1": OrgMemberUpdated(org_id="o1", user_id="u2", role=OrgRole.MEMBER, revision=1),
     "org.usage.v1": OrgUsage(org_id="o1", bytes=300, files=3, measured_at=datetime(2026, 1, 1, tzinfo=UTC)),
+    "webhook.delivery.requested.v1": WebhookDeliveryRequested(delivery_id="msg_e1_wh_1", endpoint_id="wh_1", attempt=2),
+    "webhook.disabled.v1": WebhookDisabled(
+        endpoint_id="wh_1",
+        owner_id="u1",
+        url="https://hooks.example.com/ferry",
+        reason="every delivery failed for 3 days",
+        failing_since=datetime(2026, 1, 1, tzinfo=UTC),
+    ),
     "audit.recorded.v1": AuditRecorded(
         time=datetime(2026, 1, 1, tzinfo=UTC),
         actor_id=None,

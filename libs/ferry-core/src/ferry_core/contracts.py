@@ -57,6 +57,7 @@ SENDS: dict[str, tuple[str, ...]] = {
         "org.updated.v1",
         "org.member.updated.v1",
     ),
+    "notifier": ("webhook.delivery.requested.v1", "webhook.disabled.v1", "audit.recorded.v1"),
 }
 RECEIVES: dict[str, tuple[str, ...]] = {
     "parser": (
@@ -80,7 +81,7 @@ RECEIVES: dict[str, tuple[str, ...]] = {
         "org.updated.v1",
         "org.member.updated.v1",
     ),
-    "notifier": ("file.#", "batch.#"),
+    "notifier": ("file.#", "batch.#", "webhook.delivery.requested.v1", "webhook.disabled.v1"),
     "auth": ("audit.recorded.v1", "org.usage.v1"),
 }
 
@@ -106,9 +107,16 @@ _SUMMARIES = {
     "org.updated.v1": "An organization as it now is: created, renamed, its quotas changed, or deleted.",
     "org.member.updated.v1": "A user's membership of an organization as it now is (role None: removed).",
     "org.usage.v1": "What an organization stores, as the gateway counted it; auth shows it with the organization.",
+    "webhook.delivery.requested.v1": (
+        "Make or retry one webhook delivery, on the notifier's shared queue (one replica sends each)."
+    ),
+    "webhook.disabled.v1": "A webhook endpoint kept failing and was disabled; its owner is told.",
 }
 _RECEIVE_NOTES = {
-    "notifier": "Each replica binds its own exclusive queue, so every replica sees every event.",
+    "notifier": (
+        "Each replica binds its own exclusive queue for file.# and batch.#, so every replica sees every event;"
+        " webhook work goes through shared quorum queues, so one replica handles each."
+    ),
 }
 _SHARED_QUEUE_NOTE = (
     "Replicas share one durable quorum queue (competing consumers); manual ack after the effect is stored, "

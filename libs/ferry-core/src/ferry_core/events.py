@@ -334,6 +334,28 @@ class BatchProgress(_Model):
     complete: bool
 
 
+class WebhookDeliveryRequested(_Model):
+    """Make (or retry) one delivery to a webhook endpoint: the notifier's own work item, on its shared queue.
+
+    Carries only ids: the delivery record (its body, its attempts) is the truth, so a
+    stale or duplicated request finds the delivery already done and does nothing.
+    """
+
+    delivery_id: str = Field(description="The delivery record's id, which is also the webhook-id header (msg_...).")
+    endpoint_id: str
+    attempt: int = Field(ge=1, description="Which attempt this request makes (1 first; retries count up).")
+
+
+class WebhookDisabled(_Model):
+    """The notifier disabled a webhook endpoint that kept failing; its owner is told (socket message, audit entry)."""
+
+    endpoint_id: str
+    owner_id: str
+    url: str
+    reason: str
+    failing_since: datetime
+
+
 class OrgQuotas(_Model):
     """An organization's limits, set by the platform admin; None is no limit."""
 
@@ -402,12 +424,17 @@ class AuditAction(StrEnum):
     INVITATION_CREATED = "org.invitation_created"
     INVITATION_ACCEPTED = "org.invitation_accepted"
     INVITATION_REVOKED = "org.invitation_revoked"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_DELETED = "webhook.deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+    WEBHOOK_DISABLED = "webhook.disabled"
 
 
 class AuditTarget(_Model):
     """What an action was done to."""
 
-    type: Literal["user", "api_key", "file", "organization", "invitation"]
+    type: Literal["user", "api_key", "file", "organization", "invitation", "webhook"]
     id: str | None = Field(default=None, description="None when there is no such thing (a sign-in as an unknown name).")
 
 
@@ -454,6 +481,8 @@ EVENT_TYPES: dict[str, type[_Model]] = {
     "org.updated.v1": OrgUpdated,
     "org.member.updated.v1": OrgMemberUpdated,
     "org.usage.v1": OrgUsage,
+    "webhook.delivery.requested.v1": WebhookDeliveryRequested,
+    "webhook.disabled.v1": WebhookDisabled,
 }
 
 _TYPE_OF = {model: name for name, model in EVENT_TYPES.items()}

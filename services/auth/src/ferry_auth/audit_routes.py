@@ -54,7 +54,9 @@ class AuditPage(BaseModel):
 def _query(
     actor: Annotated[str | None, Query(description="The actor's user id.", max_length=200)] = None,
     action: AuditAction | None = None,
-    target_type: Annotated[Literal["user", "api_key", "file", "organization", "invitation"] | None, Query()] = None,
+    target_type: Annotated[
+        Literal["user", "api_key", "file", "organization", "invitation", "webhook"] | None, Query()
+    ] = None,
     target_id: Annotated[str | None, Query(max_length=200)] = None,
     outcome: Literal["success", "failure"] | None = None,
     since: Annotated[datetime | None, Query(alias="from", description="Entries at or after this time.")] = None,

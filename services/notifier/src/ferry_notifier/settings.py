@@ -29,3 +29,23 @@ class NotifierSettings(CommonSettings):
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
     # SSE streams never end by themselves; on shutdown they are cut after this long.
     shutdown_grace_seconds: int = Field(default=5, ge=0)
+
+    # Outgoing webhooks (docs/DECISIONS.md, "Webhooks").
+    # Endpoints resolving to private, loopback or link-local addresses are refused unless this is on
+    # (embedded mode and tests on one machine; never on a server that reaches an internal network).
+    webhook_allow_private: bool = False
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Bytes of an endpoint's response read and kept in the delivery log; the rest is never read.
+    webhook_response_limit_bytes: int = Field(default=1024, ge=0)
+    # Attempts per delivery (the first included) before it is given up.
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    # Retry n waits about backoff * 2**(n-1) seconds (capped, with jitter), through RabbitMQ delay queues.
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=3600.0, gt=0)
+    # An endpoint failing every delivery for this long is disabled and its owner told.
+    webhook_disable_after_seconds: float = Field(default=3 * 24 * 3600.0, gt=0)
+    # After a rotation the previous secret keeps signing (beside the new one) this long.
+    webhook_secret_grace_seconds: float = Field(default=24 * 3600.0, ge=0)
+    # Deliveries (and their attempts) are kept this long for GET /webhooks/{id}/deliveries.
+    webhook_delivery_retention_seconds: float = Field(default=30 * 24 * 3600.0, gt=0)

@@ -7,11 +7,15 @@ nothing: a failed ``put`` leaves no object behind.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+"""S3's smallest part of a multipart upload (every part but the last); the folder store enforces it too."""
+MAX_PARTS = 10_000
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
@@ -69,9 +73,30 @@ class BlobStore(Protocol):
         """
         ...
 
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        """Begin a multipart upload into ``key``; returns its upload id (stable across processes and restarts)."""
+        ...
+
+    async def put_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Store part ``number`` (1..``MAX_PARTS``) of an upload; returns its ETag.
+
+        Putting the same number again replaces the part. Every part but the last must
+        hold at least ``MIN_PART_SIZE`` bytes (checked when the upload completes).
+        Raises ``BlobNotFound`` when the upload is unknown (aborted, completed or expired).
+        """
+        ...
+
+    async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        """Join ``parts`` ((number, etag), ascending) into the object ``key``, atomically; the upload ends."""
+        ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished upload and its parts; an unknown upload is not an error."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
 
 
-__all__ = ["BlobNotFound", "BlobStore", "attachment", "check_key"]
+__all__ = ["MAX_PARTS", "MIN_PART_SIZE", "BlobNotFound", "BlobStore", "attachment", "check_key"]

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -85,6 +85,18 @@ class FsBlobStore:
     async def presign_get(self, key: str, expires: timedelta, *, filename: str, content_type: str) -> str | None:
         check_key(key)
         return None  # a folder has no URLs: the gateway signs its own (ferry_ingest.presign)
+
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        raise NotImplementedError  # issue 12: being built
+
+    async def put_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        raise NotImplementedError
+
+    async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        raise NotImplementedError
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        raise NotImplementedError
 
     async def ping(self) -> bool:
         return self._root.is_dir()
