@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from prometheus_client import REGISTRY
 
-from ferry_core.bus import Bus, DeadLetter, Reject, Subscription, topic_matches
+from ferry_core.bus import Bus, DeadLetter, Reject, Subscription, delay_bucket, topic_matches
 from ferry_core.bus.amqp import AmqpBus
 from ferry_core.events import Envelope, FileDeleted, UserDeleted, new_id
 
@@ -229,6 +229,55 @@ async def test_send_to_queue_reaches_that_queue_only(bus: Bus) -> None:
         await bus.send_to_queue(f"test.missing.{new_id()[:8]}", sent)
     for sub in subs:
         await sub.cancel()
+
+
+def test_delay_buckets_are_powers_of_two_at_or_above_the_delay() -> None:
+    assert [delay_bucket(d) for d in (0, 0.001, 0.3, 0.512, 0.513, 1.0, 3600)] == [1, 1, 512, 512, 1024, 1024, 2**22]
+
+
+async def test_send_later_arrives_after_its_delay_never_before(bus: Bus) -> None:
+    arrived: dict[str, float] = {}
+    queue, other = f"test.{new_id()[:8]}", f"test.{new_id()[:8]}"
+
+    async def note(envelope: Envelope) -> None:
+        arrived[envelope.data["file_id"]] = time.monotonic()
+
+    elsewhere: list[Envelope] = []
+    subs = [
+        await bus.subscribe(queue, ["file.deleted.v1"], note),
+        await bus.subscribe(other, ["file.deleted.v1"], recorder(elsewhere)),
+    ]
+    start = time.monotonic()
+    # Two delays in one bucket (512 ms), the longer sent first, and one in a bucket of its own.
+    await bus.send_later(queue, deleted("late"), 0.5)
+    await bus.send_later(queue, deleted("shorter"), 0.3)
+    await bus.send_later(queue, deleted("longest"), 1.2)
+    await bus.send_later(queue, deleted("now"), 0)
+    await eventually(lambda: len(arrived) == 4)
+    took = {key: at - start for key, at in arrived.items()}
+    assert took["now"] < 0.3
+    assert 0.5 <= took["late"] < 2.0
+    assert 0.3 <= took["shorter"] < 2.0  # waited behind "late" at most: late, never early
+    assert 1.2 <= took["longest"] < 3.5
+    assert elsewhere == []  # one queue only, like send_to_queue
+    with pytest.raises(LookupError):
+        await bus.send_later(f"test.missing.{new_id()[:8]}", deleted("x"), 0.1)
+    for sub in subs:
+        await sub.cancel()
+
+
+async def test_send_later_keeps_the_message_while_nobody_consumes(bus: Bus) -> None:
+    queue = f"test.{new_id()[:8]}"
+    got: list[Envelope] = []
+    sub = await bus.subscribe(queue, ["file.deleted.v1"], recorder(got))
+    await sub.cancel()  # the queue stays; nobody takes from it
+    sent = deleted("kept")
+    await bus.send_later(queue, sent, 0.2)
+    await eventually_async(lambda: _depth_is(bus, queue, 1))
+    sub = await bus.subscribe(queue, ["file.deleted.v1"], recorder(got))
+    await eventually(lambda: len(got) == 1)
+    assert got[0] == sent
+    await sub.cancel()
 
 
 async def test_queue_depth_counts_waiting_messages(bus: Bus) -> None:

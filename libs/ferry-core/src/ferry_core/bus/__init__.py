@@ -7,7 +7,8 @@ the handler returns; a handler that raises gets the message again until the
 delivery limit, after which it is dead-lettered; ``Reject`` dead-letters at once.
 Dead letters wait in one queue (``DEAD_LETTER_QUEUE``) with the queue they came
 from and why; ``subscribe_dead_letters`` consumes them and ``send_to_queue``
-puts one back where it failed (a replay). ``queue_depth`` says how many
+puts one back where it failed (a replay); ``send_later`` puts a message in one queue
+after a delay (a retry at a later time, without anything waiting in memory). ``queue_depth`` says how many
 messages wait in a queue (for backpressure), and ``Subscription.cancel(grace)``
 stops taking messages and lets those in hand finish for ``grace`` seconds
 before giving them back to the queue (graceful shutdown).
@@ -15,6 +16,7 @@ before giving them back to the queue (graceful shutdown).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,6 +99,13 @@ class Bus(Protocol):
         """Publish to one queue only, bypassing the exchange's routing (a replay); ``LookupError`` if it is gone."""
         ...
 
+    async def send_later(self, queue: str, envelope: Envelope, delay: float) -> None:
+        """Put ``envelope`` in ``queue`` only, ``delay`` seconds from now (never sooner); ``LookupError`` if it is gone.
+
+        On RabbitMQ it waits in a delay queue (see ``delay_bucket``), so it survives a restart of the sender.
+        """
+        ...
+
     async def queue_depth(self, queue: str) -> int | None:
         """Messages waiting in ``queue`` (not those being handled); None when there is no such queue."""
         ...
@@ -106,6 +115,16 @@ class Bus(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def delay_bucket(delay: float) -> int:
+    """The delay queue, in milliseconds, that holds a message delayed ``delay`` seconds: the power of two at or above.
+
+    A queue's messages leave in order, so one sent later with a shorter delay waits behind
+    an earlier one in the same bucket: it arrives late (at most the bucket), never early.
+    """
+    milliseconds = max(1, math.ceil(delay * 1000))
+    return 1 << (milliseconds - 1).bit_length()
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:
@@ -136,6 +155,7 @@ __all__ = [
     "Handler",
     "Reject",
     "Subscription",
+    "delay_bucket",
     "retry_delay",
     "topic_matches",
 ]

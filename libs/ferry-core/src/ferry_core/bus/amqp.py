@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from ferry_core.bus import (
     DeadLetterHandler,
     Handler,
     Reject,
+    delay_bucket,
     retry_delay,
 )
 from ferry_core.events import EXCHANGE, Envelope, new_id
@@ -91,6 +93,7 @@ class AmqpBus:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
+        self._delay_queues: set[str] = set()  # declared by this bus (the broker keeps them: they are durable)
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(
@@ -122,6 +125,35 @@ class AmqpBus:
             raise LookupError(f"no queue named {queue!r}")
         # The default exchange routes by queue name: only that queue gets it.
         await self._channel.default_exchange.publish(_message(envelope), routing_key=queue)
+
+    async def send_later(self, queue: str, envelope: Envelope, delay: float) -> None:
+        if self._channel is None:
+            raise RuntimeError("AmqpBus.start() was not awaited")
+        if delay <= 0:
+            await self.send_to_queue(queue, envelope)
+            return
+        bucket = delay_bucket(delay)
+        name = f"{queue}.delay.{bucket}"
+        if name not in self._delay_queues:
+            if await self.queue_depth(queue) is None:
+                raise LookupError(f"no queue named {queue!r}")
+            # Nobody consumes it: each message expires after its own delay (at most the queue's TTL)
+            # and the broker dead-letters it through the default exchange into the target queue.
+            await self._channel.declare_queue(
+                name,
+                durable=True,
+                arguments={
+                    "x-queue-type": "classic",
+                    "x-message-ttl": bucket,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": queue,
+                },
+            )
+            self._delay_queues.add(name)
+        message = _message(envelope)
+        # Whole milliseconds, rounded up: aio-pika truncates seconds * 1000, which could release it early.
+        message.expiration = (math.ceil(delay * 1000) + 0.5) / 1000
+        await self._channel.default_exchange.publish(message, routing_key=name)
 
     async def queue_depth(self, queue: str) -> int | None:
         if self._connection is None:

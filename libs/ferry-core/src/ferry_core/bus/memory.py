@@ -83,6 +83,7 @@ class MemoryBus:
         self._names = itertools.count()
         self._dead: asyncio.Queue[DeadLetter] = asyncio.Queue()
         self.dead_letters: list[tuple[str, Envelope]] = []
+        self._timers: set[asyncio.TimerHandle] = set()
 
     async def publish(self, envelope: Envelope) -> None:
         body = envelope.to_bytes()
@@ -95,6 +96,22 @@ class MemoryBus:
         if target is None:
             raise LookupError(f"no queue named {queue!r}")
         target.messages.put_nowait(_Message(envelope.to_bytes()))
+
+    async def send_later(self, queue: str, envelope: Envelope, delay: float) -> None:
+        if queue not in self._queues:
+            raise LookupError(f"no queue named {queue!r}")
+        body = envelope.to_bytes()
+
+        def arrive() -> None:
+            self._timers.discard(timer)
+            target = self._queues.get(queue)
+            if target is None:  # gone meanwhile (an exclusive queue unsubscribed), as a broker would drop it
+                log.warning("delayed message dropped", queue=queue, event_id=envelope.id)
+                return
+            target.messages.put_nowait(_Message(body))
+
+        timer = asyncio.get_running_loop().call_later(max(0.0, delay), arrive)
+        self._timers.add(timer)
 
     async def queue_depth(self, queue: str) -> int | None:
         if queue == DEAD_LETTER_QUEUE:
@@ -190,6 +207,9 @@ class MemoryBus:
         return True
 
     async def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         self._queues.clear()
 
 
