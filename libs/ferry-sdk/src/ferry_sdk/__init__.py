@@ -2,6 +2,7 @@
 
 from ferry_sdk._base import DEFAULT_URL
 from ferry_sdk._multipart import ProgressCallback
+from ferry_sdk._tus import DEFAULT_CHUNK_SIZE, DEFAULT_RESUMABLE_THRESHOLD
 from ferry_sdk.analytics import MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.async_client import AsyncFerryClient
 from ferry_sdk.client import Destination, FerryClient
@@ -60,11 +61,14 @@ from ferry_sdk.models import (
     TokenPair,
     User,
 )
+from ferry_sdk.resume import ResumeStore
 from ferry_sdk.tokens import Tokens
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_RESUMABLE_THRESHOLD",
     "DEFAULT_URL",
     "Analysis",
     "ApiKey",
@@ -114,6 +118,7 @@ __all__ = [
     "ProgressCallback",
     "Project",
     "ProjectList",
+    "ResumeStore",
     "ServerError",
     "ServiceUnavailable",
     "TableContent",

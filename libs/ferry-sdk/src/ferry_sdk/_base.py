@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -13,14 +16,34 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError, Inval
 from websockets.typing import Subprotocol
 
 from ferry_core.orgs import ORG_HEADER, ORG_QUERY
+from ferry_sdk import _tus
 from ferry_sdk._calls import Call
+from ferry_sdk._multipart import ProgressCallback
+from ferry_sdk._tus import DEFAULT_CHUNK_SIZE, DEFAULT_RESUMABLE_THRESHOLD, DEFAULT_UPLOAD_RETRIES, TusPlan
 from ferry_sdk.errors import FerryError, TransportError, Unauthorized, error_for
 from ferry_sdk.models import Message
-from ferry_sdk.tokens import DEFAULT_REFRESH_MARGIN, Tokens
+from ferry_sdk.resume import ResumeStore, fingerprint
+from ferry_sdk.tokens import DEFAULT_REFRESH_MARGIN, Tokens, _claims
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 USER_AGENT = "ferry-sdk/0.1.0"
 TokensCallback = Callable[[Tokens | None], object]
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    """The keyword options of ``upload()`` that both ways of uploading share."""
+
+    filename: str | None = None
+    content_type: str | None = None
+    project_id: str | None = None
+    batch_id: str | None = None
+    analyze: bool = False
+    idempotency_key: str | None = None
+
+    @property
+    def described(self) -> tuple[str | None, str | None, str | None, str | None, bool]:
+        return self.filename, self.content_type, self.project_id, self.batch_id, self.analyze
 
 
 class ClientBase:
@@ -38,7 +61,13 @@ class ClientBase:
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         on_tokens: TokensCallback | None = None,
         org: str | None = None,
+        resumable_threshold: int = DEFAULT_RESUMABLE_THRESHOLD,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        upload_retries: int = DEFAULT_UPLOAD_RETRIES,
+        resume_store: ResumeStore | str | os.PathLike[str] | None = None,
     ) -> None:
+        if chunk_size < 1 or resumable_threshold < 0 or upload_retries < 0:
+            raise ValueError("chunk_size must be positive, resumable_threshold and upload_retries not negative")
         self.url = url.rstrip("/")
         self.auth_url = (auth_url or url).rstrip("/")
         base_ws = (ws_url or url).rstrip("/")
@@ -50,6 +79,10 @@ class ClientBase:
         self._on_tokens = on_tokens
         self.org = org
         """The active organization of files, projects, batches, analytics and watches (None: the personal one)."""
+        self.resumable_threshold = resumable_threshold
+        self.chunk_size = chunk_size
+        self.upload_retries = upload_retries
+        self.resume_store = resume_store if isinstance(resume_store, ResumeStore | None) else ResumeStore(resume_store)
 
     @property
     def tokens(self) -> Tokens | None:
@@ -100,6 +133,36 @@ class ClientBase:
             "json": call.json,
             "headers": headers,
         }
+
+    def _tus_plan(
+        self,
+        path: str | os.PathLike[str],
+        on_progress: ProgressCallback | None,
+        options: UploadOptions,
+        resumable: bool | None,
+    ) -> TusPlan | None:
+        """How ``upload()`` sends this file by tus, or None when it goes in one ``POST /files``."""
+        resolved, size, mtime_ns = _tus.file_stat(path)
+        if not _tus.wants_tus(size, self.resumable_threshold, resumable, options.idempotency_key):
+            return None
+        pairs = _tus.metadata(resolved, *options.described)
+        key = fingerprint(self.url, self._who(), self.org, resolved, size, mtime_ns)
+        return TusPlan(
+            resolved, size, pairs, self.chunk_size, self.upload_retries, on_progress, self.url, self.resume_store, key
+        )
+
+    def _tus_key(self, path: str | os.PathLike[str]) -> str:
+        """The resume store's key of ``path`` as it is now, for this client's server, user and organization."""
+        resolved, size, mtime_ns = _tus.file_stat(path)
+        return fingerprint(self.url, self._who(), self.org, resolved, size, mtime_ns)
+
+    def _who(self) -> str:
+        """Whose uploads these are, for the resume store: the token's subject, else the API key's digest."""
+        if self._tokens is not None:
+            return f"user:{_claims(self._tokens.access_token).get('sub', '')}"
+        if self.api_key is not None:
+            return "key:" + hashlib.sha256(self.api_key.encode()).hexdigest()
+        return "anonymous"
 
     def _ws_target(self, file_id: str | None, batch_id: str | None = None) -> tuple[str, list[Subprotocol]]:
         if self._tokens is None:

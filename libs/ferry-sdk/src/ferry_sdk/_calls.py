@@ -15,7 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from ferry_sdk._multipart import FileBody, ProgressCallback
+from ferry_sdk._multipart import Body, FileBody, ProgressCallback
 from ferry_sdk.analytics import Granularity, MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.models import (
     Analysis,
@@ -70,7 +70,7 @@ class Call(Generic[T]):
     params: dict[str, Any] | None = None
     json: Any = None
     authenticated: bool = True
-    upload: FileBody | None = None
+    upload: Body | None = None
     on_progress: ProgressCallback | None = None
     headers: dict[str, str] | None = None
 

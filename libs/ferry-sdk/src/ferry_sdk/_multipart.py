@@ -13,11 +13,23 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 CHUNK = 256 * 1024
 
 ProgressCallback = Callable[[int, int], object]
 """Called with (bytes of the file sent so far, the file's size)."""
+
+
+class Body(Protocol):
+    """A request body read from disk, produced afresh for each attempt (a multipart form, a tus chunk)."""
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+    def stream(self, on_progress: ProgressCallback | None) -> Iterator[bytes]: ...
+
+    def astream(self, on_progress: ProgressCallback | None) -> AsyncIterator[bytes]: ...
 
 
 @dataclass(frozen=True)

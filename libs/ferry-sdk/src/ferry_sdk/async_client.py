@@ -8,18 +8,20 @@ import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ferry_sdk import _calls as calls
+from ferry_sdk import _tus
 from ferry_sdk._base import (
     DEFAULT_URL,
     PONG,
     ClientBase,
     Reconnects,
+    UploadOptions,
     bearer_of,
     checked,
     finished,
@@ -119,6 +121,29 @@ class AsyncFerryClient(ClientBase):
 
     async def _run(self, call: Call[T]) -> T:
         return call.parse(await self._send(call))
+
+    async def _drive(self, flow: _tus.Flow[T]) -> T:
+        """Run a multi-step flow (a resumable upload): each step's answer, or its error, goes back in."""
+        answer: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                try:
+                    step = flow.throw(error) if error is not None else flow.send(answer)
+                except StopIteration as done:
+                    return cast(T, done.value)
+                answer, error = None, None
+                try:
+                    if isinstance(step, _tus.Pause):
+                        await asyncio.sleep(step.seconds)
+                    elif isinstance(step, _tus.Blocking):
+                        answer = await asyncio.to_thread(step.run)
+                    else:
+                        answer = await self._run(step)
+                except Exception as exc:  # the flow decides what an error means
+                    error = exc
+        finally:
+            flow.close()
 
     async def _refresh(self, stale: str | None) -> None:
         async with self._lock:
@@ -306,14 +331,23 @@ class AsyncFerryClient(ClientBase):
         batch_id: str | None = None,
         analyze: bool = False,
         idempotency_key: str | None = None,
+        resumable: bool | None = None,
     ) -> FileRecord:
         """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes.
 
-        ``analyze``: start its analysis once it is parsed. ``idempotency_key``: sending the
-        same upload again with the same key returns the first one's file, not a second file.
+        Large files go by tus and resume after failures, as with ``FerryClient.upload``.
         """
+        options = UploadOptions(filename, content_type, project_id, batch_id, analyze, idempotency_key)
+        plan = await asyncio.to_thread(self._tus_plan, path, on_progress, options, resumable)
+        if plan is not None:
+            return await self._drive(_tus.upload_flow(plan))
         call = calls.upload(path, on_progress, filename, content_type, project_id, batch_id, analyze, idempotency_key)
         return await self._run(call)
+
+    async def abandon_upload(self, path: str | os.PathLike[str]) -> bool:
+        """Delete the unfinished resumable upload the resume store remembers for ``path``; whether there was one."""
+        key = await asyncio.to_thread(self._tus_key, path)
+        return await self._drive(_tus.abandon_flow(key, self.resume_store))
 
     async def list_files(
         self,

@@ -8,18 +8,20 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import httpx
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from ferry_sdk import _calls as calls
+from ferry_sdk import _tus
 from ferry_sdk._base import (
     DEFAULT_URL,
     PONG,
     ClientBase,
     Reconnects,
+    UploadOptions,
     bearer_of,
     checked,
     finished,
@@ -122,6 +124,29 @@ class FerryClient(ClientBase):
 
     def _run(self, call: Call[T]) -> T:
         return call.parse(self._send(call))
+
+    def _drive(self, flow: _tus.Flow[T]) -> T:
+        """Run a multi-step flow (a resumable upload): each step's answer, or its error, goes back in."""
+        answer: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                try:
+                    step = flow.throw(error) if error is not None else flow.send(answer)
+                except StopIteration as done:
+                    return cast(T, done.value)
+                answer, error = None, None
+                try:
+                    if isinstance(step, _tus.Pause):
+                        time.sleep(step.seconds)
+                    elif isinstance(step, _tus.Blocking):
+                        answer = step.run()
+                    else:
+                        answer = self._run(step)
+                except Exception as exc:  # the flow decides what an error means
+                    error = exc
+        finally:
+            flow.close()
 
     def _refresh(self, stale: str | None) -> None:
         with self._lock:
@@ -307,14 +332,27 @@ class FerryClient(ClientBase):
         batch_id: str | None = None,
         analyze: bool = False,
         idempotency_key: str | None = None,
+        resumable: bool | None = None,
     ) -> FileRecord:
         """Stream a file from disk; ``on_progress(bytes_sent, total)`` is called as it goes.
 
+        A file larger than ``resumable_threshold`` (or any, with ``resumable=True``) goes by tus
+        in chunks of ``chunk_size``: a dropped connection or a passing server error resumes from
+        the server's offset, and with a ``resume_store`` another process resumes it too.
         ``analyze``: start its analysis once it is parsed. ``idempotency_key``: sending the
-        same upload again with the same key returns the first one's file, not a second file.
+        same upload again with the same key returns the first one's file, not a second file
+        (one-shot uploads only).
         """
+        options = UploadOptions(filename, content_type, project_id, batch_id, analyze, idempotency_key)
+        plan = self._tus_plan(path, on_progress, options, resumable)
+        if plan is not None:
+            return self._drive(_tus.upload_flow(plan))
         call = calls.upload(path, on_progress, filename, content_type, project_id, batch_id, analyze, idempotency_key)
         return self._run(call)
+
+    def abandon_upload(self, path: str | os.PathLike[str]) -> bool:
+        """Delete the unfinished resumable upload the resume store remembers for ``path``; whether there was one."""
+        return self._drive(_tus.abandon_flow(self._tus_key(path), self.resume_store))
 
     def list_files(
         self,

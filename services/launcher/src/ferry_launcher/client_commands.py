@@ -21,6 +21,8 @@ import typer
 
 from ferry_launcher import credentials, render
 from ferry_sdk import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_RESUMABLE_THRESHOLD,
     DEFAULT_URL,
     AsyncFerryClient,
     FerryClient,
@@ -179,15 +181,39 @@ def upload(
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="files to upload")],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow each file until it is parsed or fails")] = False,
     analyze: Annotated[bool, typer.Option("--analyze", help="analyse each file once it is parsed")] = False,
+    resumable_over: Annotated[
+        int,
+        typer.Option(
+            "--resumable-over",
+            envvar="FERRY_UPLOAD_RESUMABLE_THRESHOLD",
+            min=0,
+            help="files larger than this many bytes go in resumable chunks (tus)",
+        ),
+    ] = DEFAULT_RESUMABLE_THRESHOLD,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size", envvar="FERRY_UPLOAD_CHUNK_SIZE", min=1, help="bytes per chunk of a resumable upload"
+        ),
+    ] = DEFAULT_CHUNK_SIZE,
     url: Url = None,
     org: Org = None,
     json: Json = False,
 ) -> None:
-    """Upload files with a live progress bar each; a table of results at the end (exit 4 if any failed)."""
-    from ferry_launcher.uploading import upload_all
+    """Upload files with a live progress bar each; a table of results at the end (exit 4 if any failed).
+
+    Large files go in chunks that survive a dropped connection; an upload interrupted for good
+    resumes where it stopped when the same file is uploaded again.
+    """
+    from ferry_launcher.uploading import resume_store, upload_all
 
     async def run() -> list[Any]:
-        async with AsyncFerryClient(**_client_args(url, org)) as client:
+        args = _client_args(url, org) | {
+            "resumable_threshold": resumable_over,
+            "chunk_size": chunk_size,
+            "resume_store": resume_store(),
+        }
+        async with AsyncFerryClient(**args) as client:
             console = None if json else render.stderr()
             return await upload_all(client, paths, watch=watch, console=console, analyze=analyze)
 

@@ -1,4 +1,9 @@
-"""``ferry upload``: several files at once, a live bar each — bytes sent, then parsing — and what became of them."""
+"""``ferry upload``: several files at once, a live bar each — bytes sent, then parsing — and what became of them.
+
+Files above the SDK's resumable threshold go by tus; the resume store in the config
+folder lets the same command, run again after a crash or a lost network, go on from
+where the server stopped instead of from byte 0.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,17 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from ferry_launcher import render
-from ferry_sdk import AsyncFerryClient, FerryError, FileRecord, Forbidden, Unauthorized
+from ferry_launcher import credentials, render
+from ferry_sdk import AsyncFerryClient, FerryError, FileRecord, Forbidden, ResumeStore, TransportError, Unauthorized
 
 CONCURRENT_UPLOADS = 4
-FAILED = ("refused", "failed", "cancelled")
+FAILED = ("refused", "interrupted", "failed", "cancelled")
+RESUME_STORE = "uploads.json"
+
+
+def resume_store() -> ResumeStore:
+    """Where unfinished resumable uploads are remembered: beside the session, in the config folder."""
+    return ResumeStore(credentials.config_dir() / RESUME_STORE)
 
 
 @dataclass
@@ -121,8 +132,13 @@ async def _upload(
     except (Unauthorized, Forbidden):
         raise
     except FerryError as exc:
-        outcome.status, outcome.detail = "refused", f"{exc.status_code or ''} {exc.detail}".strip()
-        bars.update(task, stage="refused", detail=str(exc.detail))
+        if isinstance(exc, TransportError) or (exc.status_code or 0) >= 500:
+            # Retries are spent; what reached the server stays there for a later run to resume.
+            outcome.status = "interrupted"
+            outcome.detail = f"{exc.detail} (run the same upload again to resume it)"
+        else:
+            outcome.status, outcome.detail = "refused", f"{exc.status_code or ''} {exc.detail}".strip()
+        bars.update(task, stage=outcome.status, detail=str(exc.detail))
         return
     outcome.record, outcome.status = record, str(record.status)
     bars.update(task, completed=total or 1, stage=str(record.status), detail=render.size(total))
