@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -29,14 +29,22 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
     await amqp.close()
 
 
-@pytest_asyncio.fixture(params=["fs", "s3"])
-async def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
-    store: BlobStore
+BlobStoreFactory = Callable[[], BlobStore]
+"""Builds another store on the same folder or bucket (a replica, or the same one restarted)."""
+
+
+@pytest.fixture(params=["fs", "s3"])
+def blob_store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStoreFactory:
     if request.param == "fs":
-        store = FsBlobStore(tmp_path / "blobs")
-    else:
-        server = request.getfixturevalue("s3_server")
-        store = S3BlobStore(server.endpoint, server.access_key, server.secret_key, request.getfixturevalue("s3_bucket"))
+        return lambda: FsBlobStore(tmp_path / "blobs")
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_bucket")
+    return lambda: S3BlobStore(server.endpoint, server.access_key, server.secret_key, bucket)
+
+
+@pytest_asyncio.fixture
+async def blobs(blob_store_factory: BlobStoreFactory) -> AsyncIterator[BlobStore]:
+    store = blob_store_factory()
     await store.start()
     yield store
     await store.close()

@@ -30,6 +30,24 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_parts(parts: Sequence[tuple[int, str]]) -> None:
+    """Part numbers of a completion: at least one, each in 1..``MAX_PARTS``, strictly ascending."""
+    if not parts:
+        raise ValueError("a multipart upload needs at least one part")
+    previous = 0
+    for number, _ in parts:
+        check_part_number(number)
+        if number <= previous:
+            raise ValueError(f"part numbers must ascend: {number} after {previous}")
+        previous = number
+
+
+def check_part_number(number: int) -> int:
+    if not 1 <= number <= MAX_PARTS:
+        raise ValueError(f"part number {number} is outside 1..{MAX_PARTS}")
+    return number
+
+
 def attachment(name: str) -> str:
     """A Content-Disposition that keeps non-ASCII names (RFC 6266) and cannot break the header."""
     ascii_name = "".join(
@@ -74,7 +92,10 @@ class BlobStore(Protocol):
         ...
 
     async def start_multipart(self, key: str, *, content_type: str) -> str:
-        """Begin a multipart upload into ``key``; returns its upload id (stable across processes and restarts)."""
+        """Begin a multipart upload into ``key``; returns its upload id (stable across processes and restarts).
+
+        Nothing is visible under ``key`` until the upload completes.
+        """
         ...
 
     async def put_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
@@ -82,12 +103,18 @@ class BlobStore(Protocol):
 
         Putting the same number again replaces the part. Every part but the last must
         hold at least ``MIN_PART_SIZE`` bytes (checked when the upload completes).
-        Raises ``BlobNotFound`` when the upload is unknown (aborted, completed or expired).
+        Raises ``BlobNotFound`` when the upload is unknown (aborted, completed or expired),
+        ``ValueError`` for a number out of range.
         """
         ...
 
     async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
-        """Join ``parts`` ((number, etag), ascending) into the object ``key``, atomically; the upload ends."""
+        """Join ``parts`` ((number, etag), ascending) into the object ``key``, atomically; the upload ends.
+
+        Raises ``BlobNotFound`` when the upload is unknown, ``ValueError`` when the parts are
+        wrong (not ascending, missing, another ETag, a part but the last under ``MIN_PART_SIZE``);
+        a refused completion leaves the upload as it was, so it can be put right and completed.
+        """
         ...
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -99,4 +126,13 @@ class BlobStore(Protocol):
     async def close(self) -> None: ...
 
 
-__all__ = ["MAX_PARTS", "MIN_PART_SIZE", "BlobNotFound", "BlobStore", "attachment", "check_key"]
+__all__ = [
+    "MAX_PARTS",
+    "MIN_PART_SIZE",
+    "BlobNotFound",
+    "BlobStore",
+    "attachment",
+    "check_key",
+    "check_part_number",
+    "check_parts",
+]
