@@ -16,6 +16,8 @@ from ferry_notifier.errors import NotifierError, handle_notifier_error
 from ferry_notifier.hub import Hub
 from ferry_notifier.recent import RecentBatches, RecentEvents
 from ferry_notifier.settings import NotifierSettings
+from ferry_notifier.webhooks import routes as webhook_routes
+from ferry_notifier.webhooks.endpoints import EndpointsRepository
 
 SERVICE = "notifier"
 FANOUT_QUEUE = "ferry.notifier.fanout"
@@ -44,7 +46,9 @@ def create_app(
         app.state.infra = current
         app.state.hub = hub
         app.state.file_states = FileStateReader(current.db)
+        app.state.webhook_endpoints = EndpointsRepository(current.db)
         try:
+            await app.state.webhook_endpoints.ensure_indexes()
             # A private queue per replica (exclusive): every replica sees every event.
             subscription = await current.bus.subscribe(
                 FANOUT_QUEUE, FAN_OUT_EVENTS, hub.handle, exclusive=True, prefetch=_FANOUT_PREFETCH
@@ -66,7 +70,7 @@ def create_app(
         version="0.1.0",
         summary=(
             "Live file and batch status over WebSocket (/ws, /ws/{file_id}, /ws/batches/{batch_id}) "
-            "and Server-Sent Events (/events)."
+            "and Server-Sent Events (/events); outgoing webhooks (/webhooks)."
         ),
         lifespan=lifespan,
     )
@@ -75,5 +79,6 @@ def create_app(
     app.add_exception_handler(NotifierError, handle_notifier_error)
     app.include_router(ops_router(readiness))
     app.include_router(routes.router)
+    app.include_router(webhook_routes.router)
     instrument(app, SERVICE)
     return app

@@ -39,6 +39,8 @@ EVENT_NAMES: tuple[str, ...] = (
 ALL_EVENTS = "*"
 """Subscribes to every name in ``EVENT_NAMES``, including any added later."""
 
+MAX_ENDPOINTS_PER_ORG = 20
+"""Endpoints an organization may have: each event is posted once per endpoint."""
 MAX_SECRETS = 5
 """Secrets kept at once; rotating more often than the grace period drops the oldest still in grace."""
 # How many times a rotation re-reads the endpoint when another rotation changed it in between.
@@ -49,6 +51,12 @@ def wants(endpoint: Mapping[str, Any], event_name: str) -> bool:
     """Whether an endpoint subscribes to ``event_name`` (a name of ``EVENT_NAMES``, no version)."""
     events = endpoint.get("events") or ()
     return ALL_EVENTS in events or event_name in events
+
+
+def _now() -> datetime:
+    # What MongoDB keeps (milliseconds), so that a document answered as made reads back the same.
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -95,7 +103,7 @@ class EndpointsRepository:
     async def create(
         self, *, org_id: str, owner_id: str, url: str, events: Sequence[str], description: str | None, secret: str
     ) -> Doc:
-        now = utcnow()
+        now = _now()
         doc: Doc = {
             "_id": ID_PREFIX + new_id(),
             "org_id": org_id,
@@ -135,7 +143,7 @@ class EndpointsRepository:
 
     async def update(self, endpoint_id: str, changes: Mapping[str, Any]) -> Doc | None:
         """Change url, events, description or enabled; enabling clears the failing and disabled state."""
-        now = utcnow()
+        now = _now()
         fields: Doc = {**changes, "updated_at": now}
         if changes.get("enabled") is True:
             fields.update(disabled_reason=None, disabled_at=None, failing_since=None)
@@ -158,7 +166,7 @@ class EndpointsRepository:
             if doc is None:
                 return None
             secrets = doc.get("secrets") or []
-            now = utcnow()
+            now = _now()
             flt: Doc = {"_id": endpoint_id}
             if secrets:
                 flt["secrets.0.secret"] = secrets[0]["secret"]
@@ -190,7 +198,7 @@ class EndpointsRepository:
 
     async def disable(self, endpoint_id: str, reason: str) -> Doc | None:
         """Disable an enabled endpoint; the endpoint if this call disabled it, else None (already, or gone)."""
-        now = utcnow()
+        now = _now()
         return await self.collection.find_one_and_update(
             {"_id": endpoint_id, "enabled": True},
             {"$set": {"enabled": False, "disabled_reason": reason, "disabled_at": now, "updated_at": now}},
