@@ -1,6 +1,6 @@
 """An in-process edge: routes by path prefix exactly as the nginx edge does.
 
-``/auth``, ``/users``, ``/audit``, ``/.well-known`` → auth; ``/ws``, ``/events`` → notifier;
+``/auth``, ``/users``, ``/audit``, ``/.well-known`` → auth; ``/ws``, ``/events``, ``/webhooks`` → notifier;
 everything else → ingest. It also runs every service's lifespan, so one
 uvicorn server hosts the whole platform in embedded mode.
 """

@@ -59,7 +59,7 @@ def _settings(cls: type[S], config: EmbeddedConfig) -> S:
 
 
 AUTH_PREFIXES = ("/auth", "/users", "/audit", "/orgs", "/invitations", "/.well-known")
-NOTIFIER_PREFIXES = ("/ws", "/events")
+NOTIFIER_PREFIXES = ("/ws", "/events", "/webhooks")
 """The edge's routing table (as deploy/nginx/ferry.conf and the Kubernetes Ingress); the rest goes to ingest."""
 
 
