@@ -56,6 +56,8 @@ class Scene:
     org: str | None = None  # the shared organization the file is in (None: the owner's personal one)
     project_id: str = ""
     batch_id: str = ""
+    webhook_id: str = ""  # the owner's webhook (in the organization, once there is one)
+    delivery_id: str = ""  # a test delivery of it
 
     def headers(self, who: str, credential: str, *, in_org: bool = False) -> dict[str, str]:
         headers = self.callers[who].headers(credential)
@@ -300,6 +302,66 @@ async def _forged_signed_url(scene: Scene, who: str, credential: str) -> str:
     return str((await scene.http.get(url, params=params, headers=scene.callers[who].headers(credential))).status_code)
 
 
+HOOK_URL = "http://127.0.0.1:9/ownership"  # the discard port: deliveries fail, which is not what is tested here
+
+
+async def _make_webhook(scene: Scene, *, in_org: bool = False) -> tuple[str, str]:
+    """A webhook of the owner's (in the scene's organization with ``in_org``) and a test delivery of it."""
+    headers = scene.headers(OWNER, "bearer", in_org=in_org)
+    created = await scene.http.post(
+        f"{scene.urls.notifier}/webhooks", headers=headers, json={"url": HOOK_URL, "events": ["*"]}
+    )
+    assert created.status_code == 201, created.text
+    webhook_id: str = created.json()["webhook_id"]
+    tested = await scene.http.post(f"{scene.urls.notifier}/webhooks/{webhook_id}/test", headers=headers)
+    assert tested.status_code == 202, tested.text
+    delivery_id: str = tested.json()["delivery_id"]
+    return webhook_id, delivery_id
+
+
+def _hook(method: str, suffix: str = "", *, body: object = None) -> Probe:
+    """A request to the scene's webhook (``{delivery_id}``: its test delivery) as ``who``, and its status."""
+
+    async def probe(scene: Scene, who: str, credential: str) -> str:
+        path = suffix.format(delivery_id=scene.delivery_id)
+        url = f"{scene.urls.notifier}/webhooks/{scene.webhook_id}{path}"
+        response = await scene.http.request(method, url, headers=scene.callers[who].headers(credential), json=body)
+        if response.status_code < 300 and method == "GET" and not suffix:
+            assert "secret" not in response.json(), response.text
+        return str(response.status_code)
+
+    return probe
+
+
+async def _delete_webhook(scene: Scene, who: str, credential: str) -> str:
+    """As ``_delete``: each caller aims at a fresh webhook of the owner's (in the organization, if there is one)."""
+    doomed, _ = await _make_webhook(scene, in_org=scene.org is not None)
+    url = f"{scene.urls.notifier}/webhooks/{doomed}"
+    status = (await scene.http.delete(url, headers=scene.callers[who].headers(credential))).status_code
+    after = (await scene.http.get(url, headers=scene.callers[OWNER].headers("bearer"))).status_code
+    return f"{status}, then {after}"
+
+
+def _hooks_listed(*, in_org: bool = False) -> Probe:
+    async def probe(scene: Scene, who: str, credential: str) -> str:
+        headers = scene.headers(who, credential, in_org=in_org)
+        response = await scene.http.get(f"{scene.urls.notifier}/webhooks", headers=headers, params={"limit": 100})
+        if response.status_code != 200:
+            return str(response.status_code)
+        return "listed" if scene.webhook_id in {item["webhook_id"] for item in response.json()["items"]} else "absent"
+
+    return probe
+
+
+def _register_hook(*, in_org: bool = False) -> Probe:
+    async def probe(scene: Scene, who: str, credential: str) -> str:
+        headers = scene.headers(who, credential, in_org=in_org)
+        body = {"url": HOOK_URL, "events": ["file.parsed"]}
+        return str((await scene.http.post(f"{scene.urls.notifier}/webhooks", headers=headers, json=body)).status_code)
+
+    return probe
+
+
 @dataclass(frozen=True)
 class Row:
     endpoint: str  # the route, as the app declares it ("METHOD /path/{param}", "WS /path"), and what is asked
@@ -344,6 +406,47 @@ TABLE_OF_ENDPOINTS = [
     Row("WS /ws/{file_id}", _ws_file, "200", "404", "200", by_api_key=False),
     Row("WS /ws subscribe", _ws_subscribe, "200", "404", "200", by_api_key=False),
     Row("GET /events ?file_id=", _sse, "200", "404", "200", by_api_key=False),
+    # Webhooks (the notifier; bearer tokens only): the owner's, in their personal organization.
+    Row("POST /webhooks", _register_hook(), "201", "201", "201", by_api_key=False),  # each in their own
+    Row("GET /webhooks", _hooks_listed(), "listed", "absent", "absent", by_api_key=False),  # the active org's
+    Row("GET /webhooks/{webhook_id}", _hook("GET"), "200", "404", "200", by_api_key=False),
+    Row(
+        "PATCH /webhooks/{webhook_id}", _hook("PATCH", body={"description": "x"}), "200", "404", "200", by_api_key=False
+    ),
+    Row(
+        "DELETE /webhooks/{webhook_id}",
+        _delete_webhook,
+        "204, then 404",
+        "404, then 200",
+        "204, then 404",
+        by_api_key=False,
+    ),
+    Row(
+        "POST /webhooks/{webhook_id}/rotate-secret",
+        _hook("POST", "/rotate-secret"),
+        "200",
+        "404",
+        "200",
+        by_api_key=False,
+    ),
+    Row("POST /webhooks/{webhook_id}/test", _hook("POST", "/test"), "202", "404", "202", by_api_key=False),
+    Row("GET /webhooks/{webhook_id}/deliveries", _hook("GET", "/deliveries"), "200", "404", "200", by_api_key=False),
+    Row(
+        "GET /webhooks/{webhook_id}/deliveries/{delivery_id}",
+        _hook("GET", "/deliveries/{delivery_id}"),
+        "200",
+        "404",
+        "200",
+        by_api_key=False,
+    ),
+    Row(
+        "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
+        _hook("POST", "/deliveries/{delivery_id}/resend"),
+        "202",
+        "404",
+        "202",
+        by_api_key=False,
+    ),
 ]
 
 
@@ -435,6 +538,32 @@ ORG_TABLE = [
     OrgRow("WS /ws/batches/{batch_id}", _ws_batch, "200", "404", by_api_key=False),
     OrgRow("GET /events ?file_id=", _sse, "200", "404", by_api_key=False),
     OrgRow("GET /events ?org=", _sse_in_org, "200", "404", by_api_key=False),
+    # Webhooks of the organization: its admins and owners manage them; a member registers none and sees only
+    # their own (none here); an outsider naming the organization gets 404, and the owner's webhook is 404 to both.
+    OrgRow("POST /webhooks (in the org)", _register_hook(in_org=True), "403", "404", by_api_key=False),
+    OrgRow("GET /webhooks (in the org)", _hooks_listed(in_org=True), "absent", "404", by_api_key=False),
+    OrgRow("GET /webhooks/{webhook_id}", _hook("GET"), "404", "404", by_api_key=False),
+    OrgRow("PATCH /webhooks/{webhook_id}", _hook("PATCH", body={"enabled": False}), "404", "404", by_api_key=False),
+    OrgRow("DELETE /webhooks/{webhook_id}", _delete_webhook, "404, then 200", "404, then 200", by_api_key=False),
+    OrgRow(
+        "POST /webhooks/{webhook_id}/rotate-secret", _hook("POST", "/rotate-secret"), "404", "404", by_api_key=False
+    ),
+    OrgRow("POST /webhooks/{webhook_id}/test", _hook("POST", "/test"), "404", "404", by_api_key=False),
+    OrgRow("GET /webhooks/{webhook_id}/deliveries", _hook("GET", "/deliveries"), "404", "404", by_api_key=False),
+    OrgRow(
+        "GET /webhooks/{webhook_id}/deliveries/{delivery_id}",
+        _hook("GET", "/deliveries/{delivery_id}"),
+        "404",
+        "404",
+        by_api_key=False,
+    ),
+    OrgRow(
+        "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
+        _hook("POST", "/deliveries/{delivery_id}/resend"),
+        "404",
+        "404",
+        by_api_key=False,
+    ),
 ]
 
 # Routes that serve no one's data, so no isolation table lists them.
@@ -473,7 +602,9 @@ async def test_every_endpoint_serves_the_owner_and_an_admin_and_hides_the_file_f
 ) -> None:
     db, bucket = f"ferry_own_{new_id()[:10]}", f"ferry-own-{new_id()[:10]}"
     s3 = (s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
-    with platform.distributed(amqp_url, mongo_url, *s3, bucket, db, tmp_path) as (urls, _):
+    # Private webhook URLs allowed: the webhooks registered here point at this machine's discard port.
+    extra = {"FERRY_WEBHOOK_ALLOW_PRIVATE": "true"}
+    with platform.distributed(amqp_url, mongo_url, *s3, bucket, db, tmp_path, extra_env=extra) as (urls, _):
         async with httpx.AsyncClient(timeout=WAIT) as http:
             callers: dict[str, Caller] = {}
             for who in (OWNER, OTHER):
@@ -487,6 +618,7 @@ async def test_every_endpoint_serves_the_owner_and_an_admin_and_hides_the_file_f
             others = await scene.upload(OTHER, "ownership-bobs.csv", SMALL)  # so the other user's lists are not empty
             await scene.parsed(OWNER, scene.file_id)
             await scene.parsed(OTHER, others)
+            scene.webhook_id, scene.delivery_id = await _make_webhook(scene)
 
             seen: dict[tuple[str, str, str], str] = {}
             expected: dict[tuple[str, str, str], str] = {}
@@ -554,6 +686,7 @@ async def _org_scene(scene: Scene, callers: dict[str, Caller]) -> None:
     assert response.status_code == 201, response.text
     scene.file_id = response.json()["file_id"]
     await scene.parsed(OWNER, scene.file_id)
+    scene.webhook_id, scene.delivery_id = await _make_webhook(scene, in_org=True)
 
 
 async def _username(http: httpx.AsyncClient, urls: platform.Urls, caller: Caller) -> str:
