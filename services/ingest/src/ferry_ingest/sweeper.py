@@ -5,6 +5,10 @@
   announced through the outbox, their partial blob removed;
 - blobs without a record, older than ``orphan_blob_seconds`` (records are
   written before their first byte, so a young blob may still get its record);
+  a resumable upload's tail blob, and the blob of one being completed, have one
+  in ``tus_uploads``;
+- resumable (tus) uploads past their expiry: their multipart upload aborted,
+  their tail blob and record removed;
 - parsed documents and chunks of files that are gone or cancelled: the parser
   owns them, so the sweeper announces ``file.deleted.v1`` (or
   ``file.cancelled.v1``) for them and the parser removes them.
@@ -37,6 +41,7 @@ from ferry_core.readmodels import CHUNKS, DOCUMENTS
 from ferry_core.tasks import run_every, stop_task
 from ferry_ingest.files import FilesRepository
 from ferry_ingest.outbox import OutboxRelay
+from ferry_ingest.tus_store import TusStore
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +54,7 @@ class SweepReport:
     abandoned_uploads: int = 0
     orphan_blobs: int = 0
     orphan_parsed: int = 0
+    expired_tus_uploads: int = 0
 
 
 class Sweeper:
@@ -63,7 +69,9 @@ class Sweeper:
         interval: float,
         stale_upload_seconds: float,
         orphan_blob_seconds: float,
+        tus: TusStore | None = None,
     ) -> None:
+        self._tus = tus
         self._repo = repo
         self._blobs = blobs
         self._db = db
@@ -84,10 +92,11 @@ class Sweeper:
     async def sweep(self) -> SweepReport:
         report = SweepReport(
             abandoned_uploads=await self._fail_abandoned_uploads(),
+            expired_tus_uploads=await self._remove_expired_tus_uploads(),
             orphan_blobs=await self._remove_orphan_blobs(),
             orphan_parsed=await self._announce_orphan_parsed_data(),
         )
-        if report.abandoned_uploads or report.orphan_blobs or report.orphan_parsed:
+        if any(report.__dict__.values()):
             log.info("swept", **report.__dict__)
         return report
 
@@ -112,12 +121,24 @@ class Sweeper:
             self._relay.wake()
         return failed
 
+    async def _remove_expired_tus_uploads(self) -> int:
+        """Resumable uploads nobody continued in time: parts, tail and record go (of a finished one, the record)."""
+        if self._tus is None:
+            return 0
+        removed = 0
+        for upload in await self._tus.repo.expired(utcnow()):
+            await self._tus.discard(upload)
+            removed += 1
+        return removed
+
     async def _remove_orphan_blobs(self) -> int:
         keys = await self._blobs.keys_older_than(utcnow() - self._orphan_blob)
         removed = 0
         for start in range(0, len(keys), _BATCH):
             batch = keys[start : start + _BATCH]
             known = {doc["_id"] async for doc in self._repo.collection.find({"_id": {"$in": batch}}, {"_id": 1})}
+            if self._tus is not None:
+                known |= await self._tus.repo.live_keys(batch)
             for key in batch:
                 if key not in known:
                     await self._blobs.delete(key)
