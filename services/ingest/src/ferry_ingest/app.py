@@ -39,6 +39,9 @@ from ferry_ingest.routes import router
 from ferry_ingest.service import FilesService
 from ferry_ingest.settings import IngestSettings
 from ferry_ingest.sweeper import Sweeper
+from ferry_ingest.tus_routes import router as tus_router
+from ferry_ingest.tus_store import TusStore
+from ferry_ingest.tus_uploads import TusUploadsRepository
 from ferry_ingest.uploads import UploadContext
 from ferry_ingest.usage import UsageCounter
 
@@ -122,6 +125,16 @@ def create_app(
             quotas=quotas,
             usage=usage,
         )
+        tus_uploads = TusUploadsRepository(resources.db)
+        await tus_uploads.ensure_indexes()
+        app.state.tus = TusStore(
+            tus_uploads,
+            app.state.upload_context,
+            org_store,
+            part_bytes=settings.tus_part_bytes,
+            expiry=timedelta(seconds=settings.tus_expiry_seconds),
+            lease=timedelta(seconds=settings.tus_lease_seconds),
+        )
         status = projection.StatusProjection(repo, batches, relay.wake, batch_progress, jobs.analyze_when_parsed)
         subscriptions = await projection.subscribe(
             resources.bus,
@@ -153,6 +166,7 @@ def create_app(
             interval=settings.sweep_interval_seconds,
             stale_upload_seconds=settings.stale_upload_seconds,
             orphan_blob_seconds=settings.orphan_blob_seconds,
+            tus=app.state.tus,
         )
         app.state.sweeper = sweeper
         await relay.start()
@@ -183,6 +197,7 @@ def create_app(
     )
     instrument(app, "ingest")
     install_error_handlers(app)
+    app.include_router(tus_router)  # before the files router, whose /files/{file_id} routes it would otherwise meet
     app.include_router(router)
     app.include_router(job_router)
     app.include_router(presign_router)

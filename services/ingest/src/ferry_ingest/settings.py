@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from ferry_core.blobs import MIN_PART_SIZE
 from ferry_core.bus import PARSE_QUEUE
 from ferry_core.settings import CommonSettings
 
@@ -52,4 +53,16 @@ class IngestSettings(CommonSettings):
     )
     job_wait_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often ?wait re-reads a job another gateway replica may have updated."
+    )
+    tus_part_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=MIN_PART_SIZE,
+        le=5 * 1024 * 1024 * 1024,
+        description="Size of the blob-store parts of a resumable (tus) upload; about one per PATCH is in memory.",
+    )
+    tus_expiry_seconds: float = Field(
+        default=24 * 3600, gt=0, description="A resumable upload untouched this long expires; the sweeper removes it."
+    )
+    tus_lease_seconds: float = Field(
+        default=60, gt=0, description="How long a PATCH's hold on its upload lasts without renewal (a dead gateway's)."
     )
