@@ -2,7 +2,8 @@
 
 ``parsed_documents`` / ``parsed_chunks`` are written by the parser and read by
 the gateway's content API; ``files`` is written by the gateway and read by the
-notifier for the current state of a file on subscribe, and by the parser to
+notifier for the current state of a file on subscribe and a file's top fields in webhook bodies
+(``file_record``), and by the parser to
 skip a file that was cancelled or deleted before its parse (``parse_abandoned``). The shapes below are
 the contract; writers keep to them.
 
@@ -31,6 +32,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import ErrorInfo, FileStatus, Progress, Stage, Summary
+from ferry_core.orgs import record_org
 
 DOCUMENTS = "parsed_documents"
 CHUNKS = "parsed_chunks"
@@ -152,6 +154,41 @@ class FileStateReader:
             return None
         org_id = doc.get("org_id")
         return FileState(str(doc["owner_id"]), str(org_id) if org_id else None, progress_of(doc))
+
+
+FILE_FIELDS = (
+    "filename",
+    "content_type",
+    "format",
+    "size",
+    "sha256",
+    "project_id",
+    "batch_id",
+    "status",
+    "progress",
+    "stage",
+    "created_at",
+    "updated_at",
+    "summary",
+    "error",
+    "duration_ms",
+)
+"""A file record's top fields as ``GET /files/{id}`` answers them (without its content)."""
+
+
+async def file_record(db: Db, file_id: str) -> dict[str, Any] | None:
+    """A file's top fields (``file_id``, ``owner_id``, ``org_id``, ``FILE_FIELDS``) for webhook bodies; None if gone."""
+    doc = await db[FILES].find_one(
+        {"_id": file_id, "deleting": {"$ne": True}}, dict.fromkeys(("owner_id", "org_id", *FILE_FIELDS), 1)
+    )
+    if doc is None:
+        return None
+    return {
+        "file_id": str(doc["_id"]),
+        "owner_id": str(doc["owner_id"]),
+        "org_id": record_org(doc),
+        **{name: doc.get(name) for name in FILE_FIELDS},
+    }
 
 
 async def parse_abandoned(db: Db, file_id: str) -> bool:

@@ -18,10 +18,11 @@ from ferry_notifier.recent import RecentBatches, RecentEvents
 from ferry_notifier.settings import NotifierSettings
 from ferry_notifier.webhooks import routes as webhook_routes
 from ferry_notifier.webhooks.endpoints import EndpointsRepository
+from ferry_notifier.webhooks.workers import start_webhook_workers
 
 SERVICE = "notifier"
 FANOUT_QUEUE = "ferry.notifier.fanout"
-FAN_OUT_EVENTS = ("file.#", "batch.#")
+FAN_OUT_EVENTS = ("file.#", "batch.#", "webhook.disabled.v1")
 # The fan-out handler never awaits, so deliveries in flight together still reach sockets in order.
 _FANOUT_PREFETCH = 64
 
@@ -53,9 +54,12 @@ def create_app(
             subscription = await current.bus.subscribe(
                 FANOUT_QUEUE, FAN_OUT_EVENTS, hub.handle, exclusive=True, prefetch=_FANOUT_PREFETCH
             )
+            workers = await start_webhook_workers(settings, current)
             try:
                 yield
             finally:
+                for worker in reversed(workers):
+                    await worker.cancel(grace=settings.shutdown_grace_seconds)  # a post in hand may finish
                 await subscription.cancel()
         finally:
             if owned:

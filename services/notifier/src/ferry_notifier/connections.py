@@ -27,6 +27,7 @@ from ferry_notifier.messages import (
     Outgoing,
     Reply,
     Update,
+    WebhookNotice,
     batch_completed,
     file_deleted,
     status_update,
@@ -100,6 +101,10 @@ class Outbox:
         """Queue ``update`` if this connection should see it; never blocks."""
         if isinstance(update, BatchUpdate):
             self._offer_batch(update)
+            return
+        if isinstance(update, WebhookNotice):
+            if not self._closing and update.owner_id == self.user_id and update.scope in self._scopes:
+                self._put(update)
             return
         if self._closing or update.file_id in self._excluded:
             return

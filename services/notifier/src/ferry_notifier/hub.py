@@ -1,6 +1,6 @@
 """The local fan-out: which connections of this replica follow which organizations, files and batches.
 
-Every replica receives every ``file.*`` and ``batch.*`` event on its own queue and
+Every replica receives every ``file.*`` and ``batch.*`` event (and ``webhook.disabled.v1``) on its own queue and
 hands each one to the connections it serves here; nothing is shared between replicas.
 An event is routed by the organization its envelope names (``org_id``; none: the
 owner's personal one), so the hub never reads more of a payload than the message needs.
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ferry_core.bus import Reject
 from ferry_core.events import Envelope
 from ferry_core.observability import bind_correlation
-from ferry_notifier.messages import BatchUpdate, Broadcast, JobUpdate, update_for
+from ferry_notifier.messages import BatchUpdate, Broadcast, JobUpdate, WebhookNotice, update_for
 from ferry_notifier.metrics import EVENTS, SUBSCRIPTIONS
 from ferry_notifier.recent import RecentBatches, RecentEvents
 
@@ -69,6 +69,10 @@ class Hub:
             for subscriber in list(self._index[_BATCH].get(update.batch_id, ())):
                 subscriber.offer(update)
             return
+        if isinstance(update, WebhookNotice):
+            for subscriber in list(self._index[_ORG].get(update.scope, ())):
+                subscriber.offer(update)  # the subscriber keeps it only if it is the owner's connection
+            return
         by_file = self._index[_FILE]
         targets = self._index[_ORG].get(update.scope, set()) | by_file.get(update.file_id, set())
         for subscriber in targets:
@@ -118,7 +122,7 @@ class Hub:
         if isinstance(update, BatchUpdate):
             self.batches.record(update)
             self.publish(update)
-        elif isinstance(update, JobUpdate):
+        elif isinstance(update, JobUpdate | WebhookNotice):
             self.publish(update)  # not the file's state: nothing to remember for late subscribers
         elif update is not None:
             self.recent.record(update)

@@ -31,6 +31,7 @@ from ferry_core.events import (
     JobStatus,
     Progress,
     Stage,
+    WebhookDisabled,
 )
 from ferry_core.orgs import personal_org_id
 
@@ -118,6 +119,26 @@ class JobUpdate:
 
 
 @dataclass(frozen=True)
+class WebhookNotice:
+    """A message about a webhook endpoint (``webhook_disabled``), for its owner's connections in its organization.
+
+    Only the owner's: the endpoint's URL is theirs, not every member's.
+    """
+
+    endpoint_id: str
+    owner_id: str
+    org_id: str | None
+    text: str
+    event_id: str | None = None
+    event_time: float | None = None
+    kind: Literal["webhook_disabled"] = "webhook_disabled"
+
+    @property
+    def scope(self) -> str:
+        return self.org_id or personal_org_id(self.owner_id)
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message for one connection only: ``pong``, ``error``, ``unsubscribed``."""
 
@@ -132,8 +153,8 @@ class Close:
     reason: str
 
 
-Outgoing = Update | BatchUpdate | JobUpdate | Reply | Close
-Broadcast = Update | BatchUpdate | JobUpdate
+Outgoing = Update | BatchUpdate | JobUpdate | WebhookNotice | Reply | Close
+Broadcast = Update | BatchUpdate | JobUpdate | WebhookNotice
 """What the hub fans out: the messages that come from events."""
 
 
@@ -220,6 +241,13 @@ def job_update(
     return JobUpdate(payload.job_id, payload.file_id, payload.owner_id, org_id, JobStatus(data["status"]), text)
 
 
+def webhook_disabled(payload: WebhookDisabled, org_id: str | None) -> WebhookNotice:
+    """``{type: webhook_disabled, data: {endpoint_id, url, reason, failing_since}}``."""
+    data = payload.model_dump(mode="json", exclude={"owner_id"})
+    text = _dumps({"type": "webhook_disabled", "data": data})
+    return WebhookNotice(payload.endpoint_id, payload.owner_id, org_id, text)
+
+
 def update_for(envelope: Envelope) -> Broadcast | None:
     """The message an event means for subscribers; None for events they do not see.
 
@@ -235,6 +263,8 @@ def update_for(envelope: Envelope) -> Broadcast | None:
         return replace(made, event_id=envelope.id, event_time=at)
     if isinstance(payload, _JOB_EVENTS):
         return replace(job_update(payload, envelope.org_id), event_id=envelope.id, event_time=at)
+    if isinstance(payload, WebhookDisabled):
+        return replace(webhook_disabled(payload, envelope.org_id), event_id=envelope.id, event_time=at)
     update = _update_of(payload, envelope.time)
     if update is None:
         return None
