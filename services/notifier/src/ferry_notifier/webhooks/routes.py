@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from ferry_core.audit import AuditAction, AuditRecorder, AuditTarget
 from ferry_core.events import utcnow
 from ferry_core.infra import Infrastructure
 from ferry_core.tokens import Principal
-from ferry_notifier.access import active_org, named_org
+from ferry_notifier.access import active_org
 from ferry_notifier.deps import CurrentUser, Settings
 from ferry_notifier.webhooks import deliveries as delivery_log
 from ferry_notifier.webhooks.access import manages_org, may_manage
@@ -46,6 +46,8 @@ from ferry_notifier.webhooks.ssrf import UnsafeUrl, check_url
 router = APIRouter(tags=["webhooks"])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
+OrgParam = Annotated[str | None, Query(description="The active organization (else the caller's personal one)")]
+OrgHeader = Annotated[str | None, Header(description="The active organization; wins over `org`")]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 Doc = dict[str, Any]
 
@@ -163,10 +165,16 @@ Audit = Annotated[_Audit, Depends(_audit)]
     responses=_errors(400, 401, 403, 404, 409, 422, _404=_NO_ORG),
 )
 async def create_webhook(
-    body: WebhookCreate, request: Request, user: CurrentUser, endpoints: Endpoints, settings: Settings, audit: Audit
+    body: WebhookCreate,
+    user: CurrentUser,
+    endpoints: Endpoints,
+    settings: Settings,
+    audit: Audit,
+    org: OrgParam = None,
+    x_ferry_org: OrgHeader = None,
 ) -> WebhookWithSecret:
     """Register an endpoint for the active organization's events. The answer holds its signing secret, once."""
-    org_id = active_org(user, named_org(request))
+    org_id = active_org(user, x_ferry_org or org)
     if not manages_org(user, org_id):
         raise NotAllowed()
     url = await _checked_url(body.url, settings.webhook_allow_private)
@@ -184,10 +192,15 @@ async def create_webhook(
 
 @router.get("/webhooks", response_model=WebhookList, responses=_errors(401, 404, 422, _404=_NO_ORG))
 async def list_webhooks(
-    request: Request, user: CurrentUser, endpoints: Endpoints, limit: Limit = 50, offset: Offset = 0
+    user: CurrentUser,
+    endpoints: Endpoints,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    org: OrgParam = None,
+    x_ferry_org: OrgHeader = None,
 ) -> WebhookList:
     """The active organization's endpoints, newest first: all of them for its admins and owners, else one's own."""
-    org_id = active_org(user, named_org(request))
+    org_id = active_org(user, x_ferry_org or org)
     owner = None if manages_org(user, org_id) else user.user_id
     items, total = await endpoints.page(org_id, owner, limit, offset)
     now = utcnow()
