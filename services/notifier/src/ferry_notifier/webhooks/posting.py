@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpcore
 
-from ferry_notifier.webhooks.ssrf import PinnedBackend, UnsafeUrl, resolve
+from ferry_notifier.webhooks.ssrf import PinnedBackend, Target, UnsafeUrl, resolve
 
 
 @dataclass(frozen=True)
@@ -41,19 +41,23 @@ class Outcome:
 
 
 async def post(url: str, content: bytes, headers: Mapping[str, str], limits: Limits) -> Outcome:
-    """POST ``content`` to ``url``; a refused address, a time-out or a broken connection is an ``error``."""
+    """POST ``content`` to ``url`` once its host passes the SSRF check; a refused address is an ``error``."""
     started = time.monotonic()
-
-    def done(status_code: int | None = None, response: str | None = None, error: str | None = None) -> Outcome:
-        return Outcome(status_code, response, error, round((time.monotonic() - started) * 1000))
-
     try:
         async with asyncio.timeout(limits.connect_timeout):
             target = await resolve(url, allow_private=limits.allow_private)
     except UnsafeUrl as exc:
-        return done(error=f"refused: {exc}")
+        return _outcome(started, error=f"refused: {exc}")
     except TimeoutError:
-        return done(error="timeout: resolving the host")
+        return _outcome(started, error="timeout: resolving the host")
+    return await post_to(target, content, headers, limits, started=started)
+
+
+async def post_to(
+    target: Target, content: bytes, headers: Mapping[str, str], limits: Limits, *, started: float | None = None
+) -> Outcome:
+    """POST to ``target.url`` over a connection to one of ``target.addresses`` (never a fresh DNS answer)."""
+    started = time.monotonic() if started is None else started
     timeouts = {
         "connect": limits.connect_timeout,
         "read": limits.read_timeout,
@@ -68,19 +72,25 @@ async def post(url: str, content: bytes, headers: Mapping[str, str], limits: Lim
             asyncio.timeout(limits.connect_timeout + limits.read_timeout),
             pool,
             pool.stream(
-                "POST", url, headers=list(headers.items()), content=content, extensions={"timeout": timeouts}
+                "POST", target.url, headers=list(headers.items()), content=content, extensions={"timeout": timeouts}
             ) as response,
         ):
             kept = await _read_at_most(response, limits.response_limit)
-            return done(response.status, kept.decode("utf-8", errors="replace"))
+            return _outcome(started, response.status, kept.decode("utf-8", errors="replace"))
     except httpcore.ConnectTimeout:
-        return done(error="timeout: connecting")
+        return _outcome(started, error="timeout: connecting")
     except (httpcore.ReadTimeout, httpcore.WriteTimeout, TimeoutError):
-        return done(error="timeout: waiting for the response")
+        return _outcome(started, error="timeout: waiting for the response")
     except httpcore.ConnectError as exc:
-        return done(error=f"connection failed: {exc}" if str(exc) else "connection failed")
+        return _outcome(started, error=f"connection failed: {exc}" if str(exc) else "connection failed")
     except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
-        return done(error=f"{type(exc).__name__}: {exc}")
+        return _outcome(started, error=f"{type(exc).__name__}: {exc}")
+
+
+def _outcome(
+    started: float, status_code: int | None = None, response: str | None = None, error: str | None = None
+) -> Outcome:
+    return Outcome(status_code, response, error, round((time.monotonic() - started) * 1000))
 
 
 async def _read_at_most(response: httpcore.Response, limit: int) -> bytes:
