@@ -10,10 +10,14 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from standardwebhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from ferry_core.bus.memory import MemoryBus
 from ferry_core.events import Envelope, utcnow
 from ferry_notifier.webhooks.endpoints import MAX_ENDPOINTS_PER_ORG, EndpointsRepository, signing_secrets
+
+from .webhook_receiver import Hit, Receiver, receiving
 
 WAIT = 10.0
 HOOK = "http://127.0.0.1:9/hook"  # a private address: these notifiers allow them (FERRY_WEBHOOK_ALLOW_PRIVATE)
@@ -437,3 +441,67 @@ async def test_resend_makes_a_failed_delivery_pending_and_requests_the_next_atte
             and e.data["attempt"] == 2
         )
     )
+
+
+# -- what a receiver sees: signed deliveries across a rotation --------------------------------
+
+
+async def _posts(receiver: Receiver, count: int) -> list[Hit]:
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while len(receiver.of("/hook")) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(receiver.of('/hook'))} posts, want {count}"
+        await asyncio.sleep(0.02)
+    return receiver.of("/hook")
+
+
+def _verifies(secret: str, hit: Hit) -> bool:
+    try:
+        StandardWebhook(secret).verify(hit.body, hit.headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+async def test_a_receiver_verifies_with_either_secret_during_the_grace_and_only_the_new_after(launch, bus):
+    grace = 2
+    async with (
+        receiving() as receiver,
+        launch(bus, webhook_allow_private=True, webhook_secret_grace_seconds=grace) as running,
+        httpx.AsyncClient(base_url=running.url) as client,
+    ):
+        alice = auth(running, "alice")
+        created = await create(client, alice, url=f"{receiver.url}/hook")
+        path = f"/webhooks/{created['webhook_id']}"
+        old = created["secret"]
+
+        first = (await client.post(f"{path}/test", headers=alice)).json()
+        (hit,) = await _posts(receiver, 1)
+        assert hit.headers["webhook-id"] == first["delivery_id"]
+        assert _verifies(old, hit)
+
+        rotated = (await client.post(f"{path}/rotate-secret", headers=alice)).json()
+        new = rotated["secret"]
+        await client.post(f"{path}/test", headers=alice)
+        during = (await _posts(receiver, 2))[1]
+        assert len(during.headers["webhook-signature"].split(" ")) == 2
+        assert _verifies(new, during) and _verifies(old, during)
+
+        expires = moment(rotated["previous_expires_at"])
+        # The grace runs out (about two seconds): a deadline to wait for, not a condition to poll.
+        await asyncio.sleep(max(0.0, (expires - utcnow()).total_seconds()) + 0.05)
+        await client.post(f"{path}/test", headers=alice)
+        after = (await _posts(receiver, 3))[2]
+        assert len(after.headers["webhook-signature"].split(" ")) == 1
+        assert _verifies(new, after) and not _verifies(old, after)
+
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while True:
+            log = (await client.get(f"{path}/deliveries", headers=alice)).json()
+            if [item["status"] for item in log["items"]] == ["succeeded"] * 3:
+                break
+            assert asyncio.get_running_loop().time() < deadline, log
+            await asyncio.sleep(0.05)
+        shown = (await client.get(f"{path}", headers=alice)).json()
+    assert log["total"] == 3
+    assert all(item["attempts"][0]["status_code"] == 200 for item in log["items"])
+    assert shown["previous_secret_expires_at"] is None and shown["failing_since"] is None
