@@ -72,6 +72,8 @@ class ClientBase:
         self.auth_url = (auth_url or url).rstrip("/")
         base_ws = (ws_url or url).rstrip("/")
         self.ws_url = base_ws.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        # The notifier also serves /webhooks over HTTP, at the same origin as its sockets.
+        self.notifier_url = self.ws_url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
         self.api_key = api_key
         self.timeout = timeout
         self.refresh_margin = refresh_margin
@@ -117,11 +119,11 @@ class ClientBase:
 
     def _request(self, call: Call[Any]) -> dict[str, Any]:
         """Keyword arguments for ``httpx.Client.build_request`` (without an upload body)."""
-        base = self.auth_url if call.service == "auth" else self.url
+        base = {"auth": self.auth_url, "notifier": self.notifier_url}.get(call.service, self.url)
         headers = {"User-Agent": USER_AGENT}
         if call.authenticated:
             headers.update(self._credentials())
-        if call.service == "files" and self.org is not None:
+        if call.service in ("files", "notifier") and self.org is not None:
             headers[ORG_HEADER] = self.org
         if call.upload is not None:
             headers.update(call.upload.headers)

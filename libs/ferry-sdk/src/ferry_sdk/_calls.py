@@ -56,7 +56,7 @@ from ferry_sdk.models import (
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-Service = Literal["auth", "files"]
+Service = Literal["auth", "files", "notifier"]
 ExportFormat = Literal["csv", "ndjson", "json"]
 SortKey = Literal["created_at", "-created_at", "filename", "-filename", "size", "-size"]
 

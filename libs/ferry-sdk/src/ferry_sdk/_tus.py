@@ -306,15 +306,27 @@ def upload_flow(plan: TusPlan) -> Flow[FileRecord]:
     return record
 
 
-def abandon_flow(key: str, store: ResumeStore | None) -> Flow[bool]:
-    """Delete a remembered upload on the server (gone already is fine) and forget it."""
+def abandon_flow(key: str, store: ResumeStore | None, retries: int) -> Flow[bool]:
+    """Delete a remembered upload on the server (gone already is fine) and forget it.
+
+    A PATCH the server still thinks is writing (one cut a moment ago) holds the upload: 409, wait, again.
+    """
     if store is None:
         return False
     path: str | None = yield Blocking(functools.partial(store.get, key))
     if path is None:
         return False
-    with contextlib.suppress(NotFound):
-        yield terminate(path)
+    for failures in range(retries + 1):
+        try:
+            yield terminate(path)
+        except NotFound:
+            break
+        except FerryError as exc:
+            if exc.status_code not in (409, 423) or failures == retries:
+                raise
+            yield Pause(_wait(exc, failures + 1))
+        else:
+            break
     yield Blocking(functools.partial(store.remove, key))
     return True
 

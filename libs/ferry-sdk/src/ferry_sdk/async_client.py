@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ferry_sdk import _calls as calls
 from ferry_sdk import _tus
+from ferry_sdk import _webhooks as webhooks
 from ferry_sdk._base import (
     DEFAULT_URL,
     PONG,
@@ -31,6 +32,7 @@ from ferry_sdk._base import (
 )
 from ferry_sdk._calls import Call, ExportFormat, SortKey
 from ferry_sdk._multipart import ProgressCallback
+from ferry_sdk._webhooks import DeliveryStatus
 from ferry_sdk.analytics import Granularity, MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.errors import TransportError, Unauthorized
 from ferry_sdk.models import (
@@ -45,6 +47,8 @@ from ferry_sdk.models import (
     ConversionList,
     DeadLetter,
     DeadLetterList,
+    Delivery,
+    DeliveryList,
     FileDetail,
     FileList,
     FileProgress,
@@ -64,11 +68,15 @@ from ferry_sdk.models import (
     ProjectList,
     RecoveryCodes,
     ReplayReport,
+    SecretRotation,
     TokenPair,
     TotpEnrollment,
     TotpStatus,
     User,
     UserPage,
+    Webhook,
+    WebhookList,
+    WebhookWithSecret,
 )
 from ferry_sdk.tokens import Tokens
 
@@ -347,7 +355,7 @@ class AsyncFerryClient(ClientBase):
     async def abandon_upload(self, path: str | os.PathLike[str]) -> bool:
         """Delete the unfinished resumable upload the resume store remembers for ``path``; whether there was one."""
         key = await asyncio.to_thread(self._tus_key, path)
-        return await self._drive(_tus.abandon_flow(key, self.resume_store))
+        return await self._drive(_tus.abandon_flow(key, self.resume_store, self.upload_retries))
 
     async def list_files(
         self,
@@ -555,6 +563,62 @@ class AsyncFerryClient(ClientBase):
             else:
                 last = "closed by the server"
             await asyncio.sleep(reconnects.failed(uri, last))
+
+    # -- webhooks (the notifier; bearer tokens only) ---------------------------------
+
+    async def create_webhook(
+        self, url: str, events: Sequence[str], *, description: str | None = None
+    ) -> WebhookWithSecret:
+        """Register an endpoint for the active organization's events (``["*"]``: all); its secret is shown once."""
+        return await self._run(webhooks.create_webhook(url, events, description))
+
+    async def list_webhooks(self, *, limit: int | None = None, offset: int | None = None) -> WebhookList:
+        """The active organization's webhooks (a member who is not an admin: only those they registered)."""
+        return await self._run(webhooks.list_webhooks(limit, offset))
+
+    async def get_webhook(self, webhook_id: str) -> Webhook:
+        return await self._run(webhooks.get_webhook(webhook_id))
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = webhooks._UNSET,
+        enabled: bool | None = None,
+    ) -> Webhook:
+        """Change what is given (``description=None`` clears it); ``enabled=True`` clears the failing state."""
+        return await self._run(webhooks.update_webhook(webhook_id, url, events, description, enabled))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._run(webhooks.delete_webhook(webhook_id))
+
+    async def rotate_secret(self, webhook_id: str) -> SecretRotation:
+        """A new signing secret (shown once); the previous one keeps signing until ``previous_expires_at``."""
+        return await self._run(webhooks.rotate_secret(webhook_id))
+
+    async def test_webhook(self, webhook_id: str) -> Delivery:
+        """Send a ``webhook.test`` delivery now; follow it with ``webhook_deliveries`` or ``get_delivery``."""
+        return await self._run(webhooks.test_webhook(webhook_id))
+
+    async def webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> DeliveryList:
+        """A webhook's deliveries, newest first, each with its attempts."""
+        return await self._run(webhooks.webhook_deliveries(webhook_id, status, limit, offset))
+
+    async def get_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        return await self._run(webhooks.get_delivery(webhook_id, delivery_id))
+
+    async def resend_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Post a delivery again (same ``webhook-id``, attempts numbered on)."""
+        return await self._run(webhooks.resend_delivery(webhook_id, delivery_id))
 
     # -- analytics -----------------------------------------------------------------
 

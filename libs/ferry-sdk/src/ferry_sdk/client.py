@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 
 from ferry_sdk import _calls as calls
 from ferry_sdk import _tus
+from ferry_sdk import _webhooks as webhooks
 from ferry_sdk._base import (
     DEFAULT_URL,
     PONG,
@@ -31,6 +32,7 @@ from ferry_sdk._base import (
 )
 from ferry_sdk._calls import Call, ExportFormat, SortKey
 from ferry_sdk._multipart import ProgressCallback
+from ferry_sdk._webhooks import DeliveryStatus
 from ferry_sdk.analytics import Granularity, MyAnalytics, OrgAnalytics, PlatformAnalytics
 from ferry_sdk.errors import FerryError, TransportError, Unauthorized
 from ferry_sdk.models import (
@@ -45,6 +47,8 @@ from ferry_sdk.models import (
     ConversionList,
     DeadLetter,
     DeadLetterList,
+    Delivery,
+    DeliveryList,
     FileDetail,
     FileList,
     FileProgress,
@@ -64,11 +68,15 @@ from ferry_sdk.models import (
     ProjectList,
     RecoveryCodes,
     ReplayReport,
+    SecretRotation,
     TokenPair,
     TotpEnrollment,
     TotpStatus,
     User,
     UserPage,
+    Webhook,
+    WebhookList,
+    WebhookWithSecret,
 )
 from ferry_sdk.tokens import Tokens
 
@@ -352,7 +360,7 @@ class FerryClient(ClientBase):
 
     def abandon_upload(self, path: str | os.PathLike[str]) -> bool:
         """Delete the unfinished resumable upload the resume store remembers for ``path``; whether there was one."""
-        return self._drive(_tus.abandon_flow(self._tus_key(path), self.resume_store))
+        return self._drive(_tus.abandon_flow(self._tus_key(path), self.resume_store, self.upload_retries))
 
     def list_files(
         self,
@@ -554,6 +562,60 @@ class FerryClient(ClientBase):
             else:
                 last = "closed by the server"
             time.sleep(reconnects.failed(uri, last))
+
+    # -- webhooks (the notifier; bearer tokens only) ---------------------------------
+
+    def create_webhook(self, url: str, events: Sequence[str], *, description: str | None = None) -> WebhookWithSecret:
+        """Register an endpoint for the active organization's events (``["*"]``: all); its secret is shown once."""
+        return self._run(webhooks.create_webhook(url, events, description))
+
+    def list_webhooks(self, *, limit: int | None = None, offset: int | None = None) -> WebhookList:
+        """The active organization's webhooks (a member who is not an admin: only those they registered)."""
+        return self._run(webhooks.list_webhooks(limit, offset))
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self._run(webhooks.get_webhook(webhook_id))
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = webhooks._UNSET,
+        enabled: bool | None = None,
+    ) -> Webhook:
+        """Change what is given (``description=None`` clears it); ``enabled=True`` clears the failing state."""
+        return self._run(webhooks.update_webhook(webhook_id, url, events, description, enabled))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._run(webhooks.delete_webhook(webhook_id))
+
+    def rotate_secret(self, webhook_id: str) -> SecretRotation:
+        """A new signing secret (shown once); the previous one keeps signing until ``previous_expires_at``."""
+        return self._run(webhooks.rotate_secret(webhook_id))
+
+    def test_webhook(self, webhook_id: str) -> Delivery:
+        """Send a ``webhook.test`` delivery now; follow it with ``webhook_deliveries`` or ``get_delivery``."""
+        return self._run(webhooks.test_webhook(webhook_id))
+
+    def webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> DeliveryList:
+        """A webhook's deliveries, newest first, each with its attempts."""
+        return self._run(webhooks.webhook_deliveries(webhook_id, status, limit, offset))
+
+    def get_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        return self._run(webhooks.get_delivery(webhook_id, delivery_id))
+
+    def resend_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Post a delivery again (same ``webhook-id``, attempts numbered on)."""
+        return self._run(webhooks.resend_delivery(webhook_id, delivery_id))
 
     # -- analytics -----------------------------------------------------------------
 

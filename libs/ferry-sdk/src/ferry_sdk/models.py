@@ -41,6 +41,9 @@ __all__ = [
     "ConversionList",
     "DeadLetter",
     "DeadLetterList",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryList",
     "ErrorInfo",
     "FileDetail",
     "FileList",
@@ -68,6 +71,7 @@ __all__ = [
     "ProjectList",
     "RecoveryCodes",
     "ReplayReport",
+    "SecretRotation",
     "SheetInfo",
     "Stage",
     "Summary",
@@ -77,6 +81,9 @@ __all__ = [
     "TotpStatus",
     "User",
     "UserPage",
+    "Webhook",
+    "WebhookList",
+    "WebhookWithSecret",
 ]
 
 
@@ -473,3 +480,76 @@ class PresignedUrl(_Model):
 
     url: str
     expires_at: datetime
+
+
+# -- webhooks (the notifier) -----------------------------------------------------------
+
+
+class Webhook(_Model):
+    """An endpoint receiving the organization's events (never with its secrets)."""
+
+    webhook_id: str
+    org_id: str
+    owner_id: str
+    url: str
+    events: list[str]
+    description: str | None = None
+    enabled: bool
+    disabled_reason: str | None = None
+    disabled_at: datetime | None = None
+    failing_since: datetime | None = None
+    previous_secret_expires_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecret(Webhook):
+    """A webhook as registered: ``secret`` (``whsec_...``) is shown this once."""
+
+    secret: str
+
+
+class WebhookList(_Model):
+    items: list[Webhook]
+    total: int
+    limit: int
+    offset: int
+
+
+class SecretRotation(_Model):
+    """A new secret (shown once); the previous one signs beside it until ``previous_expires_at``."""
+
+    webhook_id: str
+    secret: str
+    previous_expires_at: datetime | None = None
+
+
+class DeliveryAttempt(_Model):
+    attempt: int
+    at: datetime
+    status_code: int | None = None
+    latency_ms: float | None = None
+    response: str | None = None
+    error: str | None = None
+
+
+class Delivery(_Model):
+    """One event posted to one webhook, with every attempt (``delivery_id`` is the ``webhook-id`` header)."""
+
+    delivery_id: str
+    webhook_id: str
+    event_type: str
+    event_id: str
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: list[DeliveryAttempt] = []
+    next_attempt_at: datetime | None = None
+    payload: dict[str, Any] = {}
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryList(_Model):
+    items: list[Delivery]
+    total: int
+    limit: int
+    offset: int
