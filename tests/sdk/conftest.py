@@ -31,6 +31,7 @@ def ferry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = base_env(work / "ferry-data")
     env.update({"FERRY_ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL), "FERRY_LOG_LEVEL": "warning"})
+    env["FERRY_WEBHOOK_ALLOW_PRIVATE"] = "true"  # the webhook tests' endpoint listens on this machine
     process = Process("embedded", [sys.executable, "-m", "ferry_launcher.cli", "dev", "--port", str(port)], env, work)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -65,6 +65,13 @@ PAIRS = [
     ("ingest", "OrgUsageRow", analytics.OrgUsageRow),
     ("ingest", "InactiveMember", analytics.InactiveMember),
     ("ingest", "FormatParseTime", analytics.FormatParseTime),
+    ("notifier", "Webhook", models.Webhook),
+    ("notifier", "WebhookWithSecret", models.WebhookWithSecret),
+    ("notifier", "WebhookList", models.WebhookList),
+    ("notifier", "SecretRotation", models.SecretRotation),
+    ("notifier", "Delivery", models.Delivery),
+    ("notifier", "DeliveryAttempt", models.DeliveryAttempt),
+    ("notifier", "DeliveryList", models.DeliveryList),
 ]
 
 
