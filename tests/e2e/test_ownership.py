@@ -305,6 +305,45 @@ async def _forged_signed_url(scene: Scene, who: str, credential: str) -> str:
 HOOK_URL = "http://127.0.0.1:9/ownership"  # the discard port: deliveries fail, which is not what is tested here
 
 
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+async def _tus_upload(scene: Scene) -> str:
+    """A fresh resumable upload of the owner's (in the scene's organization, once there is one), nothing sent."""
+    headers = {**scene.headers(OWNER, "bearer", in_org=True), **TUS, "Upload-Length": str(len(SMALL))}
+    response = await scene.http.post(f"{scene.urls.files}/files/tus", headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.headers["location"])
+
+
+async def _tus_create(scene: Scene, who: str, credential: str) -> str:
+    """A resumable upload created as ``who`` in the scene's organization (their personal one before there is one)."""
+    headers = {**scene.headers(who, credential, in_org=True), **TUS, "Upload-Length": str(len(SMALL))}
+    return str((await scene.http.post(f"{scene.urls.files}/files/tus", headers=headers)).status_code)
+
+
+async def _tus_options(scene: Scene, who: str, credential: str) -> str:
+    response = await scene.http.options(f"{scene.urls.files}/files/tus", headers=scene.callers[who].headers(credential))
+    return str(response.status_code)
+
+
+async def _tus_head_and_patch(scene: Scene, who: str, credential: str) -> str:
+    """HEAD then PATCH (the whole body, so the upload becomes a file) of the owner's fresh upload, as ``who``."""
+    url = f"{scene.urls.files}{await _tus_upload(scene)}"
+    headers = {**scene.callers[who].headers(credential), **TUS}
+    head = await scene.http.head(url, headers=headers)
+    patch_headers = {**headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    patch = await scene.http.patch(url, headers=patch_headers, content=SMALL)
+    return f"{head.status_code}, {patch.status_code}"
+
+
+async def _tus_delete(scene: Scene, who: str, credential: str) -> str:
+    url = f"{scene.urls.files}{await _tus_upload(scene)}"
+    status = (await scene.http.delete(url, headers={**scene.callers[who].headers(credential), **TUS})).status_code
+    after = (await scene.http.head(url, headers={**scene.callers[OWNER].headers("bearer"), **TUS})).status_code
+    return f"{status}, then {after}"
+
+
 async def _make_webhook(scene: Scene, *, in_org: bool = False) -> tuple[str, str]:
     """A webhook of the owner's (in the scene's organization with ``in_org``) and a test delivery of it."""
     headers = scene.headers(OWNER, "bearer", in_org=in_org)
@@ -400,6 +439,11 @@ TABLE_OF_ENDPOINTS = [
         "404",
         "200",
     ),
+    # Resumable uploads are their creator's alone, whoever else asks (the platform admin too).
+    Row("OPTIONS /files/tus", _tus_options, "204", "204", "204"),
+    Row("POST /files/tus", _tus_create, "201", "201", "201"),  # each into their own organization
+    Row("PATCH /files/tus/{upload_id} (after HEAD)", _tus_head_and_patch, "200, 204", "404, 404", "404, 404"),
+    Row("DELETE /files/tus/{upload_id}", _tus_delete, "204, then 404", "404, then 200", "404, then 200"),
     Row("GET /files", _listed("/files"), "listed", "absent", "listed"),
     Row("GET /files/search", _listed("/files/search"), "listed", "absent", "listed"),
     Row("GET /files/stats", _stats, "counted", "absent", "counted"),
@@ -494,6 +538,9 @@ ORG_TABLE = [
     OrgRow("GET /files/{file_id}/download ?url=true", _presigned_download, "url, then 200", "404"),
     # Lists and statistics: the organization's, for its members; naming it as an outsider is a 404.
     OrgRow("POST /files (in the org)", _upload_into_org, "201", "404"),
+    OrgRow("POST /files/tus (in the org)", _tus_create, "201", "404"),
+    OrgRow("PATCH /files/tus/{upload_id} (after HEAD)", _tus_head_and_patch, "404, 404", "404, 404"),
+    OrgRow("DELETE /files/tus/{upload_id}", _tus_delete, "404, then 200", "404, then 200"),
     OrgRow("GET /files (in the org)", _listed("/files", in_org=True), "listed", "404"),
     OrgRow("GET /files (personal)", _listed("/files"), "absent", "absent"),
     OrgRow("GET /files/search (in the org)", _listed("/files/search", in_org=True), "listed", "404"),
