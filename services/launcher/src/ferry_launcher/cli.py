@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from ferry_launcher import client_commands, job_commands, org_commands, stats_command
+from ferry_launcher import client_commands, job_commands, org_commands, stats_command, webhook_commands
 from ferry_sdk import DEFAULT_URL
 
 SERVICES = ("auth", "ingest", "parser", "notifier")
@@ -144,6 +144,7 @@ client_commands.register(app)
 job_commands.register(app)
 stats_command.register(app)
 org_commands.register(app)
+webhook_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
