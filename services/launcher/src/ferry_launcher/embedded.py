@@ -8,6 +8,7 @@ driver code as in production. Everything persists under the data folder.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,21 @@ def _settings(cls: type[S], config: EmbeddedConfig) -> S:
     return cls(port=config.port, data_dir=config.data_dir, auth_url=config.self_url)
 
 
+ALLOW_PRIVATE_WEBHOOKS_ENV = "FERRY_WEBHOOK_ALLOW_PRIVATE"
+
+
+def notifier_settings(config: EmbeddedConfig) -> NotifierSettings:
+    """The notifier's settings; webhooks to loopback and private addresses are allowed unless the environment says.
+
+    One machine runs everything, so a developer's receiver is on localhost: the SSRF rule that protects a
+    server's internal network would only refuse it. ``FERRY_WEBHOOK_ALLOW_PRIVATE`` set either way wins.
+    """
+    settings = _settings(NotifierSettings, config)
+    if any(name.upper() == ALLOW_PRIVATE_WEBHOOKS_ENV for name in os.environ):  # settings read names in any case
+        return settings
+    return settings.model_copy(update={"webhook_allow_private": True})
+
+
 AUTH_PREFIXES = ("/auth", "/users", "/audit", "/orgs", "/invitations", "/.well-known")
 NOTIFIER_PREFIXES = ("/ws", "/events", "/webhooks")
 """The edge's routing table (as deploy/nginx/ferry.conf and the Kubernetes Ingress); the rest goes to ingest."""
@@ -67,7 +83,7 @@ def build_edge(config: EmbeddedConfig, infra: Infrastructure) -> Edge:
     auth = create_auth(_settings(AuthSettings, config), infra)
     ingest = create_ingest(_settings(IngestSettings, config), infra)
     parser = create_parser(_settings(ParserSettings, config), infra)
-    notifier = create_notifier(_settings(NotifierSettings, config), infra)
+    notifier = create_notifier(notifier_settings(config), infra)
     return Edge(
         routes=[(AUTH_PREFIXES, auth), (NOTIFIER_PREFIXES, notifier)],
         default=ingest,
