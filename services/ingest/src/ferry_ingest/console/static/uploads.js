@@ -1,8 +1,10 @@
 // The upload queue: one row per file, with a progress bar that first follows the bytes sent
 // (XMLHttpRequest upload events), then the parse (the notifier's messages), to a final status.
+// Large files go by tus in chunks (tus.js) and resume where they stopped when chosen again.
 
 import * as api from "./api.js";
 import { announce, formatBytes, h } from "./dom.js";
+import { resumableUpload, settings as tusSettings } from "./tus.js";
 
 const RANK = { uploading: 0, queued: 1, parsing: 2, parsed: 3, failed: 3, cancelled: 3 };
 const TERMINAL = new Set(["parsed", "failed", "cancelled"]);
@@ -145,7 +147,12 @@ export class Uploads {
   async start(row) {
     row.setText("Uploading 0%");
     announce(`${row.file.name}: uploading`);
-    row.transfer = api.upload(row.file, (loaded, total) => row.bytes(loaded, total));
+    const onBytes = (loaded, total) => row.bytes(loaded, total);
+    const tus = tusSettings();
+    row.transfer =
+      row.file.size > tus.threshold
+        ? resumableUpload(row.file, onBytes, tus)
+        : api.upload(row.file, onBytes);
     let record;
     try {
       record = await row.transfer.promise;
