@@ -1,16 +1,13 @@
-"""A known bug, found end to end (tests/e2e/test_webhooks.py): the ``file`` of a ``file.parsed`` body can be stale.
+"""A ``file.parsed`` body's ``file`` says parsed even when the gateway has not recorded the parse yet.
 
 The matcher reads the file's top fields from ``files`` when the event arrives, but the
-gateway writes the parse's outcome into that record from the same event, concurrently. On
-the distributed platform about half of the ``file.parsed`` bodies said ``data.file.status:
-"parsing"`` and ``summary: null`` beside ``data.summary``. Here the record is left as the
-gateway had it before its projection ran, which makes the race certain. Strict xfail: once
-fixed, this passes, fails the run, and the marker goes.
+gateway writes the parse's outcome into that record from the same event, concurrently (found
+end to end: about half of the bodies said ``parsing`` beside a summary). Here the record is
+left as the gateway had it before its projection ran, which makes the race certain.
 """
 
 from __future__ import annotations
 
-import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.infra import Document
@@ -20,7 +17,6 @@ from .webhook_receiver import receiving
 from .webhook_support import policy, running
 
 
-@pytest.mark.xfail(strict=True, reason="data.file is read before the gateway's projection records the parse")
 async def test_a_parsed_body_says_parsed_even_before_the_gateway_has_recorded_it(
     amqp_url: str, mongo_db: AsyncDatabase[Document]
 ) -> None:

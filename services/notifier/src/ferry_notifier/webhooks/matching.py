@@ -79,7 +79,8 @@ class Matcher:
         data: dict[str, Any] = dict(envelope.data)
         file_id = data.get("file_id")
         if isinstance(file_id, str):
-            data["file"] = await file_record(self._db, file_id)
+            record = await file_record(self._db, file_id)
+            data["file"] = None if record is None else {**record, **_outcome(envelope.type, data)}
         jsonable: dict[str, Any] = to_jsonable_python(data)
         return jsonable
 
@@ -92,6 +93,21 @@ class Matcher:
         if existing is not None and _request_lost(existing):
             log.info("delivery requested again", delivery_id=existing["_id"])
             await request_attempt(self._bus, existing, next_attempt(existing))
+
+
+def _outcome(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a terminal event makes of the file record.
+
+    The gateway writes it into ``files`` from the same event, on its own queue, so the
+    record read here may not have it yet; the body must not say ``parsing`` beside a summary.
+    """
+    if event_type == "file.parsed.v1":
+        return {"status": "parsed", "progress": 100, "summary": data.get("summary"), "error": None}
+    if event_type == "file.failed.v1":
+        return {"status": "failed", "error": data.get("error")}
+    if event_type == "file.cancelled.v1":
+        return {"status": "cancelled"}
+    return {}
 
 
 def _request_lost(delivery: Doc) -> bool:
