@@ -73,9 +73,20 @@ def test_the_dashboard_shows_what_operators_ask_for(dashboard: dict[str, Any]) -
         "ferry_notifier_connections",  # WebSocket (and SSE) connections
         "ferry_http_requests_total",  # request rate and errors per service
         "ferry_http_request_duration_seconds_bucket",  # duration per service
+        "ferry_webhook_deliveries_total",  # webhook attempts per outcome (retries, give-ups)
+        "ferry_webhook_delivery_latency_seconds_bucket",  # webhook attempt latency
     ):
         assert needed in exprs, needed
     assert "by (format)" in exprs and "by (le, format)" in exprs and "by (service)" in exprs
+    assert "by (outcome) (rate(ferry_webhook_deliveries_total" in exprs
+
+
+def test_webhook_retries_are_not_shown_as_event_lag(dashboard: dict[str, Any]) -> None:
+    """A delivery request's lag includes its retry backoff by design: lag panels leave it out (as the alert does)."""
+    for panel in _panels(dashboard):
+        for target in panel.get("targets", []):
+            if "ferry_event_lag_seconds_bucket" in target["expr"]:
+                assert 'queue!="ferry.notifier.webhook-deliveries"' in target["expr"], panel["title"]
 
 
 def test_every_metric_in_the_panels_exists(dashboard: dict[str, Any], known_metrics: set[str]) -> None:
