@@ -134,7 +134,7 @@ async def test_ping_is_answered_with_pong(notifier):
 async def test_a_socket_without_a_token_is_refused_401(notifier, path):
     status, body = await notifier.refused(path)
     assert status == 401
-    assert body == {"detail": "missing access token"}
+    assert body == {"detail": "missing access token or API key"}
 
 
 @pytest.mark.parametrize("carrier", ["query", "header", "subprotocol"])
@@ -277,7 +277,7 @@ async def test_sse_refuses_like_http(notifier):
         missing = await client.get("/events")
         bad = await client.get("/events", params={"token": forged})
         other = await client.get("/events", params={"file_id": bobs, "token": notifier.token("alice")})
-    assert (missing.status_code, missing.json()) == (401, {"detail": "missing access token"})
+    assert (missing.status_code, missing.json()) == (401, {"detail": "missing access token or API key"})
     assert missing.headers["www-authenticate"] == "Bearer"
     assert bad.status_code == 401
     assert (other.status_code, other.json()) == (404, {"detail": "file not found"})

@@ -20,6 +20,11 @@ the contract; writers keep to them.
   ``(file_id, part, seq)``, so rewriting a chunk is idempotent.
 - ``files``: ``{_id: file_id, owner_id, filename, status, progress, stage, bytes_done, ...}``
   with the fields of ``Progress``; a record with ``deleting: true`` is gone for readers.
+- ``api_key_projection``: written by the gateway's projection of auth's ``apikey.*`` events, read by
+  the gateway and the notifier to check an ``X-API-Key`` (``ApiKeyReader``):
+  ``{_id: key_id, key_hash, owner_id, role, name, prefix, revision, revoked, updated_at}``, looked up
+  by ``key_hash`` (the key's SHA-256, indexed). A revoked key is a tombstone (``revoked: true``, no
+  ``key_hash``), so no lookup finds it from the moment it is written.
 """
 
 from __future__ import annotations
@@ -33,11 +38,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ferry_core.events import ErrorInfo, FileStatus, Progress, Stage, Summary
 from ferry_core.orgs import record_org
+from ferry_core.secrets import secret_hash
+from ferry_core.tokens import Principal
 
 DOCUMENTS = "parsed_documents"
 CHUNKS = "parsed_chunks"
 FILES = "files"
+API_KEYS = "api_key_projection"
 PAGES_PART = "pages"
+MAX_API_KEY_LENGTH = 256  # auth's keys are 47 characters; anything far longer is not worth hashing
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -214,3 +223,23 @@ def progress_of(doc: dict[str, Any]) -> Progress:
         filename=doc.get("filename"),
         updated_at=doc.get("updated_at"),
     )
+
+
+class ApiKeyReader:
+    """Who an ``X-API-Key`` acts as: its owner, with the owner's role and no organization claims."""
+
+    def __init__(self, db: Db) -> None:
+        self._keys = db[API_KEYS]
+
+    async def principal_for(self, key: str) -> Principal | None:
+        """The key's principal; None for an empty, overlong, unknown or revoked key."""
+        if not key or len(key) > MAX_API_KEY_LENGTH:
+            return None
+        doc = await self._keys.find_one({"key_hash": secret_hash(key), "revoked": {"$ne": True}})
+        if doc is None:
+            return None
+        # A key does not expire (``expires_at=0``: a reader bounds long connections itself); ``token_id``
+        # names the key, so logs can tell which one was used.
+        return Principal(
+            user_id=str(doc["owner_id"]), username="", role=str(doc["role"]), token_id=str(doc["_id"]), expires_at=0
+        )

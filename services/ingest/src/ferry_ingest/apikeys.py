@@ -3,7 +3,9 @@
 Auth owns keys and announces them; the gateway never calls auth, it checks an
 ``X-API-Key`` against the ``api_key_projection`` collection. A document is
 ``{_id: key_id, key_hash, owner_id, role, name, prefix, revision, revoked,
-updated_at}``, looked up by ``key_hash`` (the key's SHA-256). Events may arrive
+updated_at}``, looked up by ``key_hash`` (the key's SHA-256) through
+``ferry_core.readmodels.ApiKeyReader``, the collection's documented contract, which
+the notifier reads too; this module keeps the writes. Events may arrive
 twice and in any order: a created event applies only over a lower ``revision``,
 and a revocation leaves a tombstone (``revoked: true``, no hash) that no created
 event can bring back. ``user.deleted.v1`` turns a user's keys into tombstones too.
@@ -20,13 +22,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_core.bus import Bus, Subscription
 from ferry_core.events import ApiKeyCreated, ApiKeyRevoked, Envelope, UserDeleted, utcnow
 from ferry_core.observability import EVENTS_CONSUMED, bind_correlation
-from ferry_core.secrets import secret_hash
+from ferry_core.readmodels import API_KEYS, ApiKeyReader
 from ferry_core.snapshots import keep_newest
 from ferry_core.tokens import Principal
 
-API_KEY_PROJECTION = "api_key_projection"
+API_KEY_PROJECTION = API_KEYS
 API_KEYS_QUEUE = "ferry.ingest.api-keys"
-MAX_KEY_LENGTH = 256  # auth's keys are 47 characters; anything far longer is not worth hashing
 
 log = structlog.get_logger(__name__)
 
@@ -37,10 +38,11 @@ def _tombstone() -> dict[str, Any]:
 
 
 class ApiKeyStore:
-    """Reads and writes ``api_key_projection``."""
+    """Writes ``api_key_projection``; lookups go through the shared ``ApiKeyReader``."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._keys: AsyncCollection[dict[str, Any]] = db[API_KEY_PROJECTION]
+        self._reader = ApiKeyReader(db)
 
     async def ensure_indexes(self) -> None:
         await self._keys.create_index("key_hash")
@@ -48,13 +50,7 @@ class ApiKeyStore:
 
     async def principal_for(self, key: str) -> Principal | None:
         """Who a key acts as (its owner, with the owner's role); None for an unknown or revoked key."""
-        if not key or len(key) > MAX_KEY_LENGTH:
-            return None
-        doc = await self._keys.find_one({"key_hash": secret_hash(key), "revoked": {"$ne": True}})
-        if doc is None:
-            return None
-        # A key does not expire; ``token_id`` names the key, so logs can tell which one was used.
-        return Principal(user_id=doc["owner_id"], username="", role=doc["role"], token_id=str(doc["_id"]), expires_at=0)
+        return await self._reader.principal_for(key)
 
     async def apply_created(self, event: ApiKeyCreated) -> None:
         """Accept a key, or update its role; a tombstone or a newer revision already stored wins."""

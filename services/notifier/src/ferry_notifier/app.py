@@ -9,9 +9,10 @@ from fastapi import FastAPI
 
 from ferry_core.infra import Infrastructure, connect
 from ferry_core.observability import instrument, ops_router
-from ferry_core.readmodels import FileStateReader
+from ferry_core.readmodels import ApiKeyReader, FileStateReader
 from ferry_core.tokens import TokenVerifier, http_jwks_source
 from ferry_notifier import routes
+from ferry_notifier.auth import Authenticator
 from ferry_notifier.errors import NotifierError, handle_notifier_error
 from ferry_notifier.hub import Hub
 from ferry_notifier.recent import RecentBatches, RecentEvents
@@ -47,6 +48,9 @@ def create_app(
         app.state.infra = current
         app.state.hub = hub
         app.state.file_states = FileStateReader(current.db)
+        app.state.authenticator = Authenticator(
+            app.state.verifier, ApiKeyReader(current.db), key_stream_seconds=settings.api_key_stream_seconds
+        )
         app.state.webhook_endpoints = EndpointsRepository(current.db)
         try:
             await app.state.webhook_endpoints.ensure_indexes()

@@ -8,8 +8,8 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection, Request
 
 from ferry_core.readmodels import FileStateReader
-from ferry_core.tokens import Principal, TokenVerifier
-from ferry_notifier.auth import authenticate, credentials
+from ferry_core.tokens import Principal
+from ferry_notifier.auth import Authenticator, credentials
 from ferry_notifier.hub import Hub
 from ferry_notifier.settings import NotifierSettings
 
@@ -26,18 +26,18 @@ def _settings(connection: HTTPConnection) -> NotifierSettings:
     return cast(NotifierSettings, connection.app.state.settings)
 
 
-def _verifier(connection: HTTPConnection) -> TokenVerifier:
-    return cast(TokenVerifier, connection.app.state.verifier)
+def _authenticator(connection: HTTPConnection) -> Authenticator:
+    return cast(Authenticator, connection.app.state.authenticator)
 
 
 LocalHub = Annotated[Hub, Depends(_hub)]
 FileStates = Annotated[FileStateReader, Depends(_file_states)]
 Settings = Annotated[NotifierSettings, Depends(_settings)]
-Verifier = Annotated[TokenVerifier, Depends(_verifier)]
+Authenticate = Annotated[Authenticator, Depends(_authenticator)]
 
 
-async def _current_user(request: Request, verifier: Verifier) -> Principal:
-    return await authenticate(verifier, credentials(request))
+async def _current_user(request: Request, authenticate: Authenticate) -> Principal:
+    return await authenticate(credentials(request))
 
 
 # For HTTP routes only: a WebSocket refuses its handshake itself (see ``sockets.deny``).

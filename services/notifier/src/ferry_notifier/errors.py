@@ -31,6 +31,17 @@ class NotAuthenticated(NotifierError):
         return response
 
 
+class InvalidApiKey(NotAuthenticated):
+    """An ``X-API-Key`` that is unknown or revoked; the challenge names the header, as the gateway's does."""
+
+    default_detail = "invalid or revoked API key"
+
+    def response(self) -> JSONResponse:
+        response = super().response()
+        response.headers["WWW-Authenticate"] = 'APIKey header="X-API-Key"'
+        return response
+
+
 class FileNotFound(NotifierError):
     """The file does not exist, or belongs to someone else (never a 403)."""
 

@@ -12,11 +12,11 @@ import structlog
 from fastapi import APIRouter, Header, Query, WebSocket
 
 from ferry_core.readmodels import FileStateReader
-from ferry_core.tokens import Principal, TokenVerifier
+from ferry_core.tokens import Principal
 from ferry_notifier.access import active_org, named_org
-from ferry_notifier.auth import authenticate, credentials
+from ferry_notifier.auth import Authenticator, credentials
 from ferry_notifier.connections import Outbox
-from ferry_notifier.deps import CurrentUser, FileStates, LocalHub, Settings, Verifier
+from ferry_notifier.deps import Authenticate, CurrentUser, FileStates, LocalHub, Settings
 from ferry_notifier.errors import BatchNotFound, FileNotFound, InvalidRequest, NotAuthenticated, OrgNotFound
 from ferry_notifier.follow import follow_batch, follow_file, follow_org
 from ferry_notifier.hub import Hub
@@ -32,10 +32,15 @@ router = APIRouter(tags=["notifications"])
 
 @router.websocket("/ws/{file_id}")
 async def file_socket(
-    websocket: WebSocket, file_id: str, hub: LocalHub, states: FileStates, settings: Settings, verifier: Verifier
+    websocket: WebSocket,
+    file_id: str,
+    hub: LocalHub,
+    states: FileStates,
+    settings: Settings,
+    authenticate: Authenticate,
 ) -> None:
     """Updates of one file: its current state first, then every change; closed (1000) once it is deleted."""
-    caller = await _handshake_caller(websocket, verifier)
+    caller = await _handshake_caller(websocket, authenticate)
     if caller is None:
         return
     principal, subprotocol = caller
@@ -54,13 +59,18 @@ async def file_socket(
 
 @router.websocket("/ws/batches/{batch_id}")
 async def batch_socket(
-    websocket: WebSocket, batch_id: str, hub: LocalHub, states: FileStates, settings: Settings, verifier: Verifier
+    websocket: WebSocket,
+    batch_id: str,
+    hub: LocalHub,
+    states: FileStates,
+    settings: Settings,
+    authenticate: Authenticate,
 ) -> None:
     """Figures of one upload batch: the newest known first, then every newer one, and ``batch_completed`` once.
 
     A batch this replica has heard nothing of yet is followed from its next event.
     """
-    caller = await _handshake_caller(websocket, verifier)
+    caller = await _handshake_caller(websocket, authenticate)
     if caller is None:
         return
     principal, subprotocol = caller
@@ -79,13 +89,13 @@ async def batch_socket(
 
 @router.websocket("/ws")
 async def files_socket(
-    websocket: WebSocket, hub: LocalHub, states: FileStates, settings: Settings, verifier: Verifier
+    websocket: WebSocket, hub: LocalHub, states: FileStates, settings: Settings, authenticate: Authenticate
 ) -> None:
     """Updates of all files of the active organization (``?org=`` or ``X-Ferry-Org``, else the caller's own).
 
     The client may narrow them with ``subscribe`` messages (any file the caller may see).
     """
-    caller = await _handshake_caller(websocket, verifier)
+    caller = await _handshake_caller(websocket, authenticate)
     if caller is None:
         return
     principal, subprotocol = caller
@@ -110,7 +120,7 @@ async def files_socket(
     response_class=EventStreamResponse,
     status_code=200,
     responses={
-        401: {"description": "Missing or invalid access token"},
+        401: {"description": "Missing or invalid access token or API key"},
         404: {"description": "No such file, batch or organization (for the caller)"},
         422: {"description": "Both file_id and batch_id given"},
     },
@@ -170,11 +180,11 @@ def _outbox(principal: Principal, settings: NotifierSettings, *, close_on_delete
     )
 
 
-async def _handshake_caller(websocket: WebSocket, verifier: TokenVerifier) -> tuple[Principal, str | None] | None:
+async def _handshake_caller(websocket: WebSocket, authenticate: Authenticator) -> tuple[Principal, str | None] | None:
     """The verified caller and the subprotocol to accept with; None once the handshake is refused (401)."""
     found = credentials(websocket)
     try:
-        principal = await authenticate(verifier, found)
+        principal = await authenticate(found)
     except NotAuthenticated as exc:
         await deny(websocket, exc, found.subprotocol)
         return None

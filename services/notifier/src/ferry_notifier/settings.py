@@ -27,6 +27,9 @@ class NotifierSettings(CommonSettings):
     recent_ttl_seconds: float = Field(default=600.0, gt=0)
     # An SSE comment line this often keeps proxies from closing an idle stream.
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # A WebSocket or SSE stream opened with an API key ends after this long (as one opened with a token
+    # ends when it expires); the client reconnects and the key is checked again, so a revoked key's streams stop.
+    api_key_stream_seconds: float = Field(default=300.0, gt=0)
     # SSE streams never end by themselves; on shutdown they are cut after this long.
     shutdown_grace_seconds: int = Field(default=5, ge=0)
 

@@ -2,6 +2,8 @@
 
 An endpoint belongs to the active organization when it is registered (``X-Ferry-Org``
 or ``?org=``, else the caller's personal one); who may manage it is in ``access``.
+The caller signs in with an access token or an ``X-API-Key`` (``ferry_notifier.auth``);
+a key acts as its owner in their personal organization only.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class InvalidRequestBody(BaseModel):
 
 _DESCRIPTIONS = {
     400: "The body could not be read as JSON",
-    401: "Missing, invalid or expired access token",
+    401: "Missing, invalid or expired access token, or an unknown or revoked API key (`X-API-Key`)",
     403: "A member of the organization who does not manage its webhooks (admins and owners do)",
     404: "No such webhook (or delivery) among those the caller manages; another organization's is not found either",
     409: "The organization has as many webhooks as it may, or the webhook is disabled",
