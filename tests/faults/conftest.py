@@ -74,7 +74,15 @@ def mongo_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def cluster(amqp_url: str, mongo_url: str, s3_server: S3Server, tmp_path: Path) -> Iterator[Cluster]:
+def cluster_env() -> dict[str, str]:
+    """Settings every service of the cluster starts with; a test module overrides this to add its own."""
+    return {}
+
+
+@pytest.fixture
+def cluster(
+    amqp_url: str, mongo_url: str, s3_server: S3Server, tmp_path: Path, cluster_env: dict[str, str]
+) -> Iterator[Cluster]:
     env = platform.base_env(tmp_path / "data")
     env.update(
         {
@@ -85,6 +93,7 @@ def cluster(amqp_url: str, mongo_url: str, s3_server: S3Server, tmp_path: Path) 
             "FERRY_S3_ACCESS_KEY": s3_server.access_key,
             "FERRY_S3_SECRET_KEY": s3_server.secret_key,
             "FERRY_S3_BUCKET": f"ferry-faults-{new_id()[:10]}",
+            **cluster_env,
         }
     )
     cluster = Cluster(env, tmp_path)
