@@ -109,13 +109,43 @@ def test_webhooks_with_the_sync_client(client: FerryClient, ferry_url: str, rece
         with pytest.raises(NotFound):
             other.get_webhook(hook.webhook_id)
         assert other.list_webhooks().total == 0
-    key = client.create_api_key("webhooks")
-    with FerryClient(ferry_url, api_key=key.key) as by_key, pytest.raises(Unauthorized):
-        by_key.list_webhooks()  # the notifier takes bearer tokens only
 
     client.delete_webhook(hook.webhook_id)
     with pytest.raises(NotFound):
         client.get_webhook(hook.webhook_id)
+
+
+def _once_projected(by_key: FerryClient) -> None:
+    """Wait until the gateway's projection has the key (auth announces it by an event)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            by_key.list_webhooks()
+            return
+        except Unauthorized:
+            assert time.monotonic() < deadline, "the key never became usable"
+            time.sleep(0.1)
+
+
+def test_an_api_key_manages_its_owners_webhooks(client: FerryClient, ferry_url: str, receiver: Receiver) -> None:
+    """A script signed in with a key registers, tests and deletes webhooks as the key's owner; revoked, it is 401."""
+    key = client.create_api_key("webhooks")
+    with FerryClient(ferry_url, api_key=key.key) as by_key:
+        _once_projected(by_key)
+        hook = by_key.create_webhook(receiver.url, ["*"], description="by key")
+        me = client.me()
+        assert (hook.owner_id, hook.org_id) == (me.id, me.id)  # the owner's personal organization
+        assert [item.webhook_id for item in by_key.list_webhooks().items] == [hook.webhook_id]
+        assert client.get_webhook(hook.webhook_id).description == "by key"  # the same webhook for the owner's token
+        test = by_key.test_webhook(hook.webhook_id)
+        assert receiver.wait_for("webhook.test", hook.secret)["data"]["endpoint_id"] == hook.webhook_id
+        _succeeded(by_key, hook.webhook_id, test.delivery_id)
+        client.revoke_api_key(key.id)
+        with pytest.raises(Unauthorized):
+            by_key.list_webhooks()
+        with pytest.raises(Unauthorized):
+            by_key.delete_webhook(hook.webhook_id)
+    assert client.get_webhook(hook.webhook_id).enabled  # untouched by the refused calls
 
 
 async def test_webhooks_with_the_async_client(aclient: AsyncFerryClient, receiver: Receiver) -> None:

@@ -1,7 +1,7 @@
 """The notifier's webhook endpoints (``/webhooks``) as ``Call``s, run by both clients.
 
-Webhooks belong to the active organization (the client's ``org``). The notifier
-verifies bearer tokens only: a client holding just an API key gets a 401 here.
+Webhooks belong to the active organization (the client's ``org``). The notifier takes
+a bearer token or an API key; a key acts in its owner's personal organization only.
 """
 
 from __future__ import annotations

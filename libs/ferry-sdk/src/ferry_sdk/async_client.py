@@ -564,7 +564,7 @@ class AsyncFerryClient(ClientBase):
                 last = "closed by the server"
             await asyncio.sleep(reconnects.failed(uri, last))
 
-    # -- webhooks (the notifier; bearer tokens only) ---------------------------------
+    # -- webhooks (the notifier; a token, or an API key in its owner's personal org) ---
 
     async def create_webhook(
         self, url: str, events: Sequence[str], *, description: str | None = None

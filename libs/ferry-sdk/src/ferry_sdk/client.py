@@ -90,7 +90,7 @@ class FerryClient(ClientBase):
     ``url`` is the public origin (``ferry dev`` or the edge); ``auth_url`` and
     ``ws_url`` override it where auth or the notifier listen elsewhere.
     Credentials are ``tokens`` (from ``login``; refreshed before they expire
-    and once more on a 401, then retried) or an ``api_key`` (files API only).
+    and once more on a 401, then retried) or an ``api_key`` (files API and webhooks).
     ``on_tokens`` is called with every new pair, so a caller can keep it.
     """
 
@@ -563,7 +563,7 @@ class FerryClient(ClientBase):
                 last = "closed by the server"
             time.sleep(reconnects.failed(uri, last))
 
-    # -- webhooks (the notifier; bearer tokens only) ---------------------------------
+    # -- webhooks (the notifier; a token, or an API key in its owner's personal org) ---
 
     def create_webhook(self, url: str, events: Sequence[str], *, description: str | None = None) -> WebhookWithSecret:
         """Register an endpoint for the active organization's events (``["*"]``: all); its secret is shown once."""

@@ -1,8 +1,9 @@
 """``ferry webhooks``: register endpoints for an organization's events, manage them, read their deliveries.
 
-Webhooks live in the notifier, which takes the stored session's bearer token (not an
-API key). They belong to the active organization (``--org``, ``ferry --org``,
-``FERRY_ORG``, else the personal one). A secret is printed once, by ``create`` and ``rotate``.
+Webhooks live in the notifier, which takes ``FERRY_API_KEY`` (its owner's personal
+organization only) or the stored session's bearer token. They belong to the active
+organization (``--org``, ``ferry --org``, ``FERRY_ORG``, else the personal one). A secret
+is printed once, by ``create`` and ``rotate``.
 """
 
 from __future__ import annotations
