@@ -18,7 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ferry_sdk import AsyncFerryClient, FerryClient, FileRecord, FileStatus, ResumeStore, TableContent
+from ferry_sdk import (
+    DEFAULT_CHUNK_SIZE,
+    AsyncFerryClient,
+    FerryClient,
+    FileRecord,
+    FileStatus,
+    ResumeStore,
+    TableContent,
+)
 
 MiB = 1024 * 1024
 THRESHOLD = 1 * MiB
@@ -259,6 +267,25 @@ def test_abandon_upload_deletes_it_on_the_server(
         assert client.abandon_upload(big_csv) is True
         assert _raw(ferry_url, client, "HEAD", remembered) == 404
         assert client.abandon_upload(big_csv) is False
+
+
+def test_default_chunks_of_whole_server_parts(ferry_url: str, account: tuple[str, str], tmp_path: Path) -> None:
+    """16 MiB chunks (the default) are two of the server's 8 MiB parts each, with no bytes left over."""
+    path = tmp_path / "aligned.txt"
+    line = b"Ferry carries files across the water, chunk by chunk.\n"
+    with path.open("wb") as out:
+        for _ in range(33):
+            out.write((line * (MiB // len(line) + 1))[:MiB])
+    wire = Wire()
+    with FerryClient(ferry_url, transport=wire, upload_retries=1) as client:
+        client.login(*account)
+        record = client.upload(path)
+    assert [(e.offset, e.answered_offset) for e in wire.patches] == [
+        (0, DEFAULT_CHUNK_SIZE),
+        (DEFAULT_CHUNK_SIZE, 2 * DEFAULT_CHUNK_SIZE),
+        (2 * DEFAULT_CHUNK_SIZE, 33 * MiB),
+    ]
+    assert record.size == 33 * MiB and record.sha256 == _sha256(path)
 
 
 async def test_the_async_client_uploads_by_tus_too(ferry_url: str, account: tuple[str, str], big_csv: Path) -> None:

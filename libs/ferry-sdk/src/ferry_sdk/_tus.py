@@ -180,7 +180,7 @@ def retryable(exc: FerryError) -> bool:
     return isinstance(exc, TransportError) or status is None or status in _RETRY_STATUSES or status >= 500
 
 
-def _wait(exc: FerryError, failures: int) -> float:
+def _wait(exc: FerryError | None, failures: int) -> float:
     """Seconds before asking again: what a 429/503 said, else 0.5 s doubling up to 8 s."""
     told = exc.retry_after if isinstance(exc, _RetryLater) else None
     return min(told, 30.0) if told is not None else float(min(0.5 * 2 ** (failures - 1), 8.0))
@@ -267,11 +267,15 @@ def _send_all(plan: TusPlan, path: str, offset: int) -> Flow[str | None]:
             known = False
             yield Pause(_wait(exc, failures))
             continue
-        if reply.offset is None:
+        if reply.offset is None or (reply.offset <= offset and not reply.file_id):
+            # Answered 204 but took nothing: never loop on it; count it, then ask where things stand.
+            if failures >= plan.retries:
+                raise FerryError(f"the server kept none of the chunk at {offset} after {failures + 1} tries")
+            failures += 1
             known = False
+            yield Pause(_wait(None, failures))
             continue
-        if reply.offset > offset:
-            failures = 0
+        failures = 0
         offset, file_id = reply.offset, reply.file_id or file_id
 
 

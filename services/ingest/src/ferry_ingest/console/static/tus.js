@@ -186,11 +186,11 @@ export function resumableUpload(file, onBytes, { chunkBytes } = settings()) {
         if (offset >= file.size) break;
         const chunk = file.slice(offset, Math.min(offset + chunkBytes, file.size));
         const reply = await patch(offset, chunk, await checksum(chunk));
-        if (!Number.isInteger(reply.offset)) {
-          known = false;
-          continue;
+        if (!Number.isInteger(reply.offset) || (reply.offset <= offset && !reply.fileId)) {
+          // Answered but took nothing: never loop on it; count it, then ask where things stand.
+          throw new ApiError(500, `the server kept none of the chunk at ${offset}`);
         }
-        if (reply.offset > offset) failures = 0;
+        failures = 0;
         offset = reply.offset;
         fileId = reply.fileId || fileId;
       } catch (error) {
