@@ -1,13 +1,14 @@
 """Ownership everywhere: every endpoint that names a file serves its owner and an admin, and is a 404 to anyone else.
 
-One table walks the gateway (by bearer token and by ``X-API-Key``) and the
-notifier (WebSocket per file, ``subscribe`` on ``/ws``, SSE; bearer tokens only,
-API keys are for the files API) as owner, another user and an admin, against
-the services as separate processes. A second table does the same for a file of
-a shared organization: a fellow member reads it (and may not change another
-member's things), a user of another organization gets 404 everywhere, also
-when naming the organization. ``test_every_route_is_in_an_isolation_table``
-fails when the gateway or the notifier grows a route neither table covers.
+One table walks the gateway and the notifier (WebSocket per file, ``subscribe``
+on ``/ws``, SSE, webhooks), each by bearer token and by ``X-API-Key``, as owner,
+another user and an admin, against the services as separate processes. A second
+table does the same for a file of a shared organization: a fellow member reads it
+(and may not change another member's things), a user of another organization gets
+404 everywhere, also when naming the organization. The notifier knows no
+memberships of a key (no ``orgs`` claim), so there a fellow's key is a stranger.
+``test_every_route_is_in_an_isolation_table`` fails when the gateway or the
+notifier grows a route neither table covers.
 """
 
 from __future__ import annotations
@@ -172,10 +173,24 @@ async def _delete(scene: Scene, who: str, credential: str) -> str:
     return f"{status}, then {after}"
 
 
-async def _ws_file(scene: Scene, who: str, _: str) -> str:
-    uri = f"{scene.urls.ws}/ws/{scene.file_id}?token={scene.callers[who].access}"
+def _ws(scene: Scene, who: str, credential: str, path: str) -> connect:
+    """A WebSocket to the notifier as ``who``: the token in the query (as browsers send it), or the key's header."""
+    caller = scene.callers[who]
+    if credential == "key":
+        return connect(f"{scene.urls.ws}{path}", additional_headers={"X-API-Key": caller.api_key}, open_timeout=WAIT)
+    joiner = "&" if "?" in path else "?"
+    return connect(f"{scene.urls.ws}{path}{joiner}token={caller.access}", open_timeout=WAIT)
+
+
+def _sse_auth(scene: Scene, who: str, credential: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Query parameters and headers that sign an SSE request in (a key goes in its header only)."""
+    caller = scene.callers[who]
+    return ({}, caller.headers("key")) if credential == "key" else ({"token": caller.access}, {})
+
+
+async def _ws_file(scene: Scene, who: str, credential: str) -> str:
     try:
-        async with connect(uri, open_timeout=WAIT) as ws:
+        async with _ws(scene, who, credential, f"/ws/{scene.file_id}") as ws:
             first = json.loads(await ws.recv(decode=True))
     except InvalidStatus as refused:
         return str(refused.response.status_code)
@@ -183,33 +198,32 @@ async def _ws_file(scene: Scene, who: str, _: str) -> str:
     return "200"
 
 
-async def _ws_refused_or_open(scene: Scene, uri: str) -> str:
+async def _ws_refused_or_open(scene: Scene, who: str, credential: str, path: str) -> str:
     try:
-        async with connect(uri, open_timeout=WAIT):
+        async with _ws(scene, who, credential, path):
             return "200"
     except InvalidStatus as refused:
         return str(refused.response.status_code)
 
 
-async def _ws_batch(scene: Scene, who: str, _: str) -> str:
-    return await _ws_refused_or_open(
-        scene, f"{scene.urls.ws}/ws/batches/{scene.batch_id}?token={scene.callers[who].access}"
-    )
+async def _ws_batch(scene: Scene, who: str, credential: str) -> str:
+    return await _ws_refused_or_open(scene, who, credential, f"/ws/batches/{scene.batch_id}")
 
 
-async def _ws_in_org(scene: Scene, who: str, _: str) -> str:
-    return await _ws_refused_or_open(scene, f"{scene.urls.ws}/ws?org={scene.org}&token={scene.callers[who].access}")
+async def _ws_in_org(scene: Scene, who: str, credential: str) -> str:
+    return await _ws_refused_or_open(scene, who, credential, f"/ws?org={scene.org}")
 
 
-async def _sse_in_org(scene: Scene, who: str, _: str) -> str:
-    params = {"org": scene.org or "", "token": scene.callers[who].access}
-    async with scene.http.stream("GET", f"{scene.urls.notifier}/events", params=params) as response:
+async def _sse_in_org(scene: Scene, who: str, credential: str) -> str:
+    params, headers = _sse_auth(scene, who, credential)
+    url = f"{scene.urls.notifier}/events"
+    async with scene.http.stream("GET", url, params={"org": scene.org or "", **params}, headers=headers) as response:
         return str(response.status_code)
 
 
-async def _ws_subscribe(scene: Scene, who: str, _: str) -> str:
+async def _ws_subscribe(scene: Scene, who: str, credential: str) -> str:
     """``subscribe`` on ``/ws``: the file's current state, or an error naming it."""
-    async with connect(f"{scene.urls.ws}/ws?token={scene.callers[who].access}", open_timeout=WAIT) as ws:
+    async with _ws(scene, who, credential, "/ws") as ws:
         await ws.send(json.dumps({"type": "subscribe", "file_id": scene.file_id}))
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -221,9 +235,10 @@ async def _ws_subscribe(scene: Scene, who: str, _: str) -> str:
     return "no answer"
 
 
-async def _sse(scene: Scene, who: str, _: str) -> str:
-    params = {"file_id": scene.file_id, "token": scene.callers[who].access}
-    async with scene.http.stream("GET", f"{scene.urls.notifier}/events", params=params) as response:
+async def _sse(scene: Scene, who: str, credential: str) -> str:
+    params, headers = _sse_auth(scene, who, credential)
+    url = f"{scene.urls.notifier}/events"
+    async with scene.http.stream("GET", url, params={"file_id": scene.file_id, **params}, headers=headers) as response:
         if response.status_code != 200:
             return str(response.status_code)
         async for line in response.aiter_lines():
@@ -408,7 +423,6 @@ class Row:
     owner: str
     other: str
     admin: str
-    by_api_key: bool = True
 
     @property
     def route(self) -> str:
@@ -447,23 +461,20 @@ TABLE_OF_ENDPOINTS = [
     Row("GET /files", _listed("/files"), "listed", "absent", "listed"),
     Row("GET /files/search", _listed("/files/search"), "listed", "absent", "listed"),
     Row("GET /files/stats", _stats, "counted", "absent", "counted"),
-    Row("WS /ws/{file_id}", _ws_file, "200", "404", "200", by_api_key=False),
-    Row("WS /ws subscribe", _ws_subscribe, "200", "404", "200", by_api_key=False),
-    Row("GET /events ?file_id=", _sse, "200", "404", "200", by_api_key=False),
-    # Webhooks (the notifier; bearer tokens only): the owner's, in their personal organization.
-    Row("POST /webhooks", _register_hook(), "201", "201", "201", by_api_key=False),  # each in their own
-    Row("GET /webhooks", _hooks_listed(), "listed", "absent", "absent", by_api_key=False),  # the active org's
-    Row("GET /webhooks/{webhook_id}", _hook("GET"), "200", "404", "200", by_api_key=False),
-    Row(
-        "PATCH /webhooks/{webhook_id}", _hook("PATCH", body={"description": "x"}), "200", "404", "200", by_api_key=False
-    ),
+    Row("WS /ws/{file_id}", _ws_file, "200", "404", "200"),
+    Row("WS /ws subscribe", _ws_subscribe, "200", "404", "200"),
+    Row("GET /events ?file_id=", _sse, "200", "404", "200"),
+    # Webhooks (the notifier): the owner's, in their personal organization.
+    Row("POST /webhooks", _register_hook(), "201", "201", "201"),  # each in their own
+    Row("GET /webhooks", _hooks_listed(), "listed", "absent", "absent"),  # the active org's
+    Row("GET /webhooks/{webhook_id}", _hook("GET"), "200", "404", "200"),
+    Row("PATCH /webhooks/{webhook_id}", _hook("PATCH", body={"description": "x"}), "200", "404", "200"),
     Row(
         "DELETE /webhooks/{webhook_id}",
         _delete_webhook,
         "204, then 404",
         "404, then 200",
         "204, then 404",
-        by_api_key=False,
     ),
     Row(
         "POST /webhooks/{webhook_id}/rotate-secret",
@@ -471,17 +482,15 @@ TABLE_OF_ENDPOINTS = [
         "200",
         "404",
         "200",
-        by_api_key=False,
     ),
-    Row("POST /webhooks/{webhook_id}/test", _hook("POST", "/test"), "202", "404", "202", by_api_key=False),
-    Row("GET /webhooks/{webhook_id}/deliveries", _hook("GET", "/deliveries"), "200", "404", "200", by_api_key=False),
+    Row("POST /webhooks/{webhook_id}/test", _hook("POST", "/test"), "202", "404", "202"),
+    Row("GET /webhooks/{webhook_id}/deliveries", _hook("GET", "/deliveries"), "200", "404", "200"),
     Row(
         "GET /webhooks/{webhook_id}/deliveries/{delivery_id}",
         _hook("GET", "/deliveries/{delivery_id}"),
         "200",
         "404",
         "200",
-        by_api_key=False,
     ),
     Row(
         "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
@@ -489,7 +498,6 @@ TABLE_OF_ENDPOINTS = [
         "202",
         "404",
         "202",
-        by_api_key=False,
     ),
 ]
 
@@ -502,7 +510,13 @@ class OrgRow:
     probe: Probe
     fellow: str
     outsider: str
-    by_api_key: bool = True
+    fellow_by_key: str | None = None
+    """The fellow's answer by API key where it differs: the notifier knows no memberships of a key."""
+
+    def wanted(self, who: str, credential: str) -> str:
+        if who == OTHER:
+            return self.outsider
+        return self.fellow_by_key if credential == "key" and self.fellow_by_key is not None else self.fellow
 
     @property
     def route(self) -> str:
@@ -578,38 +592,32 @@ ORG_TABLE = [
         "403",
     ),
     OrgRow("DELETE /admin/dead-letters/{letter_id}", _call("DELETE", "/admin/dead-letters/{letter_id}"), "403", "403"),
-    # The notifier: by file id as the files API; the organization's stream for its members only.
-    OrgRow("WS /ws/{file_id}", _ws_file, "200", "404", by_api_key=False),
-    OrgRow("WS /ws subscribe", _ws_subscribe, "200", "404", by_api_key=False),
-    OrgRow("WS /ws ?org=", _ws_in_org, "200", "404", by_api_key=False),
-    OrgRow("WS /ws/batches/{batch_id}", _ws_batch, "200", "404", by_api_key=False),
-    OrgRow("GET /events ?file_id=", _sse, "200", "404", by_api_key=False),
-    OrgRow("GET /events ?org=", _sse_in_org, "200", "404", by_api_key=False),
+    # The notifier: by file id as the files API; the organization's stream for its members only. A fellow's
+    # key is a stranger there (a key carries no memberships, and the notifier keeps no projection of them).
+    OrgRow("WS /ws/{file_id}", _ws_file, "200", "404", fellow_by_key="404"),
+    OrgRow("WS /ws subscribe", _ws_subscribe, "200", "404", fellow_by_key="404"),
+    OrgRow("WS /ws ?org=", _ws_in_org, "200", "404", fellow_by_key="404"),
+    OrgRow("WS /ws/batches/{batch_id}", _ws_batch, "200", "404", fellow_by_key="404"),
+    OrgRow("GET /events ?file_id=", _sse, "200", "404", fellow_by_key="404"),
+    OrgRow("GET /events ?org=", _sse_in_org, "200", "404", fellow_by_key="404"),
     # Webhooks of the organization: its admins and owners manage them; a member registers none and sees only
     # their own (none here); an outsider naming the organization gets 404, and the owner's webhook is 404 to both.
-    OrgRow("POST /webhooks (in the org)", _register_hook(in_org=True), "403", "404", by_api_key=False),
-    OrgRow("GET /webhooks (in the org)", _hooks_listed(in_org=True), "absent", "404", by_api_key=False),
-    OrgRow("GET /webhooks/{webhook_id}", _hook("GET"), "404", "404", by_api_key=False),
-    OrgRow("PATCH /webhooks/{webhook_id}", _hook("PATCH", body={"enabled": False}), "404", "404", by_api_key=False),
-    OrgRow("DELETE /webhooks/{webhook_id}", _delete_webhook, "404, then 200", "404, then 200", by_api_key=False),
+    OrgRow("POST /webhooks (in the org)", _register_hook(in_org=True), "403", "404", fellow_by_key="404"),
+    OrgRow("GET /webhooks (in the org)", _hooks_listed(in_org=True), "absent", "404", fellow_by_key="404"),
+    OrgRow("GET /webhooks/{webhook_id}", _hook("GET"), "404", "404"),
+    OrgRow("PATCH /webhooks/{webhook_id}", _hook("PATCH", body={"enabled": False}), "404", "404"),
+    OrgRow("DELETE /webhooks/{webhook_id}", _delete_webhook, "404, then 200", "404, then 200"),
+    OrgRow("POST /webhooks/{webhook_id}/rotate-secret", _hook("POST", "/rotate-secret"), "404", "404"),
+    OrgRow("POST /webhooks/{webhook_id}/test", _hook("POST", "/test"), "404", "404"),
+    OrgRow("GET /webhooks/{webhook_id}/deliveries", _hook("GET", "/deliveries"), "404", "404"),
     OrgRow(
-        "POST /webhooks/{webhook_id}/rotate-secret", _hook("POST", "/rotate-secret"), "404", "404", by_api_key=False
-    ),
-    OrgRow("POST /webhooks/{webhook_id}/test", _hook("POST", "/test"), "404", "404", by_api_key=False),
-    OrgRow("GET /webhooks/{webhook_id}/deliveries", _hook("GET", "/deliveries"), "404", "404", by_api_key=False),
-    OrgRow(
-        "GET /webhooks/{webhook_id}/deliveries/{delivery_id}",
-        _hook("GET", "/deliveries/{delivery_id}"),
-        "404",
-        "404",
-        by_api_key=False,
+        "GET /webhooks/{webhook_id}/deliveries/{delivery_id}", _hook("GET", "/deliveries/{delivery_id}"), "404", "404"
     ),
     OrgRow(
         "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
         _hook("POST", "/deliveries/{delivery_id}/resend"),
         "404",
         "404",
-        by_api_key=False,
     ),
 ]
 
@@ -670,16 +678,16 @@ async def test_every_endpoint_serves_the_owner_and_an_admin_and_hides_the_file_f
             seen: dict[tuple[str, str, str], str] = {}
             expected: dict[tuple[str, str, str], str] = {}
             for row in TABLE_OF_ENDPOINTS:
-                for credential in ("bearer", "key") if row.by_api_key else ("bearer",):
+                for credential in ("bearer", "key"):
                     for who, wanted in ((OTHER, row.other), (OWNER, row.owner), (ADMIN, row.admin)):
                         expected[row.endpoint, who, credential] = wanted
                         seen[row.endpoint, who, credential] = await row.probe(scene, who, credential)
 
             await _org_scene(scene, callers)
             for org_row in ORG_TABLE:
-                for credential in ("bearer", "key") if org_row.by_api_key else ("bearer",):
-                    for who, wanted in ((OTHER, org_row.outsider), (FELLOW, org_row.fellow)):
-                        expected[f"org: {org_row.endpoint}", who, credential] = wanted
+                for credential in ("bearer", "key"):
+                    for who in (OTHER, FELLOW):
+                        expected[f"org: {org_row.endpoint}", who, credential] = org_row.wanted(who, credential)
                         seen[f"org: {org_row.endpoint}", who, credential] = await org_row.probe(scene, who, credential)
 
     wrong = {case: f"saw {seen[case]}, want {want}" for case, want in expected.items() if seen[case] != want}
