@@ -209,9 +209,11 @@ class TusStore:
             doc.update(state=state, expires_at=expires_at)
 
         async def keep_tail() -> None:
-            """Store the buffer as the upload's new tail (or none, when empty) and record it."""
-            if not buffer and recorded_tail is None:
-                return
+            """Record the parts so far and the buffer as the upload's new tail (or none, when empty).
+
+            Always a commit: a checksummed request's parts are recorded only here, even when they
+            end exactly on a part boundary and leave no tail.
+            """
             key = f"{upload_id}.tail-{secrets.token_hex(6)}" if buffer else None
             if key is not None:
                 await self.blobs.put(key, _one(bytes(buffer)), content_type="application/octet-stream")
