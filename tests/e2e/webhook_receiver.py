@@ -9,7 +9,6 @@ answers 500 to the first attempt of a chosen event type; anything else is 200.
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -19,6 +18,8 @@ from typing import Any
 from aiohttp import web
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
+from ferry_testkit.loopback import serving
 
 REFUSED_REPLY = "not now"
 ACCEPTED_REPLY = "thanks"
@@ -92,15 +93,6 @@ async def receiving() -> AsyncIterator[Receiver]:
     receiver = Receiver()
     app = web.Application()
     app.router.add_post("/hook/{name}", receiver._hook)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    site = web.SockSite(runner, sock, shutdown_timeout=0.5)
-    await site.start()
-    try:
+    async with serving(app) as url:
+        receiver.url = url
         yield receiver
-    finally:
-        await runner.cleanup()
-        sock.close()

@@ -25,7 +25,7 @@ from ferry_core.events import utcnow
 from ferry_notifier.webhooks.matching import MATCHING_QUEUE
 from ferry_notifier.webhooks.sender import DELIVERY_QUEUE
 from tests.e2e.journey import CSV, poll
-from tests.e2e.test_webhooks import DELIVERIES_METRIC, parsed, register, sign_up, upload
+from tests.e2e.webhook_client import DELIVERIES_METRIC, parsed, register, sign_up, upload
 from tests.e2e.webhook_receiver import ACCEPTED_REPLY, REFUSED_REPLY, Receiver, receiving
 from tests.faults.conftest import Cluster
 

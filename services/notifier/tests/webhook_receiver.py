@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from ferry_testkit.loopback import serving
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,6 @@ async def receiving() -> AsyncIterator[Receiver]:
     app.router.add_post("/hook", receiver._hook)
     app.router.add_post("/redirect", receiver._record)
     app.router.add_post("/target", receiver._record)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    site = web.SockSite(runner, sock, shutdown_timeout=0.5)
-    await site.start()
-    try:
+    async with serving(app) as url:
+        receiver.url = url
         yield receiver
-    finally:
-        await runner.cleanup()
-        sock.close()
