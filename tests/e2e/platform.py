@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 
 from ferry_core.embedded_mongo import free_port
+from ferry_core.events import new_id
+from ferry_testkit.servers import S3Server
 
 ADMIN_USERNAME = "root-admin"
 ADMIN_PASSWORD = "an-admin-passphrase-for-tests"
@@ -138,6 +140,23 @@ def distributed(
     finally:
         for process in reversed(processes.values()):
             process.stop()
+
+
+@contextlib.contextmanager
+def isolated(
+    name: str,
+    amqp_url: str,
+    mongo_url: str,
+    s3: S3Server,
+    work: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[Urls, dict[str, Process]]]:
+    """``distributed`` on a database and a bucket of their own, named after ``name`` (one test module's platform)."""
+    bucket, db = f"ferry-{name}-{new_id()[:8]}", f"ferry_{name}_{new_id()[:8]}"
+    with distributed(
+        amqp_url, mongo_url, s3.endpoint, s3.access_key, s3.secret_key, bucket, db, work, extra_env=extra_env
+    ) as running:
+        yield running
 
 
 @contextlib.contextmanager

@@ -26,17 +26,7 @@ PEOPLE = [[1, "Zoë", 9.5, "2024-01-02"], [2, "Łukasz", 7.25, "2023-12-31"], [3
 def urls(
     amqp_url: str, mongo_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[platform.Urls]:
-    work = tmp_path_factory.mktemp("formats")
-    with platform.distributed(
-        amqp_url,
-        mongo_url,
-        s3_server.endpoint,
-        s3_server.access_key,
-        s3_server.secret_key,
-        f"ferry-formats-{new_id()[:8]}",
-        f"ferry_formats_{new_id()[:8]}",
-        work,
-    ) as (urls, _):
+    with platform.isolated("formats", amqp_url, mongo_url, s3_server, tmp_path_factory.mktemp("formats")) as (urls, _):
         yield urls
 
 

@@ -65,17 +65,7 @@ def docx_bytes() -> bytes:
 def urls(
     amqp_url: str, mongo_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[platform.Urls]:
-    work = tmp_path_factory.mktemp("jobs")
-    with platform.distributed(
-        amqp_url,
-        mongo_url,
-        s3_server.endpoint,
-        s3_server.access_key,
-        s3_server.secret_key,
-        f"ferry-jobs-{new_id()[:8]}",
-        f"ferry_jobs_{new_id()[:8]}",
-        work,
-    ) as (urls, _):
+    with platform.isolated("jobs", amqp_url, mongo_url, s3_server, tmp_path_factory.mktemp("jobs")) as (urls, _):
         yield urls
 
 

@@ -99,17 +99,7 @@ async def _done(statuses: list[str]) -> bool:
 def urls(
     amqp_url: str, mongo_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[platform.Urls]:
-    work = tmp_path_factory.mktemp("tus")
-    with platform.distributed(
-        amqp_url,
-        mongo_url,
-        s3_server.endpoint,
-        s3_server.access_key,
-        s3_server.secret_key,
-        f"ferry-tus-{new_id()[:8]}",
-        f"ferry_tus_{new_id()[:8]}",
-        work,
-    ) as (urls, _):
+    with platform.isolated("tus", amqp_url, mongo_url, s3_server, tmp_path_factory.mktemp("tus")) as (urls, _):
         yield urls
 
 
