@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from ferry_auth.settings import MIN_PASSWORD_LENGTH
 from ferry_auth.users import Role, User
+from ferry_core.error_bodies import ErrorBody
 
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a cap keeps a request from buying seconds of CPU
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,32}")
@@ -57,10 +58,6 @@ NewPassword = Annotated[
     AfterValidator(check_password),
     Field(json_schema_extra={"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH}),
 ]
-
-
-class ErrorBody(BaseModel):
-    detail: str
 
 
 class ErrorResponses:

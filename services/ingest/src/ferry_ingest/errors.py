@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ferry_ingest.schemas import ErrorBody, InvalidRequestBody
+from ferry_core.error_bodies import ErrorBody, InvalidRequestBody
 
 
 class IngestError(Exception):

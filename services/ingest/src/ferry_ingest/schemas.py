@@ -19,24 +19,6 @@ def typed_name(name: str, what: str) -> str:
     return name
 
 
-class ErrorBody(BaseModel):
-    """Every error the gateway answers with."""
-
-    detail: str
-
-
-class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class InvalidRequestBody(BaseModel):
-    """A 422: the request's fields did not validate (a list), or its content makes no sense (a sentence)."""
-
-    detail: str | list[FieldError]
-
-
 class FileRecord(BaseModel):
     file_id: str
     owner_id: str

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.routing import APIRoute
 
 from ferry_core.audit import AuditAction
+from ferry_core.error_bodies import ErrorBody
 from ferry_ingest.backpressure import admit_upload
 from ferry_ingest.deps import ActiveOrg, Audit, CurrentUser, Files, Settings
 from ferry_ingest.errors import UnsupportedFormat, UploadTooLarge, error_responses
-from ferry_ingest.schemas import ErrorBody
 from ferry_ingest.service import FilesService
 from ferry_ingest.tus_protocol import (
     CHECKSUM_ALGORITHMS,

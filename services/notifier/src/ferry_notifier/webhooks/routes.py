@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel
 
 from ferry_core.audit import AuditAction, AuditRecorder, AuditTarget
+from ferry_core.error_bodies import ErrorBody, InvalidRequestBody
 from ferry_core.events import utcnow
 from ferry_core.infra import Infrastructure
 from ferry_core.tokens import Principal
@@ -55,22 +55,6 @@ Doc = dict[str, Any]
 
 
 # -- OpenAPI: the errors each route answers with ------------------------------------------
-
-
-class ErrorBody(BaseModel):
-    detail: str
-
-
-class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class InvalidRequestBody(BaseModel):
-    """A 422: fields that did not validate (a list), or a URL the notifier will not call (a sentence)."""
-
-    detail: str | list[FieldError]
 
 
 _DESCRIPTIONS = {
