@@ -148,7 +148,7 @@ def test_logout_revokes_the_refresh_token(ferry_url: str, account: tuple[str, st
         again.me()
 
 
-def test_api_key_reaches_the_files_api(ferry_url: str, client: FerryClient, csv_file: Path) -> None:
+def test_api_key_reaches_the_files_api_and_watches(ferry_url: str, client: FerryClient, csv_file: Path) -> None:
     key = client.create_api_key("sdk test")
     assert [k.id for k in client.list_api_keys()] == [key.id]
     with FerryClient(ferry_url, api_key=key.key) as scripted:
@@ -161,10 +161,20 @@ def test_api_key_reaches_the_files_api(ferry_url: str, client: FerryClient, csv_
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
         assert scripted.wait(record.file_id).status == FileStatus.PARSED
-        with pytest.raises(Unauthorized):
-            next(scripted.watch(record.file_id))
+        # A key watches too (the X-API-Key header on the handshake): the current state first, and the watch ends.
+        seen = [message.type for message in scripted.watch(record.file_id)]
+        assert seen and seen[0] == "status_update"
     client.revoke_api_key(key.id)
     assert client.list_api_keys() == []
+    with FerryClient(ferry_url, api_key=key.key) as revoked:
+        deadline = time.monotonic() + 10
+        while True:  # the notifier's projection learns of the revocation through an event
+            try:
+                next(revoked.watch(record.file_id))
+            except Unauthorized:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
 
 
 def test_an_upload_sent_twice_with_one_idempotency_key_is_stored_once(client: FerryClient, csv_file: Path) -> None:

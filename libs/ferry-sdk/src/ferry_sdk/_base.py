@@ -166,15 +166,30 @@ class ClientBase:
             return "key:" + hashlib.sha256(self.api_key.encode()).hexdigest()
         return "anonymous"
 
-    def _ws_target(self, file_id: str | None, batch_id: str | None = None) -> tuple[str, list[Subprotocol]]:
-        if self._tokens is None:
-            raise Unauthorized("watching needs a signed-in user (an access token); API keys reach the files API only")
+    def _ws_target(self, file_id: str | None, batch_id: str | None = None) -> WsTarget:
+        """Where a watch connects, and how it proves who it is: the access token, else the API key (a header)."""
         if file_id and batch_id:
             raise ValueError("watch one file or one batch, not both")
         uri = f"{self.ws_url}/ws" + (f"/{file_id}" if file_id else f"/batches/{batch_id}" if batch_id else "")
         if self.org is not None:  # the query, as browsers send it (they cannot set WebSocket headers)
             uri += f"?{ORG_QUERY}={quote(self.org, safe='')}"
-        return uri, [Subprotocol("bearer"), Subprotocol(self._tokens.access_token)]
+        if self._tokens is not None:
+            token = self._tokens.access_token
+            return WsTarget(uri, [Subprotocol("bearer"), Subprotocol(token)], {}, token)
+        if self.api_key is not None:
+            return WsTarget(uri, [], {"X-API-Key": self.api_key}, None)
+        raise Unauthorized("watching needs a signed-in user (an access token) or an API key")
+
+
+@dataclass(frozen=True)
+class WsTarget:
+    """A watch's WebSocket address and credentials."""
+
+    uri: str
+    subprotocols: list[Subprotocol]
+    headers: dict[str, str]
+    token: str | None
+    """The access token sent (refreshed after a 401 or an expiry close); None for an API key (checked on reconnect)."""
 
 
 def bearer_of(request: httpx.Request) -> str | None:

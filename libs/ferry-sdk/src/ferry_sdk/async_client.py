@@ -531,9 +531,15 @@ class AsyncFerryClient(ClientBase):
         while True:
             if self._refresh_due():
                 await self._refresh(self._access_token)
-            uri, subprotocols = self._ws_target(file_id, batch_id)
+            target = self._ws_target(file_id, batch_id)
+            uri = target.uri
             try:
-                async with connect(uri, subprotocols=subprotocols, open_timeout=self.timeout) as ws:
+                async with connect(
+                    uri,
+                    subprotocols=target.subprotocols or None,
+                    additional_headers=target.headers or None,
+                    open_timeout=self.timeout,
+                ) as ws:
                     refreshed = False
                     reconnects.connected()
                     async for text in ws:
@@ -549,14 +555,14 @@ class AsyncFerryClient(ClientBase):
                             return
             except InvalidStatus as exc:
                 error = handshake_error(exc)
-                if isinstance(error, Unauthorized) and not refreshed and self._can_refresh():
+                if isinstance(error, Unauthorized) and not refreshed and target.token and self._can_refresh():
                     refreshed = True
-                    await self._refresh(subprotocols[1])
+                    await self._refresh(target.token)
                     continue
                 raise error from exc
             except ConnectionClosed as exc:
-                if token_expired(exc):
-                    await self._refresh(subprotocols[1])
+                if token_expired(exc) and target.token:
+                    await self._refresh(target.token)
                 last: BaseException | str = exc
             except (OSError, TimeoutError) as exc:
                 last = exc

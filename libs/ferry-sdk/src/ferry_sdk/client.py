@@ -530,9 +530,15 @@ class FerryClient(ClientBase):
         while True:
             if self._refresh_due():
                 self._refresh(self._access_token)
-            uri, subprotocols = self._ws_target(file_id, batch_id)
+            target = self._ws_target(file_id, batch_id)
+            uri = target.uri
             try:
-                with connect(uri, subprotocols=subprotocols, open_timeout=self.timeout) as ws:
+                with connect(
+                    uri,
+                    subprotocols=target.subprotocols or None,
+                    additional_headers=target.headers or None,
+                    open_timeout=self.timeout,
+                ) as ws:
                     refreshed = False
                     reconnects.connected()
                     for text in ws:
@@ -548,14 +554,14 @@ class FerryClient(ClientBase):
                             return
             except InvalidStatus as exc:
                 error = handshake_error(exc)
-                if isinstance(error, Unauthorized) and not refreshed and self._can_refresh():
+                if isinstance(error, Unauthorized) and not refreshed and target.token and self._can_refresh():
                     refreshed = True
-                    self._refresh(subprotocols[1])
+                    self._refresh(target.token)
                     continue
                 raise error from exc
             except ConnectionClosed as exc:
-                if token_expired(exc):
-                    self._refresh(subprotocols[1])
+                if token_expired(exc) and target.token:
+                    self._refresh(target.token)
                 last: BaseException | str = exc
             except (OSError, TimeoutError) as exc:
                 last = exc
