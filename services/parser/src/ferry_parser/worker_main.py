@@ -21,19 +21,17 @@ beyond that the worker waits, so neither process holds more than a few chunks
 Memory: the parent watches the worker's resident memory against the ceiling.
 Here the address space for data is capped at ``DATA_LIMIT_FACTOR`` times the
 ceiling (``RLIMIT_DATA``) as a hard backstop against allocations too fast for
-the watch; a ``MemoryError`` is reported as the file's ``memory_limit``.
+the watch; a ``MemoryError`` is reported as the file's ``memory_limit``. How
+the process starts, talks and is capped is shared with the job processes
+(``ferry_parser.isolation``).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import faulthandler
 import gc
 import importlib
 import os
-import resource
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -48,15 +46,12 @@ import structlog
 from ferry_parser.chunks import Chunk, ChunkCutter
 from ferry_parser.errors import ParseError, Retype, Undecodable
 from ferry_parser.formats import Header, Item, Pages, Reader, ReadOptions, TableHeader, reader_for
+from ferry_parser.isolation import Channel, describe_os_error, enter_child
 from ferry_parser.stats import ColumnStats
 
 log = structlog.get_logger(__name__)
 
-DATA_LIMIT_FACTOR = 2
-"""``RLIMIT_DATA`` is this many times the memory ceiling: virtual reservations (allocator arenas) exceed
-what is resident, so the exact ceiling is enforced on resident memory by the parent's watch instead."""
 TICK_SECONDS = 0.5
-MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -130,18 +125,11 @@ class Failed:
 
 ToWorker = Job | Ack | Stop
 FromWorker = Ready | Header | Chunk | Tick | Restart | Done | Failed
+_Channel = Channel[FromWorker]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    # Ctrl-C in a terminal reaches the whole process group: the parent decides when workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    faulthandler.enable()  # a crash in native code leaves the Python stack on stderr, for the logs
-    limit_memory(args.memory_limit_mb)
-    from ferry_core.observability import configure_logging
-
-    configure_logging("parser", args.log_level, json=args.log_json)
-    structlog.contextvars.bind_contextvars(worker_pid=os.getpid())
+    args = enter_child("ferry-parse-worker", argv, subject="worker", pid_field="worker_pid")
     channel = _Channel(Connection(args.fd))
     ticker = _Ticker(channel, args.parent_pid)
     ticker.start()
@@ -160,20 +148,6 @@ def main(argv: list[str] | None = None) -> int:
             _run(channel, ticker, message)
             gc.collect()
         # A late Ack of a finished job needs nothing.
-
-
-def limit_memory(limit_mb: int) -> None:
-    """Cap the data segment (heap and private mappings) at ``DATA_LIMIT_FACTOR`` times the ceiling; 0: no cap."""
-    if limit_mb <= 0:
-        return
-    limit = limit_mb * MB * DATA_LIMIT_FACTOR
-    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ValueError, OSError) as exc:  # pragma: no cover - a platform without RLIMIT_DATA
-        log.warning("could not cap the worker's memory", error=str(exc))
 
 
 def run_items(job: Job, cutter: ChunkCutter, stats: dict[str, ColumnStats]) -> Iterator[Header | Chunk]:
@@ -241,8 +215,7 @@ def _run(channel: _Channel, ticker: _Ticker, job: Job) -> None:
     except MemoryError:
         result = Failed("memory", "MemoryError")
     except OSError as exc:
-        detail = exc.strerror or str(exc)
-        result = Failed("os", f"{detail}: {exc.filename}" if exc.filename else detail, errno=exc.errno)
+        result = Failed("os", describe_os_error(exc), errno=exc.errno)
     except Exception as exc:
         log.exception("parse job failed")
         result = Failed("internal", f"{type(exc).__name__}: {exc}")
@@ -269,24 +242,6 @@ def _send_items(channel: _Channel, credit: _Credit, job: Job) -> Done:
     return Done(cutter.truncated_cells, cutter.max_cell_chars, headers, stats)
 
 
-class _Channel:
-    """The connection to the parent; the job and the ticker thread both send, so sends take turns."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.lock = threading.Lock()
-
-    def send(self, message: object) -> None:
-        with self.lock:
-            self.connection.send(message)
-
-    def recv(self) -> object:
-        return self.connection.recv()
-
-    def poll(self) -> bool:
-        return self.connection.poll()
-
-
 class _Credit:
     """How many more chunks may be sent before the parent acknowledges some."""
 
@@ -298,10 +253,7 @@ class _Credit:
     def take(self) -> None:
         # Acknowledgements already waiting are read first, so they never pile up in the socket.
         while self._available <= 0 or self._channel.poll():
-            try:
-                message = self._channel.recv()
-            except (EOFError, OSError):
-                os._exit(0)  # the parent is gone: nobody wants this parse any more
+            message = self._channel.recv_or_exit()  # the parent gone: nobody wants this parse any more
             if isinstance(message, Ack) and message.job == self._job:
                 self._available += 1
             elif isinstance(message, Stop):
@@ -360,13 +312,3 @@ def copy_header(target: Header, source: Header) -> None:
     """Make ``target`` what ``source`` is, in place (a header the summary builder already holds)."""
     for item in dataclasses.fields(target):
         setattr(target, item.name, getattr(source, item.name))
-
-
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="ferry-parse-worker")
-    parser.add_argument("--fd", type=int, required=True, help="the socket to the parent")
-    parser.add_argument("--parent-pid", type=int, required=True)
-    parser.add_argument("--memory-limit-mb", type=int, default=0)
-    parser.add_argument("--log-level", default="info")
-    parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=True)
-    return parser.parse_args(argv)

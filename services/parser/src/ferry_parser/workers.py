@@ -57,10 +57,9 @@ from prometheus_client import Counter
 from ferry_parser.chunks import Chunk
 from ferry_parser.errors import ParseError
 from ferry_parser.formats import DocumentHeader, Header, ReadOptions, TableHeader
+from ferry_parser.isolation import DATA_LIMIT_FACTOR, MB
 from ferry_parser.settings import ParserSettings
 from ferry_parser.worker_main import (
-    DATA_LIMIT_FACTOR,
-    MB,
     Ack,
     Done,
     Failed,

@@ -30,8 +30,8 @@ from typing import Any
 
 import structlog
 
+from ferry_parser.isolation import DATA_LIMIT_FACTOR, MB
 from ferry_parser.jobs.errors import JobCancelled, JobCrashed, JobMemoryLimit, JobTimeout
-from ferry_parser.jobs.job_main import DATA_LIMIT_FACTOR, MB
 from ferry_parser.jobs.protocol import Batch, Consumed, End, Failed, Finished, PageResults, Task, ToChild
 from ferry_parser.settings import ParserSettings
 from ferry_parser.workers import MemorySample, describe_exit, parse_error, read_memory

@@ -5,17 +5,14 @@ Started by ``child.JobProcess`` as ``python -P -m ferry_parser.jobs.job_main --f
 touches no database, broker or network: its input comes over the socket
 (``protocol``) and its output goes back the same way, or to the file its task names.
 Its data segment is capped (``RLIMIT_DATA``) as the parse workers' is; the parent
-watches its resident memory and its time, and kills it past either.
+watches its resident memory and its time, and kills it past either. How it starts,
+talks and is capped is the parse workers' too (``ferry_parser.isolation``).
 """
 
 from __future__ import annotations
 
-import argparse
-import faulthandler
 import importlib
 import os
-import resource
-import signal
 import sys
 import threading
 import time
@@ -26,6 +23,7 @@ from typing import Any
 import structlog
 
 from ferry_parser.errors import ParseError
+from ferry_parser.isolation import Channel, describe_os_error, enter_child
 from ferry_parser.jobs.protocol import (
     AnalysisTask,
     Batch,
@@ -43,27 +41,16 @@ from ferry_parser.jobs.protocol import (
 
 log = structlog.get_logger(__name__)
 
-MB = 1024 * 1024
-DATA_LIMIT_FACTOR = 2
-"""As the parse workers': ``RLIMIT_DATA`` at twice the ceiling, which the parent enforces on resident memory."""
 ORPHAN_CHECK_SECONDS = 0.5
+
+_Channel = Channel[FromChild]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when a job stops
-    faulthandler.enable()
-    limit_memory(args.memory_limit_mb)
-    from ferry_core.observability import configure_logging
-
-    configure_logging("parser", args.log_level, json=args.log_json)
-    structlog.contextvars.bind_contextvars(job_pid=os.getpid())
+    args = enter_child("ferry-job", argv, subject="job", pid_field="job_pid")
     _watch_parent(args.parent_pid)
     channel = _Channel(Connection(args.fd))
-    try:
-        task = channel.recv()
-    except (EOFError, OSError):
-        return 0
+    task = channel.recv_or_exit()
     result = run(task, channel)
     try:
         channel.send(result)
@@ -81,8 +68,7 @@ def run(task: Task, channel: _Channel) -> Finished | Failed:
     except MemoryError:
         return Failed("memory", "MemoryError")
     except OSError as exc:
-        detail = exc.strerror or str(exc)
-        return Failed("os", f"{detail}: {exc.filename}" if exc.filename else detail, errno=exc.errno)
+        return Failed("os", describe_os_error(exc), errno=exc.errno)
     except Exception as exc:
         log.exception("job failed")
         return Failed("internal", f"{type(exc).__name__}: {exc}")
@@ -133,7 +119,7 @@ def _batches(channel: _Channel, *, report: bool = True) -> Iterator[list[Any]]:
     """The input batch by batch until ``End``; with ``report``, ``Consumed`` each time the engine asks for more."""
     done = 0
     while True:
-        message = channel.recv()
+        message = channel.recv_or_exit()  # the parent gone (or it gave up on the job): nothing to finish
         if report and done:
             channel.send(Consumed(done))  # what the engine had before asking is written
         if isinstance(message, End):
@@ -149,21 +135,6 @@ def _items(channel: _Channel, *, report: bool = True) -> Iterator[Any]:
         yield from batch
 
 
-def limit_memory(limit_mb: int) -> None:
-    """Cap the data segment at ``DATA_LIMIT_FACTOR`` times the ceiling (as ``worker_main.limit_memory``,
-    without importing the readers); 0: no cap."""
-    if limit_mb <= 0:
-        return
-    limit = limit_mb * MB * DATA_LIMIT_FACTOR
-    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ValueError, OSError) as exc:  # pragma: no cover - a platform without RLIMIT_DATA
-        log.warning("could not cap the job's memory", error=str(exc))
-
-
 def _watch_parent(parent_pid: int) -> None:
     """End the process when the parser that started it is gone."""
 
@@ -174,34 +145,6 @@ def _watch_parent(parent_pid: int) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, name="ferry-job-orphan-watch", daemon=True).start()
-
-
-class _Channel:
-    """The connection to the parent (sends take turns: only the job's own thread sends, but be safe)."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self._lock = threading.Lock()
-
-    def send(self, message: FromChild) -> None:
-        with self._lock:
-            self._connection.send(message)
-
-    def recv(self) -> Any:
-        try:
-            return self._connection.recv()
-        except (EOFError, OSError):
-            os._exit(0)  # the parent is gone (or gave up on the job)
-
-
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="ferry-job")
-    parser.add_argument("--fd", type=int, required=True, help="the socket to the parent")
-    parser.add_argument("--parent-pid", type=int, required=True)
-    parser.add_argument("--memory-limit-mb", type=int, default=0)
-    parser.add_argument("--log-level", default="info")
-    parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=True)
-    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
