@@ -25,6 +25,7 @@ from ferry_core.readmodels import CHUNKS, ParsedReadModel
 from ferry_parser.chunks import Chunk
 from ferry_parser.errors import MalformedCsv, ParseError
 from ferry_parser.formats import ReadOptions, TableHeader
+from ferry_parser.isolation import read_memory
 from ferry_parser.pipeline import FileParser
 from ferry_parser.settings import ParserSettings
 from ferry_parser.worker_main import Done, Tick
@@ -34,8 +35,6 @@ from ferry_parser.workers import (
     ParseTimeout,
     WorkerCrashed,
     WorkerPool,
-    describe_exit,
-    read_memory,
 )
 
 from .conftest import Recorder, Upload, make_csv
@@ -370,19 +369,6 @@ async def test_progress_keeps_coming_while_the_worker_is_silent(
     assert max(gaps) < 2.0
     progress = [e.data["progress"] for e in recorder.of_type("file.progress.v1", event.file_id)]
     assert max(progress) <= 99
-
-
-def test_exits_are_described() -> None:
-    assert describe_exit(-11) == "killed by signal SIGSEGV"
-    assert describe_exit(-9) == "killed by signal SIGKILL"
-    assert describe_exit(3) == "exit code 3"
-
-
-def test_memory_of_this_process_is_readable() -> None:
-    sample = read_memory(os.getpid())
-    assert sample is not None
-    assert sample.resident > 0
-    assert sample.data > 0
 
 
 def test_limits_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ same way and bounded the same way:
 
 - started as a fresh interpreter (``python -P ...``, never a fork of the service's
   event-loop process) with one end of a socket pair (``--fd``) and the options
-  every child takes (``spawn``; the child reads them with ``enter_child``);
+  every child takes (``start_child``; the child reads them with ``enter_child``);
 - pickled messages over that socket: ``Channel`` in the child (sends take turns),
   ``receive`` in the parent's reading thread;
 - memory: the parent samples the child's resident private memory
@@ -56,7 +56,7 @@ Out = TypeVar("Out")
 # -- starting a child (parent side) --------------------------------------------------------------
 
 
-def spawn(
+def start_child(
     entry: Sequence[str], *, memory_limit_mb: int, log_level: str, log_json: bool, new_session: bool = False
 ) -> tuple[subprocess.Popen[bytes], Connection]:
     """Start ``python -P <entry> --fd N`` and the options every child takes; the parent's end of the socket.
@@ -119,7 +119,7 @@ def receive(connection: Connection, deliver: Callable[[object], None], unreadabl
 
 
 def enter_child(prog: str, argv: list[str] | None, *, subject: str, pid_field: str) -> argparse.Namespace:
-    """Set up a child that ``spawn`` started: its options, signals, memory cap and logging.
+    """Set up a child that ``start_child`` started: its options, signals, memory cap and logging.
 
     ``subject`` names it in the log (``"worker"``: "could not cap the worker's memory");
     ``pid_field`` is the log field that carries its process id.

@@ -18,6 +18,7 @@ the parser's:
   sample was within 10 % of either limit (Rust code aborts when an allocation
   fails). ``RLIMIT_AS`` is not used: polars reserves far more address space
   than it touches (a 50 MB CSV needs ~1.5 GB of it, but < 300 MB resident).
+  The job processes are started and bounded the same way (``ferry_parser.isolation``).
 - time: a job may run ``timeout_seconds`` → ``timeout``. Time the worker spends
   waiting for storage to catch up (its chunk window full) does not count.
 - a crash (a signal, an exit) → ``worker_crashed``, naming the signal or code.
@@ -38,15 +39,10 @@ import atexit
 import collections
 import contextlib
 import itertools
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -57,7 +53,18 @@ from prometheus_client import Counter
 from ferry_parser.chunks import Chunk
 from ferry_parser.errors import ParseError
 from ferry_parser.formats import DocumentHeader, Header, ReadOptions, TableHeader
-from ferry_parser.isolation import DATA_LIMIT_FACTOR, MB
+from ferry_parser.isolation import (
+    MB,
+    Exited,
+    MemorySample,
+    describe_exit,
+    died_of_memory,
+    os_error,
+    parse_error,
+    read_memory,
+    receive,
+    start_child,
+)
 from ferry_parser.settings import ParserSettings
 from ferry_parser.worker_main import (
     Ack,
@@ -86,7 +93,7 @@ WORKERS_REPLACED = Counter(
 )
 
 _BOOT = "import sys; from ferry_parser.worker_main import main; sys.exit(main(sys.argv[1:]))"
-_NEAR_LIMIT = 0.9
+"""Not ``-m``: run as ``__main__``, the worker's message classes would not unpickle as ``worker_main``'s."""
 
 
 class MemoryLimitExceeded(ParseError):
@@ -279,7 +286,7 @@ class WorkerPool:
                     reusable = message.kind == "parse"
                     outcome = "memory_limit" if message.kind == "memory" else f"error ({message.kind})"
                     raise self._failure(message)
-                elif isinstance(message, _Exited):
+                elif isinstance(message, Exited):
                     error = self._death(worker, message.returncode)
                     outcome = error.code if isinstance(error, ParseError) else worker.kill_reason or "error"
                     raise error
@@ -298,7 +305,7 @@ class WorkerPool:
             self._spawning += missing
         for _ in range(missing):
             try:
-                worker = _Worker.spawn(self, self._worker_arguments())
+                worker = _Worker.spawn(self)
             finally:
                 with self._lock:
                     self._spawning -= 1
@@ -311,17 +318,6 @@ class WorkerPool:
                 worker.retire("closing")
                 return
             self._wake_waiters()
-
-    def _worker_arguments(self) -> list[str]:
-        return [
-            "--parent-pid",
-            str(os.getpid()),
-            "--memory-limit-mb",
-            str(self.memory_limit_mb),
-            "--log-level",
-            self._log_level,
-            "--log-json" if self._log_json else "--no-log-json",
-        ]
 
     def _worker_exited(self, worker: _Worker) -> None:
         """Called by the worker's own thread once the process is gone and reaped."""
@@ -373,12 +369,12 @@ class WorkerPool:
         message: object = None
         while not worker.ready:
             message = await worker.inbox.get(timeout=max(deadline - loop.time(), 0))
-            if message is None or isinstance(message, _Exited):
+            if message is None or isinstance(message, Exited):
                 break
         if worker.ready:
             return
         worker.retire("startup failed")
-        if isinstance(message, _Exited):
+        if isinstance(message, Exited):
             raise RuntimeError(f"A parse worker could not start ({describe_exit(message.returncode)}).")
         raise RuntimeError(f"A parse worker did not start within {self._startup_timeout:g} seconds.")
 
@@ -456,12 +452,12 @@ class WorkerPool:
         if failed.kind == "memory":
             return MemoryLimitExceeded(self._memory_message())
         if failed.kind == "os":
-            return OSError(failed.errno, failed.message) if failed.errno is not None else OSError(failed.message)
+            return os_error(failed.message, failed.errno)
         return RuntimeError(f"A parse worker failed: {failed.message}")
 
     def _death(self, worker: _Worker, returncode: int) -> BaseException:
         reason = worker.kill_reason
-        if reason == "memory" or (reason is None and self._near_memory_limit(worker)):
+        if died_of_memory(reason, worker.memory, self.memory_limit_mb):
             return MemoryLimitExceeded(self._memory_message())
         if reason == "timeout":
             return ParseTimeout(
@@ -480,13 +476,6 @@ class WorkerPool:
             f"({describe_exit(returncode)}); the file may be damaged or use features the parser cannot read."
         )
 
-    def _near_memory_limit(self, worker: _Worker) -> bool:
-        sample = worker.memory
-        if not self.memory_limit_mb or sample is None:
-            return False
-        limit = self.memory_limit_mb * MB
-        return sample.resident >= _NEAR_LIMIT * limit or sample.data >= _NEAR_LIMIT * limit * DATA_LIMIT_FACTOR
-
 
 def _reason_label(outcome: str) -> str:
     """A bounded label value for ``WORKERS_REPLACED``."""
@@ -497,71 +486,7 @@ def _reason_label(outcome: str) -> str:
     return "error"
 
 
-def parse_error(code: str, message: str) -> ParseError:
-    """The ``ParseError`` a worker reported, as its own class when there is one."""
-    for cls in _subclasses(ParseError):
-        if cls.code == code:
-            try:
-                return cls(message)
-            except TypeError:
-                break
-    error = ParseError(message)
-    error.code = code
-    return error
-
-
-def _subclasses(cls: type[ParseError]) -> list[type[ParseError]]:
-    found = [cls]
-    for sub in cls.__subclasses__():
-        found.extend(_subclasses(sub))
-    return found
-
-
-def describe_exit(returncode: int) -> str:
-    """``"killed by signal SIGSEGV"`` or ``"exit code 3"``."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = str(-returncode)
-        return f"killed by signal {name}"
-    return f"exit code {returncode}"
-
-
-@dataclass(frozen=True)
-class MemorySample:
-    resident: int
-    """Resident private memory (``RssAnon``), bytes."""
-    data: int
-    """The data segment (``VmData``), what ``RLIMIT_DATA`` caps, bytes."""
-
-
-def read_memory(pid: int) -> MemorySample | None:
-    """A process's memory from ``/proc/<pid>/status``; None when it is gone (or not on Linux)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as status:
-            fields = dict(line.split(b":", 1) for line in status if b":" in line)
-    except OSError:
-        return None
-
-    def kib(name: bytes) -> int | None:
-        value = fields.get(name)
-        return int(value.split()[0]) * 1024 if value else None
-
-    resident = kib(b"RssAnon")
-    if resident is None:
-        resident = kib(b"VmRSS")
-    if resident is None:
-        return None
-    return MemorySample(resident=resident, data=kib(b"VmData") or 0)
-
-
 # -- one worker ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Exited:
-    returncode: int
 
 
 class _JobClock:
@@ -618,17 +543,11 @@ class _Worker:
         self._pump = threading.Thread(target=self._read, name=f"ferry-parse-worker-{self.pid}", daemon=True)
 
     @classmethod
-    def spawn(cls, pool: WorkerPool, arguments: list[str]) -> _Worker:
-        ours, theirs = socket.socketpair()
-        command = [sys.executable, "-P", "-c", _BOOT, "--fd", str(theirs.fileno()), *arguments]
-        try:
-            process = subprocess.Popen(command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        worker = cls(pool, process, Connection(ours.detach()))
+    def spawn(cls, pool: WorkerPool) -> _Worker:
+        process, connection = start_child(
+            ["-c", _BOOT], memory_limit_mb=pool.memory_limit_mb, log_level=pool._log_level, log_json=pool._log_json
+        )
+        worker = cls(pool, process, connection)
         _track(worker)
         worker._pump.start()
         return worker
@@ -673,21 +592,7 @@ class _Worker:
     def _read(self) -> None:
         connection = self._connection
         assert connection is not None
-        while True:
-            try:
-                message = connection.recv()
-            except (EOFError, OSError):
-                break
-            except Exception:  # a message that does not unpickle: a bug, never the file's fault
-                log.exception("unreadable message from a parse worker", pid=self.pid)
-                self.kill("protocol error")
-                continue
-            clock = self.job
-            if clock is not None and isinstance(message, Chunk):
-                clock.chunk_sent()
-            elif isinstance(message, Ready):
-                self.ready = True
-            self.inbox.put(message)
+        receive(connection, self._deliver, self._unreadable)
         returncode = self.process.wait()
         with self._send_lock:
             connection.close()
@@ -695,7 +600,19 @@ class _Worker:
         self.exited.set()
         _untrack(self)
         self.pool._worker_exited(self)
-        self.inbox.put(_Exited(returncode))
+        self.inbox.put(Exited(returncode))
+
+    def _deliver(self, message: object) -> None:
+        clock = self.job
+        if clock is not None and isinstance(message, Chunk):
+            clock.chunk_sent()
+        elif isinstance(message, Ready):
+            self.ready = True
+        self.inbox.put(message)
+
+    def _unreadable(self) -> None:
+        log.exception("unreadable message from a parse worker", pid=self.pid)
+        self.kill("protocol error")
 
 
 class _Inbox:

@@ -9,7 +9,8 @@ while a thread reads what it sends back. A watch samples its resident private me
 ``timeout_seconds`` → ``timeout``; a death of its own → ``worker_crashed``. A
 cancel kills it → ``JobCancelled``. Everything it started goes with it (its process
 group, and the processes below it in a session of their own, as LibreOffice runs), so
-a converter does not outlive its job.
+a converter does not outlive its job. Starting, reading and the memory verdict are the
+parse workers' (``ferry_parser.isolation``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
@@ -30,16 +29,25 @@ from typing import Any
 
 import structlog
 
-from ferry_parser.isolation import DATA_LIMIT_FACTOR, MB
+from ferry_parser.isolation import (
+    MB,
+    Exited,
+    MemorySample,
+    describe_exit,
+    died_of_memory,
+    os_error,
+    parse_error,
+    read_memory,
+    receive,
+    start_child,
+)
 from ferry_parser.jobs.errors import JobCancelled, JobCrashed, JobMemoryLimit, JobTimeout
 from ferry_parser.jobs.protocol import Batch, Consumed, End, Failed, Finished, PageResults, Task, ToChild
 from ferry_parser.settings import ParserSettings
-from ferry_parser.workers import MemorySample, describe_exit, parse_error, read_memory
 
 log = structlog.get_logger(__name__)
 
 WATCH_SECONDS = 0.1
-_NEAR_LIMIT = 0.9
 _MODULE = "ferry_parser.jobs.job_main"
 
 Progress = Consumed | PageResults
@@ -104,7 +112,7 @@ async def run_job(
                 raise _failure(message, limits)
             elif isinstance(message, _FeedFailed):
                 raise message.error
-            elif isinstance(message, _Exited):
+            elif isinstance(message, Exited):
                 raise _death(process, message.returncode, limits)
     finally:
         cancellation._process = None
@@ -162,7 +170,7 @@ def _failure(failed: Failed, limits: Limits) -> BaseException:
     if failed.kind == "memory":
         return _memory_error(limits)
     if failed.kind == "os":  # the disk's (full, unwritable): may pass on another attempt, so redelivered
-        return OSError(failed.errno, failed.message) if failed.errno is not None else OSError(failed.message)
+        return os_error(failed.message, failed.errno)
     # A bug in an engine meets the same input again on redelivery: fail the job rather than retry it.
     kind = failed.message.split(":", 1)[0]
     return JobCrashed(f"The job stopped because of an internal error ({kind}).")
@@ -170,7 +178,7 @@ def _failure(failed: Failed, limits: Limits) -> BaseException:
 
 def _death(process: JobProcess, returncode: int, limits: Limits) -> BaseException:
     reason = process.kill_reason
-    if reason == "memory" or (reason is None and _near_memory_limit(process.memory, limits)):
+    if died_of_memory(reason, process.memory, limits.memory_limit_mb):
         return _memory_error(limits)
     if reason == "timeout":
         return JobTimeout(
@@ -185,13 +193,6 @@ def _death(process: JobProcess, returncode: int, limits: Limits) -> BaseExceptio
     return JobCrashed(f"The job's process stopped unexpectedly ({describe_exit(returncode)}).")
 
 
-def _near_memory_limit(sample: MemorySample | None, limits: Limits) -> bool:
-    if not limits.memory_limit_mb or sample is None:
-        return False
-    limit = limits.memory_limit_mb * MB
-    return sample.resident >= _NEAR_LIMIT * limit or sample.data >= _NEAR_LIMIT * limit * DATA_LIMIT_FACTOR
-
-
 def descendants(root: int) -> list[int]:
     """``root`` and the processes it started, recursively (``/proc/<pid>/task/<tid>/children``; Linux)."""
     found, pending = [], [root]
@@ -203,11 +204,6 @@ def descendants(root: int) -> list[int]:
                 with contextlib.suppress(OSError, ValueError), open(os.path.join(task.path, "children")) as children:
                     pending.extend(int(child) for child in children.read().split())
     return found
-
-
-@dataclass(frozen=True)
-class _Exited:
-    returncode: int
 
 
 @dataclass(frozen=True)
@@ -233,32 +229,14 @@ class JobProcess:
 
     @classmethod
     def spawn(cls, limits: Limits) -> JobProcess:
-        ours, theirs = socket.socketpair()
-        command = [
-            sys.executable,
-            "-P",
-            "-m",
-            _MODULE,
-            "--fd",
-            str(theirs.fileno()),
-            "--parent-pid",
-            str(os.getpid()),
-            "--memory-limit-mb",
-            str(limits.memory_limit_mb),
-            "--log-level",
-            limits.log_level,
-            "--log-json" if limits.log_json else "--no-log-json",
-        ]
-        try:
-            process = subprocess.Popen(
-                command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        return cls(process, Connection(ours.detach()))
+        process, connection = start_child(
+            ["-m", _MODULE],
+            memory_limit_mb=limits.memory_limit_mb,
+            log_level=limits.log_level,
+            log_json=limits.log_json,
+            new_session=True,
+        )
+        return cls(process, connection)
 
     def alive(self) -> bool:
         return not self._exited.is_set()
@@ -301,23 +279,18 @@ class JobProcess:
             return True
 
     def _read(self) -> None:
-        while True:
-            try:
-                message = self._connection.recv()
-            except (EOFError, OSError):
-                break
-            except Exception:  # a message that does not unpickle: a bug, never the file's fault
-                log.exception("unreadable message from a job process", pid=self.pid)
-                self.kill("protocol error")
-                continue
-            self._put(message)
+        receive(self._connection, self._put, self._unreadable)
         returncode = self.process.wait()
         self._exited.set()
         with contextlib.suppress(OSError):
             self._connection.close()
-        self._put(_Exited(returncode))
+        self._put(Exited(returncode))
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._reaped.set)
+
+    def _unreadable(self) -> None:
+        log.exception("unreadable message from a job process", pid=self.pid)
+        self.kill("protocol error")
 
     def _put(self, message: object) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for this job any more
