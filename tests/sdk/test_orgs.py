@@ -61,7 +61,7 @@ def test_the_active_org_goes_with_files_calls_only(ferry_url: str, account: tupl
         ("/projects", None),
     ]
     with FerryClient(ferry_url, org="an org", tokens=client.tokens) as scoped:
-        assert scoped._ws_target(None)[0].endswith("/ws?org=an%20org")  # the socket's URL (watched for real below)
+        assert scoped._ws_target(None).uri.endswith("/ws?org=an%20org")  # the socket's URL (watched for real below)
 
 
 def poll(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
