@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
-import socket
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -27,6 +23,7 @@ from ferry_ingest.app import create_app
 from ferry_ingest.settings import IngestSettings
 from ferry_ingest.tus_protocol import OFFSET_CONTENT_TYPE, VERSION
 from ferry_ingest.tus_store import TusStore
+from ferry_testkit.loopback import serving_asgi
 from ferry_testkit.tokens import TokenFactory
 
 PART = 5 * 1024 * 1024  # the smallest part the stores take, so tests stay small
@@ -117,25 +114,8 @@ def settings(data_dir: Path, **overrides: Any) -> IngestSettings:
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Run ``app`` (its lifespan too) under a real uvicorn server on a free port; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn exited before starting")
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, WAIT)
-        sock.close()
+    async with serving_asgi(app, timeout=WAIT) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager

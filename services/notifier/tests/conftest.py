@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ import httpx
 import jwt
 import pytest
 import pytest_asyncio
-import uvicorn
 import websockets.asyncio.client
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
@@ -32,6 +30,7 @@ from ferry_core.infra import Document, Infrastructure
 from ferry_core.tokens import TokenVerifier
 from ferry_notifier.app import create_app
 from ferry_notifier.settings import NotifierSettings
+from ferry_testkit.loopback import serving_asgi
 
 KEY_ID = "test-key"
 WAIT = 10.0  # seconds any single expected message may take
@@ -76,28 +75,8 @@ def tokens() -> Tokens:
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Run ``app`` under a real uvicorn server on a free port; yields its ``http://`` base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", ws_ping_interval=5.0, ws_ping_timeout=5.0, timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn exited before starting")
-        if time.monotonic() > deadline:
-            raise TimeoutError("uvicorn did not start")
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, WAIT)
-        sock.close()
+    async with serving_asgi(app, ws_ping_interval=5.0, ws_ping_timeout=5.0, timeout=WAIT) as url:
+        yield url
 
 
 @dataclass
