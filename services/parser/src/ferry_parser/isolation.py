@@ -24,6 +24,7 @@ Importing this module is cheap: a job process imports it without the format read
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import os
 import resource
@@ -238,6 +239,19 @@ def near_memory_limit(sample: MemorySample | None, memory_limit_mb: int) -> bool
         return False
     limit = memory_limit_mb * MB
     return sample.resident >= NEAR_LIMIT * limit or sample.data >= NEAR_LIMIT * limit * DATA_LIMIT_FACTOR
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and the processes it started, recursively (``/proc/<pid>/task/<tid>/children``; Linux)."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        with contextlib.suppress(OSError):
+            for task in os.scandir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError, ValueError), open(os.path.join(task.path, "children")) as children:
+                    pending.extend(int(child) for child in children.read().split())
+    return found
 
 
 def describe_exit(returncode: int) -> str:

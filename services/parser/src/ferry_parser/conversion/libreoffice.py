@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferry_parser.errors import ParseError
+from ferry_parser.isolation import descendants
 
 ENV_VAR = "FERRY_LIBREOFFICE"
 PROGRAMS = ("soffice", "libreoffice")
@@ -177,7 +178,7 @@ class _Usage:
 
 def _group_usage(leader: int) -> _Usage:
     rss = data = 0
-    for pid in _descendants(leader):
+    for pid in descendants(leader):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -186,19 +187,6 @@ def _group_usage(leader: int) -> _Usage:
         rss += _kilobytes(fields.get("RssAnon"))
         data = max(data, _kilobytes(fields.get("VmData")))
     return _Usage(rss, data)
-
-
-def _descendants(leader: int) -> list[int]:
-    """``leader`` and the processes it started, through ``/proc/<pid>/task/<tid>/children``."""
-    found, pending = [], [leader]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        with contextlib.suppress(OSError):
-            for task in os.scandir(f"/proc/{pid}/task"):
-                with contextlib.suppress(OSError, ValueError):
-                    pending.extend(int(child) for child in Path(task.path, "children").read_text().split())
-    return found
 
 
 def _kilobytes(field: str | None) -> int:

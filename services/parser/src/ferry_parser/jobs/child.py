@@ -33,6 +33,7 @@ from ferry_parser.isolation import (
     MB,
     Exited,
     MemorySample,
+    descendants,
     describe_exit,
     died_of_memory,
     os_error,
@@ -191,19 +192,6 @@ def _death(process: JobProcess, returncode: int, limits: Limits) -> BaseExceptio
         return RuntimeError(f"A job process was stopped ({reason}).")
     log.warning("job process crashed", pid=process.pid, exit=describe_exit(returncode))
     return JobCrashed(f"The job's process stopped unexpectedly ({describe_exit(returncode)}).")
-
-
-def descendants(root: int) -> list[int]:
-    """``root`` and the processes it started, recursively (``/proc/<pid>/task/<tid>/children``; Linux)."""
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        with contextlib.suppress(OSError):
-            for task in os.scandir(f"/proc/{pid}/task"):
-                with contextlib.suppress(OSError, ValueError), open(os.path.join(task.path, "children")) as children:
-                    pending.extend(int(child) for child in children.read().split())
-    return found
 
 
 @dataclass(frozen=True)
