@@ -168,6 +168,19 @@ async def test_an_organization_has_a_bounded_number_of_webhooks(hooks):
     assert (page.json()["total"], len(page.json()["items"]), page.json()["offset"]) == (20, 2, 18)
 
 
+async def test_registrations_racing_for_the_last_places_never_pass_the_limit(hooks):
+    alice = auth(hooks, "alice")
+    async with httpx.AsyncClient(base_url=hooks.url) as client:
+        for _ in range(MAX_ENDPOINTS_PER_ORG - 2):
+            await create(client, alice)
+        racing = await asyncio.gather(
+            *(client.post("/webhooks", json={"url": HOOK, "events": ["*"]}, headers=alice) for _ in range(6))
+        )
+        listed = await client.get("/webhooks", headers=alice)
+    assert sorted(response.status_code for response in racing) == [201, 201, 409, 409, 409, 409]
+    assert listed.json()["total"] == MAX_ENDPOINTS_PER_ORG
+
+
 async def test_unauthenticated_is_401(hooks):
     async with httpx.AsyncClient(base_url=hooks.url) as client:
         missing = await client.get("/webhooks")

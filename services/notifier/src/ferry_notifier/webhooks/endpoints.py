@@ -128,6 +128,24 @@ class EndpointsRepository:
     async def count_of_org(self, org_id: str) -> int:
         return await self.collection.count_documents({"org_id": org_id})
 
+    async def keep_within_limit(self, doc: Doc, limit: int) -> bool:
+        """Whether a just-created endpoint is within its organization's first ``limit``; if not, it is removed.
+
+        Counting before the insert lets two registrations racing at the limit both pass; counting those
+        created before this one, after the insert, keeps the earliest ``limit`` whatever the interleaving.
+        """
+        earlier = {
+            "org_id": doc["org_id"],
+            "$or": [
+                {"created_at": {"$lt": doc["created_at"]}},
+                {"created_at": doc["created_at"], "_id": {"$lt": doc["_id"]}},
+            ],
+        }
+        if await self.collection.count_documents(earlier) < limit:
+            return True
+        await self.collection.delete_one({"_id": doc["_id"]})
+        return False
+
     async def page(self, org_id: str, owner_id: str | None, limit: int, offset: int) -> tuple[list[Doc], int]:
         """A page of an organization's endpoints, newest first; only ``owner_id``'s when given."""
         flt: Doc = {"org_id": org_id}

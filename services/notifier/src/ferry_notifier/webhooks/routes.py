@@ -164,14 +164,17 @@ async def create_webhook(
     if not manages_org(user, org_id):
         raise NotAllowed()
     url = await _checked_url(body.url, settings.webhook_allow_private)
+    full = WebhookConflict(
+        f"the organization has {MAX_ENDPOINTS_PER_ORG} webhooks, as many as it may; delete one first"
+    )
     if await endpoints.count_of_org(org_id) >= MAX_ENDPOINTS_PER_ORG:
-        raise WebhookConflict(
-            f"the organization has {MAX_ENDPOINTS_PER_ORG} webhooks, as many as it may; delete one first"
-        )
+        raise full
     secret = new_secret()
     doc = await endpoints.create(
         org_id=org_id, owner_id=user.user_id, url=url, events=body.events, description=body.description, secret=secret
     )
+    if not await endpoints.keep_within_limit(doc, MAX_ENDPOINTS_PER_ORG):  # another registration won the last place
+        raise full
     await audit.record(AuditAction.WEBHOOK_CREATED, doc, events=",".join(doc["events"]))
     return WebhookWithSecret(**webhook_of(doc, utcnow()).model_dump(), secret=secret)
 
