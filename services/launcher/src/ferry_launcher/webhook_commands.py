@@ -127,13 +127,10 @@ def update(
     json: Json = False,
 ) -> None:
     """Change a webhook's URL, events, description, or turn it on or off."""
+    # --description left out: unchanged; given as '': cleared (the SDK's description=None).
+    described = {} if description is None else {"description": description or None}
     with open_client(url) as client:
-        if description is None:  # left out: unchanged
-            hook = client.update_webhook(webhook_id, url=target, events=event or None, enabled=enabled)
-        else:
-            hook = client.update_webhook(
-                webhook_id, url=target, events=event or None, enabled=enabled, description=description or None
-            )
+        hook = client.update_webhook(webhook_id, url=target, events=event or None, enabled=enabled, **described)
     if json:
         render.print_json(hook)
     else:
