@@ -160,10 +160,10 @@ def isolated(
 
 
 @contextlib.contextmanager
-def embedded(work: Path) -> Iterator[tuple[Urls, Process]]:
-    """``ferry dev`` (what ``make dev`` runs) as one process on one port."""
+def embedded(work: Path, extra_env: dict[str, str] | None = None) -> Iterator[tuple[Urls, Process]]:
+    """``ferry dev`` (what ``make dev`` runs) as one process on one port, with ``extra_env`` added to its settings."""
     port = free_port()
-    env = base_env(work / "ferry-data")
+    env = {**base_env(work / "ferry-data"), **(extra_env or {})}
     cmd = [sys.executable, "-m", "ferry_launcher.cli", "dev", "--port", str(port)]
     process = Process("embedded", cmd, env, work)
     url = f"http://127.0.0.1:{port}"

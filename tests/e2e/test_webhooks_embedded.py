@@ -7,31 +7,23 @@ The whole platform runs as one process on one port; the receiver is an aiohttp s
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from ferry_core.embedded_mongo import free_port
+from tests.e2e import platform
 from tests.e2e.journey import CSV, poll
 from tests.e2e.notifiers import user_token
-from tests.e2e.platform import Process, base_env, wait_healthy
 from tests.e2e.webhook_receiver import receiving
 
 
 @contextlib.contextmanager
 def ferry_dev(work: Path, **env: str) -> Iterator[str]:
-    """``ferry dev`` on a free port with ``env`` added to a clean environment; yields its URL once ready."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "ferry_launcher.cli", "dev", "--port", str(port)]
-    process = Process("embedded", cmd, {**base_env(work / "ferry-data"), **env}, work)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(process, url)
-        yield url
-    finally:
-        process.stop()
+    """``ferry dev`` on a free port with ``env`` added; yields its URL once ready."""
+    with platform.embedded(work, env) as (urls, _):
+        yield urls.files
 
 
 async def test_loopback_endpoints_are_allowed_and_deliveries_arrive_signed(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ before expiry, on a 401, and on the notifier's 1008 close of an expired socket.
 from __future__ import annotations
 
 import contextlib
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,10 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ferry_core.embedded_mongo import free_port
 from ferry_launcher.cli import app
 from ferry_sdk import AsyncFerryClient, FerryClient
-from tests.e2e.platform import Process, base_env, wait_healthy
+from tests.e2e import platform
 
 ACCESS_TOKEN_TTL = 6
 PASSWORD = "a passphrase for sdk tests"
@@ -28,17 +26,10 @@ FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 @pytest.fixture(scope="session")
 def ferry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("sdk-platform")
-    port = free_port()
-    env = base_env(work / "ferry-data")
-    env.update({"FERRY_ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL), "FERRY_LOG_LEVEL": "warning"})
+    env = {"FERRY_ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL), "FERRY_LOG_LEVEL": "warning"}
     env["FERRY_WEBHOOK_ALLOW_PRIVATE"] = "true"  # the webhook tests' endpoint listens on this machine
-    process = Process("embedded", [sys.executable, "-m", "ferry_launcher.cli", "dev", "--port", str(port)], env, work)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(process, url)
-        yield url
-    finally:
-        process.stop()
+    with platform.embedded(work, env) as (urls, _):
+        yield urls.files
 
 
 @pytest.fixture
