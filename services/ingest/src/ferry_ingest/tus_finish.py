@@ -16,17 +16,14 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-import structlog
 from pymongo.errors import DuplicateKeyError
 
-from ferry_core.events import Envelope, FileUploaded, utcnow
-from ferry_core.observability import correlation_id_var
+from ferry_core.events import utcnow
 from ferry_ingest.errors import UnsupportedFormat
 from ferry_ingest.sniff import SNIFF_BYTES, detect
 from ferry_ingest.tus_uploads import Lease, TusUploadsRepository, parts_of
-from ferry_ingest.uploads import SOURCE, UPLOAD_BYTES, UPLOAD_SIZE, UPLOADS, UploadContext
+from ferry_ingest.uploads import UPLOADS, UploadContext, queue_file
 
-log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
 
 
@@ -69,31 +66,19 @@ class TusFinisher:
                 str(upload["org_id"]),
             )
         size = int(upload["length"])
-        event = Envelope.wrap(
-            FileUploaded(
-                file_id=upload_id,
-                owner_id=str(upload["owner_id"]),
-                filename=str(upload["filename"]),
-                content_type=detected.content_type,
-                size=size,
-                sha256=sha256,
-                format=detected.format,
-                blob_key=upload_id,
-            ),
-            source=SOURCE,
-            subject=upload_id,
-            correlation_id=correlation_id_var.get(),
-            org_id=str(upload["org_id"]),
+        queued = await queue_file(  # None: an earlier attempt queued it
+            self.ctx,
+            upload_id,
+            str(upload["owner_id"]),
+            str(upload["filename"]),
+            detected,
+            size,
+            sha256,
+            upload.get("project_id"),
+            upload.get("batch_id"),
+            bool(upload["analyze"]),
+            str(upload["org_id"]),
         )
-        queued = await files.mark_queued(
-            upload_id, size, sha256, event, upload.get("project_id"), upload.get("batch_id"), bool(upload["analyze"])
-        )
-        if queued is not None:
-            await self._count(queued)
-            UPLOADS.labels("stored").inc()
-            UPLOAD_BYTES.inc(size)
-            UPLOAD_SIZE.observe(size)
-            log.info("tus upload stored", file_id=upload_id, size=size, format=detected.format)
         expires_at = utcnow() + self.expiry
         await self.repo.mark_done(upload_id, upload_id, size, expires_at)
         upload.update(state="done", file_id=upload_id, offset=size, expires_at=expires_at, queued=queued)
@@ -109,12 +94,3 @@ class TusFinisher:
                 head += chunk[: SNIFF_BYTES - len(head)]
             await lease.keep()
         return digest.hexdigest(), bytes(head)
-
-    async def _count(self, record: Doc) -> None:
-        """Add the file to its organization's usage; a failure only delays that until the next recount."""
-        if self.ctx.usage is None:
-            return
-        try:
-            await self.ctx.usage.count(record)
-        except Exception:
-            log.warning("usage not counted; the recount will", file_id=record["_id"], exc_info=True)

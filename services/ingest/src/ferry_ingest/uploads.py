@@ -135,6 +135,50 @@ async def _count(ctx: UploadContext, doc: dict[str, Any]) -> None:
         log.warning("usage not counted; the recount will", file_id=doc["_id"], exc_info=True)
 
 
+async def queue_file(
+    ctx: UploadContext,
+    file_id: str,
+    owner_id: str,
+    filename: str,
+    detected: Detected,
+    size: int,
+    sha256: str,
+    project_id: str | None,
+    batch_id: str | None,
+    analyze: bool,
+    org_id: str,
+) -> dict[str, Any] | None:
+    """Make the stored ``uploading`` record ``queued`` with its ``file.uploaded.v1`` outbox entry, then count it.
+
+    The queued record; None when there was no ``uploading`` record to move (deleted, or queued already).
+    """
+    event = Envelope.wrap(
+        FileUploaded(
+            file_id=file_id,
+            owner_id=owner_id,
+            filename=filename,
+            content_type=detected.content_type,
+            size=size,
+            sha256=sha256,
+            format=detected.format,
+            blob_key=file_id,
+        ),
+        source=SOURCE,
+        subject=file_id,
+        correlation_id=correlation_id_var.get(),
+        org_id=org_id,
+    )
+    doc = await ctx.repo.mark_queued(file_id, size, sha256, event, project_id, batch_id, analyze)
+    if doc is None:
+        return None
+    await _count(ctx, doc)
+    UPLOADS.labels("stored").inc()
+    UPLOAD_BYTES.inc(size)
+    UPLOAD_SIZE.observe(size)
+    log.info("upload stored", file_id=file_id, size=size, format=detected.format)
+    return doc
+
+
 async def _head_and_rest(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIterator[bytes]]:
     """The first ``SNIFF_BYTES`` (or all, if shorter) and an iterator over everything."""
     head = bytearray()
@@ -215,31 +259,21 @@ async def receive_upload(
             await ctx.repo.discard(file_id)
         raise
 
-    sha256 = meter.digest.hexdigest()
-    event = Envelope.wrap(
-        FileUploaded(
-            file_id=file_id,
-            owner_id=principal.user_id,
-            filename=filename,
-            content_type=detected.content_type,
-            size=meter.size,
-            sha256=sha256,
-            format=detected.format,
-            blob_key=file_id,
-        ),
-        source=SOURCE,
-        subject=file_id,
-        correlation_id=correlation_id_var.get(),
-        org_id=org_id,
-    )
     analyze = analyze or reader.fields.get("analyze", "").strip().lower() in _TRUE
-    doc = await ctx.repo.mark_queued(file_id, meter.size, sha256, event, project_id, batch_id, analyze)
+    doc = await queue_file(
+        ctx,
+        file_id,
+        principal.user_id,
+        filename,
+        detected,
+        meter.size,
+        meter.digest.hexdigest(),
+        project_id,
+        batch_id,
+        analyze,
+        org_id,
+    )
     if doc is None:  # deleted while uploading
         await ctx.blobs.delete(file_id)
         raise InvalidContent("the file was deleted during its upload")
-    await _count(ctx, doc)
-    UPLOADS.labels("stored").inc()
-    UPLOAD_BYTES.inc(meter.size)
-    UPLOAD_SIZE.observe(meter.size)
-    log.info("upload stored", file_id=file_id, size=meter.size, format=detected.format)
     return doc
