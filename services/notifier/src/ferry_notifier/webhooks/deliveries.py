@@ -153,20 +153,23 @@ def next_attempt(delivery: Doc) -> int:
     return max((int(a["attempt"]) for a in delivery.get("attempts", [])), default=0) + 1
 
 
-async def request_attempt(bus: Bus, delivery: Doc, attempt: int) -> None:
-    """Ask the senders (one replica takes it) to make ``attempt`` of ``delivery`` now."""
+def attempt_request(delivery: Doc, attempt: int) -> Envelope:
+    """The request for ``attempt`` of ``delivery``, as published now or sent later for a retry."""
     request = WebhookDeliveryRequested(
         delivery_id=str(delivery["_id"]), endpoint_id=str(delivery["endpoint_id"]), attempt=attempt
     )
-    await bus.publish(
-        Envelope.wrap(
-            request,
-            source=SOURCE,
-            subject=str(delivery["_id"]),
-            correlation_id=correlation_id_var.get(),
-            org_id=delivery.get("org_id"),
-        )
+    return Envelope.wrap(
+        request,
+        source=SOURCE,
+        subject=str(delivery["_id"]),
+        correlation_id=correlation_id_var.get(),
+        org_id=delivery.get("org_id"),
     )
+
+
+async def request_attempt(bus: Bus, delivery: Doc, attempt: int) -> None:
+    """Ask the senders (one replica takes it) to make ``attempt`` of ``delivery`` now."""
+    await bus.publish(attempt_request(delivery, attempt))
 
 
 async def request_test(db: AsyncDatabase[Doc], bus: Bus, endpoint: Doc) -> Doc:

@@ -24,10 +24,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ferry_core.audit import AuditRecorder
 from ferry_core.bus import Bus, Reject, Subscription
 from ferry_core.events import AuditAction, AuditTarget, Envelope, WebhookDeliveryRequested, WebhookDisabled, utcnow
-from ferry_core.observability import bind_correlation, correlation_id_var
+from ferry_core.observability import bind_correlation
 from ferry_notifier.settings import NotifierSettings
 from ferry_notifier.webhooks import signing
-from ferry_notifier.webhooks.deliveries import SOURCE, DeliveriesRepository, Doc
+from ferry_notifier.webhooks.deliveries import SOURCE, DeliveriesRepository, Doc, attempt_request
 from ferry_notifier.webhooks.endpoints import EndpointsRepository, signing_secrets
 from ferry_notifier.webhooks.metrics import observe_attempt
 from ferry_notifier.webhooks.posting import Limits, Outcome, post
@@ -135,20 +135,7 @@ class Sender:
             return
         delay = retry_delay(self._policy, in_round)
         # Scheduled before the attempt is recorded: a crash in between repeats the attempt, never loses the next.
-        retry = WebhookDeliveryRequested(
-            delivery_id=request.delivery_id, endpoint_id=request.endpoint_id, attempt=request.attempt + 1
-        )
-        await self._bus.send_later(
-            DELIVERY_QUEUE,
-            Envelope.wrap(
-                retry,
-                source=SOURCE,
-                subject=request.delivery_id,
-                correlation_id=correlation_id_var.get(),
-                org_id=delivery.get("org_id"),
-            ),
-            delay,
-        )
+        await self._bus.send_later(DELIVERY_QUEUE, attempt_request(delivery, request.attempt + 1), delay)
         await self._deliveries.record_attempt(
             request.delivery_id, attempt, status="pending", next_attempt_at=now + timedelta(seconds=delay)
         )
