@@ -240,10 +240,11 @@ function filenameOf(response, fallback) {
 }
 
 /**
- * Upload one file with XMLHttpRequest, whose upload events report the bytes sent.
- * Returns {promise, abort}; the promise resolves to the new file record.
+ * One XMLHttpRequest as the session (bearer token, active organization), sent once more after a
+ * refresh if it is answered 401; its upload events go to onProgress. Returns {promise, abort}; the
+ * promise resolves to the finished request when its status is `ok`, else rejects with an ApiError.
  */
-export function upload(file, onBytes) {
+export function sendWithProgress(method, path, { headers = {}, body, ok, onProgress, lost }) {
   let xhr = null;
   let aborted = false;
   const attempt = (token) =>
@@ -252,24 +253,24 @@ export function upload(file, onBytes) {
         reject(new ApiError(0, "upload cancelled"));
         return;
       }
-      xhr = new XMLHttpRequest();
-      xhr.open("POST", "/files");
-      xhr.setRequestHeader("authorization", `Bearer ${token}`);
-      if (activeOrg) xhr.setRequestHeader(ORG_HEADER, activeOrg);
-      xhr.responseType = "json";
-      xhr.upload.onprogress = (event) => {
-        if (event.lengthComputable) onBytes(event.loaded, event.total);
+      const request = new XMLHttpRequest();
+      xhr = request;
+      request.open(method, path);
+      request.setRequestHeader("authorization", `Bearer ${token}`);
+      if (activeOrg) request.setRequestHeader(ORG_HEADER, activeOrg);
+      for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
+      request.responseType = "json";
+      request.upload.onprogress = onProgress;
+      request.onload = () => {
+        if (request.status === ok) resolve(request);
+        else {
+          const detail = request.response?.detail || request.statusText;
+          reject(new ApiError(request.status, detail, request.getResponseHeader("Retry-After")));
+        }
       };
-      xhr.onload = () => {
-        const body = xhr.response || {};
-        if (xhr.status === 201) resolve(body);
-        else reject(new ApiError(xhr.status, body.detail || xhr.statusText, xhr.getResponseHeader("Retry-After")));
-      };
-      xhr.onerror = () => reject(new ApiError(0, "network error: the upload did not reach the server"));
-      xhr.onabort = () => reject(new ApiError(0, "upload cancelled"));
-      const form = new FormData();
-      form.append("file", file, file.name);
-      xhr.send(form);
+      request.onerror = () => reject(new ApiError(0, lost));
+      request.onabort = () => reject(new ApiError(0, "upload cancelled"));
+      request.send(body);
     });
   const promise = (async () => {
     try {
@@ -287,4 +288,22 @@ export function upload(file, onBytes) {
       xhr?.abort();
     },
   };
+}
+
+/**
+ * Upload one file in one POST /files, whose upload events report the bytes sent.
+ * Returns {promise, abort}; the promise resolves to the new file record.
+ */
+export function upload(file, onBytes) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const transfer = sendWithProgress("POST", "/files", {
+    body: form,
+    ok: 201,
+    lost: "network error: the upload did not reach the server",
+    onProgress: (event) => {
+      if (event.lengthComputable) onBytes(event.loaded, event.total);
+    },
+  });
+  return { promise: transfer.promise.then((request) => request.response || {}), abort: transfer.abort };
 }

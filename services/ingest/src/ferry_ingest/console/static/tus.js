@@ -4,7 +4,7 @@
 // The upload's URL is remembered in localStorage by user, organization, name, size and lastModified,
 // so choosing the same file again after a reload or a lost connection resumes it.
 
-import { ApiError, accessToken, currentOrg, currentSession, getFile, ORG_HEADER, refresh, send } from "./api.js";
+import { ApiError, currentOrg, currentSession, getFile, send, sendWithProgress } from "./api.js";
 
 const TUS = { "tus-resumable": "1.0.0" };
 const MIB = 1024 * 1024;
@@ -103,53 +103,28 @@ async function create(file) {
  * it stopped. Cancelling (abort) deletes the upload on the server and forgets it.
  */
 export function resumableUpload(file, onBytes, { chunkBytes } = settings()) {
-  let xhr = null;
+  let transfer = null;
   let aborted = false;
   let url = null;
 
   const cancelled = () => new ApiError(0, "upload cancelled");
 
-  const patchOnce = (token, offset, chunk, sum) =>
-    new Promise((resolve, reject) => {
-      if (aborted) {
-        reject(cancelled());
-        return;
-      }
-      xhr = new XMLHttpRequest();
-      xhr.open("PATCH", url);
-      xhr.setRequestHeader("authorization", `Bearer ${token}`);
-      const org = currentOrg();
-      if (org) xhr.setRequestHeader(ORG_HEADER, org);
-      xhr.setRequestHeader("tus-resumable", "1.0.0");
-      xhr.setRequestHeader("upload-offset", String(offset));
-      xhr.setRequestHeader("content-type", "application/offset+octet-stream");
-      if (sum) xhr.setRequestHeader("upload-checksum", sum);
-      xhr.responseType = "json";
-      xhr.upload.onprogress = (event) => onBytes(offset + event.loaded, file.size);
-      xhr.onload = () => {
-        if (xhr.status === 204) {
-          resolve({
-            offset: Number.parseInt(xhr.getResponseHeader("upload-offset") ?? "", 10),
-            fileId: xhr.getResponseHeader("ferry-file-id"),
-          });
-        } else {
-          const detail = xhr.response?.detail || xhr.statusText;
-          reject(new ApiError(xhr.status, detail, xhr.getResponseHeader("Retry-After")));
-        }
-      };
-      xhr.onerror = () => reject(new ApiError(0, "network error: the chunk did not reach the server"));
-      xhr.onabort = () => reject(cancelled());
-      xhr.send(chunk);
-    });
-
   const patch = async (offset, chunk, sum) => {
-    try {
-      return await patchOnce(await accessToken(), offset, chunk, sum);
-    } catch (error) {
-      if (aborted || error.status !== 401) throw error;
-      await refresh();
-      return patchOnce(await accessToken(), offset, chunk, sum);
-    }
+    if (aborted) throw cancelled();
+    const headers = { ...TUS, "upload-offset": String(offset), "content-type": "application/offset+octet-stream" };
+    if (sum) headers["upload-checksum"] = sum;
+    transfer = sendWithProgress("PATCH", url, {
+      headers,
+      body: chunk,
+      ok: 204,
+      lost: "network error: the chunk did not reach the server",
+      onProgress: (event) => onBytes(offset + event.loaded, file.size),
+    });
+    const request = await transfer.promise;
+    return {
+      offset: Number.parseInt(request.getResponseHeader("upload-offset") ?? "", 10),
+      fileId: request.getResponseHeader("ferry-file-id"),
+    };
   };
 
   /** Where to begin: the remembered upload if the server still has it, else a new one. */
@@ -227,7 +202,7 @@ export function resumableUpload(file, onBytes, { chunkBytes } = settings()) {
     promise,
     abort: () => {
       aborted = true;
-      xhr?.abort();
+      transfer?.abort();
     },
   };
 }
