@@ -207,12 +207,12 @@ class EndpointsRepository:
 
     async def record_failure(self, endpoint_id: str, now: datetime) -> Doc | None:
         """A delivery attempt failed: ``failing_since`` is set if it was not. The endpoint, or None if gone."""
-        doc = await self.collection.find_one_and_update(
-            {"_id": endpoint_id, "failing_since": None},
-            {"$set": {"failing_since": now}},
+        # One round trip on every failed attempt: a pipeline keeps a run's start, or sets it.
+        return await self.collection.find_one_and_update(
+            {"_id": endpoint_id},
+            [{"$set": {"failing_since": {"$ifNull": ["$failing_since", now]}}}],
             return_document=ReturnDocument.AFTER,
         )
-        return doc if doc is not None else await self.get(endpoint_id)
 
     async def disable(self, endpoint_id: str, reason: str) -> Doc | None:
         """Disable an enabled endpoint; the endpoint if this call disabled it, else None (already, or gone)."""
