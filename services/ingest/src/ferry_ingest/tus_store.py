@@ -26,11 +26,9 @@ import structlog
 from ferry_core.blobs import MAX_PARTS, BlobStore
 from ferry_core.events import new_id, utcnow
 from ferry_core.tokens import Principal
-from ferry_ingest.batches import destination as batch_destination
 from ferry_ingest.errors import BadUpload, Conflict, InvalidContent, NotFound, UploadTooLarge
 from ferry_ingest.orgs import OrgStore
 from ferry_ingest.orgscope import role_in
-from ferry_ingest.projects import destination
 from ferry_ingest.tus_finish import TusFinisher
 from ferry_ingest.tus_protocol import ChecksumMismatch, parse_bool
 from ferry_ingest.tus_uploads import (
@@ -44,7 +42,7 @@ from ferry_ingest.tus_uploads import (
     is_expired,
     parts_of,
 )
-from ferry_ingest.uploads import UploadContext, clean_filename
+from ferry_ingest.uploads import UploadContext, checked_batch, checked_project, clean_filename
 
 log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
@@ -99,12 +97,8 @@ class TusStore:
             raise UploadTooLarge(f"file exceeds the upload limit of {self.ctx.max_bytes} bytes")
         if -(-length // self.part_bytes) > MAX_PARTS:
             raise UploadTooLarge(f"file needs more than {MAX_PARTS} parts of {self.part_bytes} bytes")
-        project_id = metadata.get("project_id", "").strip() or None
-        batch_id = metadata.get("batch_id", "").strip() or None
-        if project_id:
-            await destination(self.ctx.projects, project_id, org_id)
-        if batch_id:
-            await batch_destination(self.ctx.batches, batch_id, org_id)
+        project_id = await checked_project(self.ctx, metadata.get("project_id"), org_id)
+        batch_id = await checked_batch(self.ctx, metadata.get("batch_id"), org_id)
         if self.ctx.quotas is not None:
             allowance = await self.ctx.quotas.admit(org_id, length)
             if allowance is not None:

@@ -197,20 +197,30 @@ async def _head_and_rest(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIter
     return first, everything()
 
 
-async def _project_named(ctx: UploadContext, reader: MultipartReader, org_id: str) -> str | None:
-    """The ``project_id`` form field read so far, checked: a project of the upload's organization, not archived."""
-    project_id = reader.fields.get("project_id", "").strip()
+async def checked_project(ctx: UploadContext, raw: str | None, org_id: str) -> str | None:
+    """A ``project_id`` as given (form field, tus metadata), checked: a project of ``org_id``, not archived."""
+    project_id = (raw or "").strip()
     if project_id:
         await destination(ctx.projects, project_id, org_id)
     return project_id or None
 
 
-async def _batch_named(ctx: UploadContext, reader: MultipartReader, org_id: str) -> str | None:
-    """The ``batch_id`` form field read so far, checked: a batch of the upload's organization (open for uploads)."""
-    batch_id = reader.fields.get("batch_id", "").strip()
+async def checked_batch(ctx: UploadContext, raw: str | None, org_id: str) -> str | None:
+    """A ``batch_id`` as given (form field, tus metadata), checked: a batch of ``org_id``, open for uploads."""
+    batch_id = (raw or "").strip()
     if batch_id:
         await batch_destination(ctx.batches, batch_id, org_id)
     return batch_id or None
+
+
+async def _project_named(ctx: UploadContext, reader: MultipartReader, org_id: str) -> str | None:
+    """The ``project_id`` form field read so far, checked."""
+    return await checked_project(ctx, reader.fields.get("project_id"), org_id)
+
+
+async def _batch_named(ctx: UploadContext, reader: MultipartReader, org_id: str) -> str | None:
+    """The ``batch_id`` form field read so far, checked."""
+    return await checked_batch(ctx, reader.fields.get("batch_id"), org_id)
 
 
 async def receive_upload(
