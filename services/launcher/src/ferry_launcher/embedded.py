@@ -8,7 +8,6 @@ driver code as in production. Everything persists under the data folder.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +58,6 @@ def _settings(cls: type[S], config: EmbeddedConfig) -> S:
     return cls(port=config.port, data_dir=config.data_dir, auth_url=config.self_url)
 
 
-ALLOW_PRIVATE_WEBHOOKS_ENV = "FERRY_WEBHOOK_ALLOW_PRIVATE"
-
-
 def notifier_settings(config: EmbeddedConfig) -> NotifierSettings:
     """The notifier's settings; webhooks to loopback and private addresses are allowed unless the environment says.
 
@@ -69,7 +65,7 @@ def notifier_settings(config: EmbeddedConfig) -> NotifierSettings:
     server's internal network would only refuse it. ``FERRY_WEBHOOK_ALLOW_PRIVATE`` set either way wins.
     """
     settings = _settings(NotifierSettings, config)
-    if any(name.upper() == ALLOW_PRIVATE_WEBHOOKS_ENV for name in os.environ):  # settings read names in any case
+    if "webhook_allow_private" in settings.model_fields_set:  # read from the environment
         return settings
     return settings.model_copy(update={"webhook_allow_private": True})
 
