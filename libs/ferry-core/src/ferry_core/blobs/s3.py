@@ -253,8 +253,7 @@ class S3BlobStore:
         check_part_number(number)
 
         def upload() -> str:
-            self._require_upload(key, upload_id)
-            with _multipart_errors(upload_id):
+            with self._upload_gone_is_not_found(key, upload_id), _multipart_errors(upload_id):
                 etag: str = self._client._upload_part(self._bucket, key, data, None, upload_id, number)
             return etag
 
@@ -265,8 +264,7 @@ class S3BlobStore:
         check_parts(parts)
 
         def complete() -> None:
-            self._require_upload(key, upload_id)
-            with _multipart_errors(upload_id):
+            with self._upload_gone_is_not_found(key, upload_id), _multipart_errors(upload_id):
                 self._client._complete_multipart_upload(
                     self._bucket, key, upload_id, [Part(number, etag.strip('"')) for number, etag in parts]
                 )
@@ -285,16 +283,22 @@ class S3BlobStore:
 
         await asyncio.to_thread(abort)
 
-    def _require_upload(self, key: str, upload_id: str) -> None:
-        """``BlobNotFound`` unless the upload is still open (blocking).
+    @contextlib.contextmanager
+    def _upload_gone_is_not_found(self, key: str, upload_id: str) -> Iterator[None]:
+        """After a failed UploadPart or CompleteMultipartUpload, ``BlobNotFound`` if the upload is gone (blocking).
 
-        S3 and MinIO answer an unknown upload on UploadPart and CompleteMultipartUpload
-        with NoSuchUpload, but moto's server (the S3 of the tests) with a 500, which the
-        pool retries for seconds before failing; ListParts says NoSuchUpload on all three.
-        One small request per part, and no part body sent to an upload that is gone.
+        S3 and MinIO answer an unknown upload with NoSuchUpload, but moto's server (the S3 of
+        the tests) with a 500, which the pool retries before failing; ListParts says
+        NoSuchUpload on all three. Asked only after a failure, so a healthy upload pays nothing.
         """
-        with _multipart_errors(upload_id):
-            self._client._list_parts(self._bucket, key, upload_id, max_parts=1)
+        try:
+            yield
+        except (BlobNotFound, ValueError):
+            raise
+        except Exception:
+            with _multipart_errors(upload_id):
+                self._client._list_parts(self._bucket, key, upload_id, max_parts=1)
+            raise
 
     async def ping(self) -> bool:
         try:
