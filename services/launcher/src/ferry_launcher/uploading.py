@@ -133,9 +133,11 @@ async def _upload(
         raise
     except FerryError as exc:
         if isinstance(exc, TransportError) or (exc.status_code or 0) >= 500:
-            # Retries are spent; what reached the server stays there for a later run to resume.
+            # Retries are spent. A resumable (tus) upload keeps what reached the server for a later run;
+            # a one-shot upload starts again.
             outcome.status = "interrupted"
-            outcome.detail = f"{exc.detail} (run the same upload again to resume it)"
+            again = "resume it" if total > client.resumable_threshold else "try again"
+            outcome.detail = f"{exc.detail} (run the same upload again to {again})"
         else:
             outcome.status, outcome.detail = "refused", f"{exc.status_code or ''} {exc.detail}".strip()
         bars.update(task, stage=outcome.status, detail=str(exc.detail))
